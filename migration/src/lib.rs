@@ -1,0 +1,37 @@
+//! The Zyenta schema, one migration per area.
+//!
+//! The same migrations build the schema on PostgreSQL (the production backend and the source
+//! of the generated entities), SQLite (the embedded default) and MariaDB/MySQL. Where a backend
+//! lacks a feature, [`schema`] takes the portable path on it; every choice is commented there.
+//!
+//! Constraint names follow one pattern so that `domain` can translate a violation back into
+//! the rule that was broken: `uq_<table>_<columns>` (unique), `fk_<table>_<column>` (foreign
+//! key), `ck_<table>_<column>` (check), `idx_<table>_<columns>` (plain index).
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_identity;
+mod m20261122_000002_suppliers;
+mod m20261122_000003_stores;
+mod m20261122_000004_products;
+mod m20261122_000005_content;
+mod m20261122_000006_agent_jobs;
+pub mod schema;
+
+/// Every migration of the schema, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261122_000001_identity::Migration),
+            Box::new(m20261122_000002_suppliers::Migration),
+            Box::new(m20261122_000003_stores::Migration),
+            Box::new(m20261122_000004_products::Migration),
+            Box::new(m20261122_000005_content::Migration),
+            Box::new(m20261122_000006_agent_jobs::Migration),
+        ]
+    }
+}
