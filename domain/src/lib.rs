@@ -1,1 +1,19 @@
+//! The Zyenta data layer: every read and write of the platform's data goes through this crate.
+//!
+//! Services build a [`Config`] (usually [`Config::from_env`]), [`connect`] once, clone the
+//! handle where needed and call the repository modules with it. Errors are one enum,
+//! [`Error`], whose variants carry typed data: a broken unique rule is
+//! [`Error::Conflict`] naming the [`UniqueRule`], never a driver message.
 
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod money;
+pub mod rules;
+
+pub use config::Config;
+pub use db::{connect, health, migrate, pending_migrations};
+pub use error::{ConfigProblem, Error, Result, Violation};
+pub use money::Money;
+pub use rules::{CheckRule, ForeignKeyRule, UniqueRule};
+pub use sea_orm::DatabaseConnection;

@@ -67,7 +67,7 @@ pub fn timestamptz_now<C: IntoIden>(backend: DbBackend, col: C) -> ColumnDef {
     let now = match backend {
         DbBackend::MySql => Expr::cust("CURRENT_TIMESTAMP(6)"),
         DbBackend::Sqlite => Expr::cust("(strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now'))"),
-        _ => Expr::current_timestamp().into(),
+        _ => Expr::current_timestamp(),
     };
     timestamptz(backend, col).not_null().default(now).take()
 }

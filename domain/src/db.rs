@@ -1,0 +1,104 @@
+//! Connecting, migrating and checking the database.
+
+use std::time::{Duration, Instant};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::config::Config;
+use crate::error::Result;
+
+/// Opens the connection pool that `config` describes, and applies pending migrations when
+/// `config.migrate_on_start` is set (otherwise it warns when some are pending).
+///
+/// The returned handle is cheap to clone; services share it instead of a global.
+///
+/// # Errors
+/// [`crate::Error::Database`] when the database cannot be reached or a migration fails.
+pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
+    let in_memory = is_in_memory_sqlite(&config.database_url);
+    let mut options = ConnectOptions::new(config.database_url.clone());
+    options
+        .max_connections(if in_memory { 1 } else { config.pool_size })
+        .min_connections(if in_memory { 1 } else { 0 })
+        .acquire_timeout(config.acquire_timeout)
+        .connect_timeout(config.acquire_timeout)
+        // Statement logging stays wired so that slow statements are reported even when the
+        // per-statement log is off.
+        .sqlx_logging(true)
+        .sqlx_logging_level(if config.log_queries {
+            log::LevelFilter::Debug
+        } else {
+            log::LevelFilter::Off
+        })
+        .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, config.slow_query_threshold);
+    if in_memory {
+        // The database lives as long as its one connection.
+        options.idle_timeout(None).max_lifetime(None);
+    }
+    let busy_timeout = config.acquire_timeout.max(Duration::from_secs(5));
+    options.map_sqlx_sqlite_opts(move |opts| {
+        // WAL lets readers work beside the one writer; a writer waits up to busy_timeout for
+        // the lock instead of failing at once; foreign keys are off in SQLite unless asked.
+        let opts = opts
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal);
+        if in_memory {
+            opts
+        } else {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+        }
+    });
+
+    tracing::debug!(url = %config.redacted_url(), "connecting");
+    let db = Database::connect(options).await?;
+    if config.migrate_on_start {
+        migrate(&db).await?;
+    } else {
+        let pending = Migrator::get_pending_migrations(&db).await?;
+        if !pending.is_empty() {
+            tracing::warn!(
+                pending = pending.len(),
+                "the database has pending migrations: run `sea-orm-cli migrate up` \
+                 or set DATABASE_MIGRATE_ON_START=true"
+            );
+        }
+    }
+    Ok(db)
+}
+
+/// Applies every pending migration.
+///
+/// # Errors
+/// [`crate::Error::Database`] when a migration fails; on Postgres it is rolled back.
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}
+
+/// Names of the migrations not yet applied, oldest first.
+///
+/// # Errors
+/// [`crate::Error::Database`] when the database cannot be read.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>> {
+    Ok(Migrator::get_pending_migrations(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect())
+}
+
+/// A cheap liveness check: one round trip to the database, and how long it took.
+///
+/// # Errors
+/// [`crate::Error::Database`] when the database does not answer.
+pub async fn health<C: ConnectionTrait>(db: &C) -> Result<Duration> {
+    let started = Instant::now();
+    db.execute_unprepared("SELECT 1").await?;
+    Ok(started.elapsed())
+}
+
+fn is_in_memory_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
+}

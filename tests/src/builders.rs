@@ -1,0 +1,246 @@
+//! Rows with unique random values, written straight through the entities. The foundation
+//! tests use them to exercise the schema itself; the repository tests go through `domain`.
+
+use chrono::{DateTime, FixedOffset, Timelike, Utc};
+use entity::sea_orm_active_enums::{
+    AgentType, JobStatus, MediaType, PageType, ProductStatus, StoreStatus, SupplierProvider,
+};
+use entity::{
+    accounts, agent_jobs, media_assets, pages, product_images, product_variants, products,
+    sessions, stores, supplier_accounts, users, verification_tokens,
+};
+use rust_decimal::Decimal;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IntoActiveModel, ModelTrait};
+use serde_json::json;
+use uuid::Uuid;
+
+/// A short unique suffix for values under unique rules.
+pub fn unique() -> String {
+    Uuid::now_v7().simple().to_string()[20..].to_owned()
+}
+
+/// Now, at the microsecond precision every backend keeps.
+pub fn now() -> DateTime<FixedOffset> {
+    let now = Utc::now();
+    now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(now)
+        .fixed_offset()
+}
+
+/// Inserts `model` as it is and returns what the database gave back.
+pub async fn insert<C, M>(db: &C, model: M) -> Result<M, DbErr>
+where
+    C: ConnectionTrait,
+    M: ModelTrait + IntoActiveModel<<M::Entity as EntityTrait>::ActiveModel>,
+    M::Entity: EntityTrait<Model = M>,
+    <M::Entity as EntityTrait>::ActiveModel: ActiveModelTrait<Entity = M::Entity> + Send,
+{
+    <M::Entity as EntityTrait>::insert(model.into_active_model())
+        .exec_with_returning(db)
+        .await
+}
+
+pub fn user() -> users::Model {
+    let at = now();
+    users::Model {
+        id: Uuid::now_v7(),
+        email: format!("user-{}@example.com", unique()),
+        name: Some("Test User".into()),
+        password_hash: None,
+        email_verified: None,
+        image: None,
+        stripe_account_id: None,
+        stripe_onboarded: false,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub fn account(user_id: Uuid) -> accounts::Model {
+    accounts::Model {
+        id: Uuid::now_v7(),
+        user_id,
+        r#type: "oauth".into(),
+        provider: "google".into(),
+        provider_account_id: unique(),
+        refresh_token: None,
+        access_token: None,
+        expires_at: None,
+        token_type: None,
+        scope: None,
+        id_token: None,
+        session_state: None,
+    }
+}
+
+pub fn session(user_id: Uuid) -> sessions::Model {
+    sessions::Model {
+        id: Uuid::now_v7(),
+        session_token: format!("digest-{}", unique()),
+        user_id,
+        expires: now() + chrono::Duration::days(30),
+        created_at: now(),
+    }
+}
+
+pub fn verification_token() -> verification_tokens::Model {
+    verification_tokens::Model {
+        identifier: format!("user-{}@example.com", unique()),
+        token: format!("digest-{}", unique()),
+        expires: now() + chrono::Duration::hours(1),
+    }
+}
+
+pub fn supplier_account(user_id: Uuid) -> supplier_accounts::Model {
+    let at = now();
+    supplier_accounts::Model {
+        id: Uuid::now_v7(),
+        user_id,
+        provider: SupplierProvider::Aliexpress,
+        api_key: "ciphertext".into(),
+        api_secret: None,
+        account_id: None,
+        is_active: true,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub fn store(user_id: Uuid) -> stores::Model {
+    let at = now();
+    let suffix = unique();
+    stores::Model {
+        id: Uuid::now_v7(),
+        user_id,
+        name: format!("Store {suffix}"),
+        slug: format!("store-{suffix}"),
+        description: None,
+        niche: "Cyberpunk home decor".into(),
+        status: StoreStatus::Creating,
+        brand_identity: None,
+        custom_domain: None,
+        subdomain: format!("store-{suffix}"),
+        settings: None,
+        created_at: at,
+        updated_at: at,
+        published_at: None,
+        deleted_at: None,
+    }
+}
+
+pub fn product(store_id: Uuid) -> products::Model {
+    let at = now();
+    let suffix = unique();
+    products::Model {
+        id: Uuid::now_v7(),
+        store_id,
+        source_provider: SupplierProvider::CjDropshipping,
+        source_id: format!("src-{suffix}"),
+        source_url: None,
+        title: format!("Neon lamp {suffix}"),
+        original_title: format!("Neon lamp {suffix}"),
+        description: "A lamp.".into(),
+        slug: format!("neon-lamp-{suffix}"),
+        cost_price: Decimal::new(1_250, 2),
+        selling_price: Decimal::new(2_999, 2),
+        compare_at_price: None,
+        currency: "USD".into(),
+        stock_quantity: 10,
+        track_inventory: true,
+        meta_title: None,
+        meta_description: None,
+        status: ProductStatus::Draft,
+        created_at: at,
+        updated_at: at,
+        deleted_at: None,
+    }
+}
+
+pub fn product_image(product_id: Uuid) -> product_images::Model {
+    product_images::Model {
+        id: Uuid::now_v7(),
+        product_id,
+        original_url: "https://cdn.example.com/a.jpg".into(),
+        processed_url: None,
+        alt_text: None,
+        position: 0,
+        created_at: now(),
+    }
+}
+
+pub fn product_variant(product_id: Uuid) -> product_variants::Model {
+    let at = now();
+    product_variants::Model {
+        id: Uuid::now_v7(),
+        product_id,
+        sku: Some(format!("SKU-{}", unique())),
+        title: "Red / L".into(),
+        price: Decimal::new(2_999, 2),
+        cost_price: Decimal::new(1_250, 2),
+        stock: 5,
+        options: json!({"color": "Red", "size": "L"}),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub fn page(store_id: Uuid) -> pages::Model {
+    let at = now();
+    pages::Model {
+        id: Uuid::now_v7(),
+        store_id,
+        r#type: PageType::About,
+        title: "About".into(),
+        slug: format!("about-{}", unique()),
+        content: "We sell lamps.".into(),
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub fn media_asset(store_id: Uuid) -> media_assets::Model {
+    media_assets::Model {
+        id: Uuid::now_v7(),
+        store_id,
+        r#type: MediaType::Logo,
+        filename: "logo.png".into(),
+        mime_type: "image/png".into(),
+        size: 2_048,
+        url: "https://cdn.example.com/logo.png".into(),
+        original_url: None,
+        metadata: None,
+        created_at: now(),
+    }
+}
+
+pub fn agent_job(store_id: Option<Uuid>) -> agent_jobs::Model {
+    let at = now();
+    agent_jobs::Model {
+        id: Uuid::now_v7(),
+        store_id,
+        r#type: AgentType::BrandGenerator,
+        status: JobStatus::Pending,
+        priority: 0,
+        input: json!({"niche": "Cyberpunk home decor"}),
+        output: None,
+        error: None,
+        started_at: None,
+        completed_at: None,
+        progress: 0,
+        current_step: None,
+        created_at: at,
+        updated_at: at,
+        attempts: 0,
+        max_attempts: 3,
+        run_at: at,
+        locked_by: None,
+        heartbeat_at: None,
+    }
+}
+
+/// A user with a store, the parents most rows need.
+pub async fn user_with_store<C: ConnectionTrait>(db: &C) -> (users::Model, stores::Model) {
+    let user = insert(db, user()).await.expect("insert user");
+    let store = insert(db, store(user.id)).await.expect("insert store");
+    (user, store)
+}

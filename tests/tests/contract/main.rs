@@ -1,0 +1,10 @@
+//! Contract tests of the data layer, run once per configured backend (see the `tests` crate
+//! documentation for how backends are configured). One binary, so that it links once.
+
+mod connect;
+mod migrations;
+mod round_trip;
+mod rules;
+
+pub use tests::builders::*;
+pub use tests::{Backend, TestDb, backend_test};
