@@ -7,8 +7,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 copy=$(mktemp -d)
 trap 'rm -rf "$copy"' EXIT
-# Share the compiled dependencies instead of building the workspace again.
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+# A target folder of its own, kept between runs: sharing the workspace's would let the copies'
+# binaries (same package names, other sources) replace the workspace's own in target/debug.
+export CARGO_TARGET_DIR=$root/target/drift-check
 
 fresh_copy() {
   rm -rf "$copy/repo"
