@@ -3,7 +3,10 @@
 use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use crate::config::Config;
 use crate::error::Result;
@@ -101,4 +104,16 @@ pub async fn health<C: ConnectionTrait>(db: &C) -> Result<Duration> {
 
 fn is_in_memory_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:") && (url.contains(":memory:") || url.contains("mode=memory"))
+}
+
+/// Begins a transaction that will write: on SQLite it takes the write lock at `BEGIN`
+/// (`BEGIN IMMEDIATE`), so that two transactions that read and then write wait for each other
+/// instead of failing with "database is locked"; elsewhere a plain `BEGIN` (a savepoint when
+/// `db` is already a transaction).
+pub(crate) async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, DbErr> {
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
 }

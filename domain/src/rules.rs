@@ -177,6 +177,17 @@ pub fn translate(err: DbErr, table: Option<&str>) -> Error {
     }
 }
 
+/// `.on_table("stores")?` after a write: translates its error with the table as context.
+pub(crate) trait OnTable<T> {
+    fn on_table(self, table: &'static str) -> Result<T, Error>;
+}
+
+impl<T> OnTable<T> for Result<T, DbErr> {
+    fn on_table(self, table: &'static str) -> Result<T, Error> {
+        self.map_err(|err| translate(err, Some(table)))
+    }
+}
+
 enum Classified {
     Unique(UniqueRule),
     ForeignKey(ForeignKeyRule),
