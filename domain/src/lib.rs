@@ -10,8 +10,10 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod money;
+pub mod paging;
 pub mod rules;
 pub mod stores;
+pub mod values;
 
 pub use config::Config;
 pub use db::{connect, health, migrate, pending_migrations};
