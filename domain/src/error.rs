@@ -112,6 +112,21 @@ pub enum Violation {
     /// Does not have the required format.
     #[error("has an invalid format")]
     Format,
+    /// Must be greater than another field's value (e.g. a compare-at price above the price).
+    #[error("must be greater than {other}")]
+    NotAbove {
+        /// The other field.
+        other: &'static str,
+    },
+    /// A list has more entries than allowed.
+    #[error("must have at most {max} entries")]
+    TooMany {
+        /// The most entries allowed.
+        max: usize,
+    },
+    /// The value is kept for the platform (e.g. a reserved subdomain).
+    #[error("is reserved")]
+    Reserved,
     /// A CHECK constraint of the database refused the value.
     #[error("violates {}", .0.name())]
     Check(CheckRule),

@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod money;
 pub mod paging;
+pub mod products;
 pub mod rules;
 pub mod stores;
 pub mod values;

@@ -1,6 +1,7 @@
 //! Exact money: `numeric(10,2)` as a validated [`Decimal`].
 
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Violation};
 
@@ -9,7 +10,10 @@ pub const SCALE: u32 = 2;
 
 /// A non-negative amount with at most two decimals that fits `numeric(10,2)`
 /// (0 to 99,999,999.99). Always carries scale 2, so `0.1` is shown as `0.10`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// In JSON it is a string (`"19.90"`), which keeps it exact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "Decimal", into = "Decimal")]
 pub struct Money(Decimal);
 
 impl Money {
@@ -49,6 +53,20 @@ impl Money {
     /// The amount, with scale 2.
     pub fn amount(self) -> Decimal {
         self.0
+    }
+}
+
+impl TryFrom<Decimal> for Money {
+    type Error = Error;
+
+    fn try_from(amount: Decimal) -> Result<Self> {
+        Self::parse("amount", amount)
+    }
+}
+
+impl From<Money> for Decimal {
+    fn from(money: Money) -> Self {
+        money.0
     }
 }
 

@@ -290,6 +290,24 @@ fn classify(err: &DbErr, table: Option<&str>) -> Option<Classified> {
     None
 }
 
+/// Whether the error is a deadlock or serialization failure: the transaction was rolled back
+/// through no fault of its own and may simply be run again (MariaDB in particular picks such
+/// victims when concurrent transactions insert the same unique key).
+pub(crate) fn is_transient(err: &Error) -> bool {
+    let Error::Database(
+        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
+    ) = err
+    else {
+        return false;
+    };
+    match e.as_ref() {
+        sqlx::Error::Database(db_err) => {
+            matches!(db_err.code().as_deref(), Some("40001" | "40P01"))
+        }
+        _ => false,
+    }
+}
+
 fn by_name(kind: Kind, name: &str) -> Option<Classified> {
     match kind {
         Kind::Unique => UniqueRule::by_name(name).map(Classified::Unique),

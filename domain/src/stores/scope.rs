@@ -43,6 +43,11 @@ impl StoreScope {
         }
     }
 
+    /// A scope for a store this crate has just created or checked itself.
+    pub(crate) fn trusted(owner_id: Uuid, store_id: Uuid) -> Self {
+        Self { owner_id, store_id }
+    }
+
     /// The owner the scope was obtained for.
     pub fn owner_id(&self) -> Uuid {
         self.owner_id

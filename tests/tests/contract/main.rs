@@ -5,6 +5,7 @@ mod connect;
 mod migrations;
 mod round_trip;
 mod rules;
+mod stores;
 
 pub use tests::builders::*;
 pub use tests::{Backend, TestDb, backend_test};

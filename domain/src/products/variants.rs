@@ -1,0 +1,408 @@
+//! Variants and images of a product.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+use entity::{product_images, product_variants, products};
+use rust_decimal::Decimal;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::stock::status_for_stock;
+use super::values::{self, Sku};
+use super::{IMAGES_MAX, Image, TITLE_MAX, VARIANTS_MAX, Variant, ensure_product};
+use crate::clock;
+use crate::db::begin_write;
+use crate::error::{Error, Result, Violation};
+use crate::money::Money;
+use crate::rules::OnTable;
+use crate::stores::StoreScope;
+use crate::values::{HttpUrl, optional_text, required_text};
+
+/// A variant to add to a product.
+#[derive(Debug, Clone, Default)]
+pub struct NewVariant {
+    /// Stock keeping unit, unique in the product.
+    pub sku: Option<String>,
+    /// Display title, e.g. "Red / L" (1 to 255 characters).
+    pub title: String,
+    /// What the store charges.
+    pub price: Decimal,
+    /// What the supplier charges.
+    pub cost_price: Decimal,
+    /// Units in stock.
+    pub stock: i32,
+    /// Option names and values, e.g. color → Red.
+    pub options: BTreeMap<String, String>,
+}
+
+/// Changes to a variant; `None` leaves a field as it is. Stock moves through
+/// [`super::adjust_variant_stock`].
+#[derive(Debug, Clone, Default)]
+pub struct VariantPatch {
+    /// New SKU; `Some(None)` clears it.
+    pub sku: Option<Option<String>>,
+    /// New title.
+    pub title: Option<String>,
+    /// New price.
+    pub price: Option<Decimal>,
+    /// New cost price.
+    pub cost_price: Option<Decimal>,
+    /// New options.
+    pub options: Option<BTreeMap<String, String>>,
+}
+
+/// An image to add to a product.
+#[derive(Debug, Clone, Default)]
+pub struct NewImage {
+    /// Where the image is.
+    pub original_url: String,
+    /// Alternative text.
+    pub alt_text: Option<String>,
+}
+
+pub(super) fn check_variant(
+    product_id: Uuid,
+    new: NewVariant,
+    now: DateTime<FixedOffset>,
+) -> Result<product_variants::Model> {
+    let sku = new
+        .sku
+        .as_deref()
+        .map(|s| Sku::parse("variants.sku", s))
+        .transpose()?;
+    Ok(product_variants::Model {
+        id: Uuid::now_v7(),
+        product_id,
+        sku: sku.map(|s| s.as_str().to_owned()),
+        title: required_text("variants.title", &new.title, TITLE_MAX)?,
+        price: Money::parse("variants.price", new.price)?.amount(),
+        cost_price: Money::parse("variants.cost_price", new.cost_price)?.amount(),
+        stock: values::stock("variants.stock", new.stock)?,
+        options: serde_json::to_value(values::options(new.options)?)
+            .map_err(|e| Error::Database(sea_orm::DbErr::Json(e.to_string())))?,
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+pub(super) fn check_image(
+    product_id: Uuid,
+    new: NewImage,
+    position: i32,
+    now: DateTime<FixedOffset>,
+) -> Result<product_images::Model> {
+    Ok(product_images::Model {
+        id: Uuid::now_v7(),
+        product_id,
+        original_url: HttpUrl::parse("images.original_url", &new.original_url)?.into(),
+        processed_url: None,
+        alt_text: optional_text("images.alt_text", new.alt_text.as_deref(), TITLE_MAX)?,
+        position,
+        created_at: now,
+    })
+}
+
+pub(super) fn variant_from(m: product_variants::Model) -> Variant {
+    Variant {
+        id: m.id,
+        product_id: m.product_id,
+        sku: m.sku,
+        title: m.title,
+        price: Money::from_db(m.price),
+        cost_price: Money::from_db(m.cost_price),
+        stock: m.stock,
+        // Written by the domain as a map of strings; anything else reads as no options.
+        options: serde_json::from_value(m.options).unwrap_or_default(),
+    }
+}
+
+pub(super) fn image_from(m: product_images::Model) -> Image {
+    Image {
+        id: m.id,
+        product_id: m.product_id,
+        original_url: m.original_url,
+        processed_url: m.processed_url,
+        alt_text: m.alt_text,
+        position: m.position,
+    }
+}
+
+/// Adds a variant; its stock joins the product's total.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the field; [`Error::Conflict`] with
+/// [`crate::UniqueRule::ProductVariantsProductSku`] for a SKU the product has;
+/// [`Error::NotFound`] for a product not in the store.
+pub async fn add_variant<C>(
+    db: &C,
+    scope: &StoreScope,
+    product_id: Uuid,
+    new: NewVariant,
+) -> Result<Variant>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let model = check_variant(product_id, new, clock::now())?;
+    let txn = begin_write(db).await?;
+    ensure_product(&txn, scope, product_id).await?;
+    let count = product_variants::Entity::find()
+        .filter(product_variants::Column::ProductId.eq(product_id))
+        .count(&txn)
+        .await?;
+    if count >= VARIANTS_MAX as u64 {
+        return Err(Error::Invalid {
+            field: "variants",
+            violation: Violation::TooMany { max: VARIANTS_MAX },
+        });
+    }
+    product_variants::Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await
+        .on_table("product_variants")?;
+    move_product_stock(&txn, product_id, model.stock).await?;
+    txn.commit().await?;
+    Ok(variant_from(model))
+}
+
+/// Changes a variant's SKU, title, prices or options.
+///
+/// # Errors
+/// As [`add_variant`]; [`Error::NotFound`] for a variant not in the store.
+pub async fn update_variant<C>(
+    db: &C,
+    scope: &StoreScope,
+    variant_id: Uuid,
+    patch: VariantPatch,
+) -> Result<Variant>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let mut row = product_variants::ActiveModel {
+        updated_at: Set(clock::now()),
+        ..Default::default()
+    };
+    if let Some(sku) = &patch.sku {
+        row.sku = Set(sku
+            .as_deref()
+            .map(|s| Sku::parse("variants.sku", s))
+            .transpose()?
+            .map(|s| s.as_str().to_owned()));
+    }
+    if let Some(title) = &patch.title {
+        row.title = Set(required_text("variants.title", title, TITLE_MAX)?);
+    }
+    if let Some(price) = patch.price {
+        row.price = Set(Money::parse("variants.price", price)?.amount());
+    }
+    if let Some(cost) = patch.cost_price {
+        row.cost_price = Set(Money::parse("variants.cost_price", cost)?.amount());
+    }
+    if let Some(options) = patch.options {
+        row.options = Set(serde_json::to_value(values::options(options)?)
+            .map_err(|e| Error::Database(sea_orm::DbErr::Json(e.to_string())))?);
+    }
+    let txn = begin_write(db).await?;
+    let variant = scoped_variant(&txn, scope, variant_id).await?;
+    product_variants::Entity::update_many()
+        .set(row)
+        .filter(product_variants::Column::Id.eq(variant.id))
+        .exec(&txn)
+        .await
+        .on_table("product_variants")?;
+    let updated = scoped_variant(&txn, scope, variant_id).await?;
+    txn.commit().await?;
+    Ok(variant_from(updated))
+}
+
+/// Removes a variant; its stock leaves the product's total.
+///
+/// # Errors
+/// [`Error::NotFound`] for a variant not in the store.
+pub async fn remove_variant<C>(db: &C, scope: &StoreScope, variant_id: Uuid) -> Result<()>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = begin_write(db).await?;
+    let variant = scoped_variant(&txn, scope, variant_id).await?;
+    product_variants::Entity::delete_by_id(variant.id)
+        .exec(&txn)
+        .await?;
+    move_product_stock(&txn, variant.product_id, -variant.stock).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+async fn scoped_variant<C: ConnectionTrait>(
+    db: &C,
+    scope: &StoreScope,
+    variant_id: Uuid,
+) -> Result<product_variants::Model> {
+    let variant = product_variants::Entity::find_by_id(variant_id)
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: "product_variant",
+        })?;
+    ensure_product(db, scope, variant.product_id)
+        .await
+        .map_err(|_| Error::NotFound {
+            entity: "product_variant",
+        })?;
+    Ok(variant)
+}
+
+async fn move_product_stock<C: ConnectionTrait>(
+    db: &C,
+    product_id: Uuid,
+    delta: i32,
+) -> Result<()> {
+    if delta == 0 {
+        return Ok(());
+    }
+    let new_stock = || Expr::col(products::Column::StockQuantity).add(delta);
+    products::Entity::update_many()
+        .col_expr(products::Column::Status, status_for_stock(new_stock()))
+        .col_expr(products::Column::StockQuantity, new_stock())
+        .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
+        .filter(products::Column::Id.eq(product_id))
+        .exec(db)
+        .await
+        .on_table("products")?;
+    Ok(())
+}
+
+/// Adds an image at the end of the product's gallery.
+///
+/// # Errors
+/// [`Error::Invalid`] naming the field (or `images` when the gallery is full);
+/// [`Error::NotFound`] for a product not in the store.
+pub async fn add_image<C>(
+    db: &C,
+    scope: &StoreScope,
+    product_id: Uuid,
+    new: NewImage,
+) -> Result<Image>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = begin_write(db).await?;
+    ensure_product(&txn, scope, product_id).await?;
+    let count = product_images::Entity::find()
+        .filter(product_images::Column::ProductId.eq(product_id))
+        .count(&txn)
+        .await?;
+    if count >= IMAGES_MAX as u64 {
+        return Err(Error::Invalid {
+            field: "images",
+            violation: Violation::TooMany { max: IMAGES_MAX },
+        });
+    }
+    let position = i32::try_from(count).unwrap_or(i32::MAX);
+    let model = check_image(product_id, new, position, clock::now())?;
+    product_images::Entity::insert(model.clone().into_active_model())
+        .exec_without_returning(&txn)
+        .await
+        .on_table("product_images")?;
+    txn.commit().await?;
+    Ok(image_from(model))
+}
+
+/// Puts the product's images in the order of `image_ids`, which must name each of them once.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `image_ids` with [`Violation::Format`] when the list is not
+/// exactly the product's images; [`Error::NotFound`] for a product not in the store.
+pub async fn reorder_images<C>(
+    db: &C,
+    scope: &StoreScope,
+    product_id: Uuid,
+    image_ids: &[Uuid],
+) -> Result<Vec<Image>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = begin_write(db).await?;
+    ensure_product(&txn, scope, product_id).await?;
+    let mut current: Vec<Uuid> = product_images::Entity::find()
+        .filter(product_images::Column::ProductId.eq(product_id))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    let mut wanted = image_ids.to_vec();
+    current.sort();
+    wanted.sort();
+    if current != wanted {
+        return Err(Error::Invalid {
+            field: "image_ids",
+            violation: Violation::Format,
+        });
+    }
+    for (position, id) in image_ids.iter().enumerate() {
+        product_images::Entity::update_many()
+            .col_expr(
+                product_images::Column::Position,
+                Expr::value(i32::try_from(position).unwrap_or(i32::MAX)),
+            )
+            .filter(product_images::Column::Id.eq(*id))
+            .exec(&txn)
+            .await?;
+    }
+    let images = images_of(&txn, product_id).await?;
+    txn.commit().await?;
+    Ok(images)
+}
+
+/// Removes an image; the ones after it move up, so positions stay 0, 1, 2, …
+///
+/// # Errors
+/// [`Error::NotFound`] for an image not in the store.
+pub async fn remove_image<C>(db: &C, scope: &StoreScope, image_id: Uuid) -> Result<Vec<Image>>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = begin_write(db).await?;
+    let image = product_images::Entity::find_by_id(image_id)
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: "product_image",
+        })?;
+    ensure_product(&txn, scope, image.product_id)
+        .await
+        .map_err(|_| Error::NotFound {
+            entity: "product_image",
+        })?;
+    product_images::Entity::delete_by_id(image.id)
+        .exec(&txn)
+        .await?;
+    product_images::Entity::update_many()
+        .col_expr(
+            product_images::Column::Position,
+            Expr::col(product_images::Column::Position).sub(1),
+        )
+        .filter(product_images::Column::ProductId.eq(image.product_id))
+        .filter(product_images::Column::Position.gt(image.position))
+        .exec(&txn)
+        .await?;
+    let images = images_of(&txn, image.product_id).await?;
+    txn.commit().await?;
+    Ok(images)
+}
+
+async fn images_of<C: ConnectionTrait>(db: &C, product_id: Uuid) -> Result<Vec<Image>> {
+    Ok(product_images::Entity::find()
+        .filter(product_images::Column::ProductId.eq(product_id))
+        .order_by_asc(product_images::Column::Position)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(image_from)
+        .collect())
+}
