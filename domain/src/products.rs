@@ -771,6 +771,14 @@ where
     }
     if let Some(track) = patch.track_inventory {
         row.track_inventory = Set(track);
+        // Tracking decides between ACTIVE and OUT_OF_STOCK, so switching it re-judges that.
+        match current.status {
+            ProductStatus::OutOfStock if !track => row.status = Set(ProductStatus::Active),
+            ProductStatus::Active if track && current.stock_quantity == 0 => {
+                row.status = Set(ProductStatus::OutOfStock);
+            }
+            _ => {}
+        }
     }
     products::Entity::update_many()
         .set(row)

@@ -1,14 +1,14 @@
 //! Atomic stock moves that never go below zero.
 
 use entity::{product_variants, products};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
     TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::{ensure_product, live};
+use super::live;
 use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result};
@@ -103,23 +103,9 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let txn = begin_write(db).await?;
-    let product_id: Option<Uuid> = product_variants::Entity::find_by_id(variant_id)
-        .select_only()
-        .column(product_variants::Column::ProductId)
-        .into_tuple()
-        .one(&txn)
-        .await?;
-    let Some(product_id) = product_id else {
-        return Err(Error::NotFound {
-            entity: "product_variant",
-        });
-    };
-    // The product must be the store's; this also proves the variant is.
-    ensure_product(&txn, scope, product_id)
-        .await
-        .map_err(|_| Error::NotFound {
-            entity: "product_variant",
-        })?;
+    // The conditional UPDATE comes first: it reads the latest row under its lock, and no
+    // snapshot taken earlier in the transaction (MariaDB's REPEATABLE READ) can make the
+    // stock reported below stale.
     let new_stock = Expr::col(product_variants::Column::Stock).add(delta);
     let done = product_variants::Entity::update_many()
         .col_expr(product_variants::Column::Stock, new_stock.clone())
@@ -128,32 +114,58 @@ where
             Expr::value(clock::now()),
         )
         .filter(product_variants::Column::Id.eq(variant_id))
+        .filter(product_variants::Column::ProductId.in_subquery(scope_products(scope)))
         .filter(new_stock.gte(0))
         .exec(&txn)
         .await?;
-    let stock: i32 = product_variants::Entity::find_by_id(variant_id)
+    let stock: Option<i32> = product_variants::Entity::find_by_id(variant_id)
         .select_only()
         .column(product_variants::Column::Stock)
+        .filter(product_variants::Column::ProductId.in_subquery(scope_products(scope)))
         .into_tuple()
         .one(&txn)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: "product_variant",
-        })?;
-    if done.rows_affected == 0 {
-        return Err(Error::InsufficientStock {
-            requested: delta.saturating_neg(),
-            available: stock,
-        });
-    }
+        .await?;
+    let stock = match (done.rows_affected, stock) {
+        (_, None) => {
+            return Err(Error::NotFound {
+                entity: "product_variant",
+            });
+        }
+        (0, Some(available)) => {
+            return Err(Error::InsufficientStock {
+                requested: delta.saturating_neg(),
+                available,
+            });
+        }
+        (_, Some(stock)) => stock,
+    };
     let product_stock = || Expr::col(products::Column::StockQuantity).add(delta);
     products::Entity::update_many()
         .col_expr(products::Column::Status, status_for_stock(product_stock()))
         .col_expr(products::Column::StockQuantity, product_stock())
         .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
-        .filter(products::Column::Id.eq(product_id))
+        .filter(
+            products::Column::Id.in_subquery(
+                Query::select()
+                    .column(product_variants::Column::ProductId)
+                    .from(product_variants::Entity)
+                    .and_where(product_variants::Column::Id.eq(variant_id))
+                    .to_owned(),
+            ),
+        )
         .exec(&txn)
         .await?;
     txn.commit().await?;
     Ok(stock)
+}
+
+/// `SELECT id FROM products WHERE store_id = <scope> AND deleted_at IS NULL`, for statements
+/// on child rows that must stay inside the scope.
+fn scope_products(scope: &StoreScope) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(products::Column::Id)
+        .from(products::Entity)
+        .and_where(products::Column::StoreId.eq(scope.store_id()))
+        .and_where(products::Column::DeletedAt.is_null())
+        .to_owned()
 }

@@ -3,6 +3,7 @@
 
 mod connect;
 mod migrations;
+mod products;
 mod round_trip;
 mod rules;
 mod stores;
