@@ -932,3 +932,57 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn many_products_are_created_in_one_batch_or_not_at_all(t: &TestDb) {
+        let scope = scope(t).await;
+        let batch: Vec<_> = (0..120)
+            .map(|i| {
+                let mut p = lamp(&format!("bulk-{i}"));
+                p.title = format!("Bulk lamp {i}");
+                p.variants = vec![variant("A", 1), variant("B", 2), variant("C", 3)];
+                p
+            })
+            .collect();
+        let ids = products::create_many(&t.db, &scope, batch.clone())
+            .await
+            .expect("batch");
+        assert_eq!(ids.len(), 120);
+        let one = products::get(&t.db, &scope, ids[7]).await.expect("get");
+        assert_eq!(
+            (
+                one.title.as_str(),
+                one.variants.len(),
+                one.images.len(),
+                one.stock_quantity
+            ),
+            ("Bulk lamp 7", 3, 2, 6)
+        );
+        assert_eq!(counts(t).await, (120, 360, 240));
+
+        let mut bad = batch;
+        for (i, p) in bad.iter_mut().enumerate() {
+            p.source_id = format!("bulk-again-{i}");
+            p.title = format!("Bulk lamp again {i}");
+        }
+        bad[60].selling_price = dec("-1");
+        let err = products::create_many(&t.db, &scope, bad)
+            .await
+            .expect_err("one bad product");
+        assert!(
+            matches!(
+                err,
+                Error::Invalid {
+                    field: "selling_price",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(
+            counts(t).await,
+            (120, 360, 240),
+            "nothing of the failed batch is written"
+        );
+    }
+);
