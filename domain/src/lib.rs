@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod money;
+pub mod pages;
 pub mod paging;
 pub mod rules;
 pub mod stores;

@@ -3,6 +3,7 @@
 
 mod connect;
 mod migrations;
+mod pages;
 mod round_trip;
 mod rules;
 
