@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod media;
 pub mod money;
 pub mod pages;
 pub mod paging;

@@ -2,6 +2,7 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod connect;
+mod media;
 mod migrations;
 mod pages;
 mod round_trip;
