@@ -130,6 +130,10 @@ pub enum Violation {
     /// A CHECK constraint of the database refused the value.
     #[error("violates {}", .0.name())]
     Check(CheckRule),
+    /// A MIME type that does not fit the media asset's type: an image, logo or background
+    /// must be `image/*`, a video `video/*`.
+    #[error("does not fit the media type")]
+    MediaTypeMismatch,
 }
 
 /// Why a configuration variable was refused.

@@ -262,8 +262,7 @@ where
         }
     };
     let scope = StoreScope::trusted(owner_id, model.id);
-    // PAGES-MERGE: crate::pages::create_standard_pages(&txn, &scope).await?;
-    let _ = scope;
+    crate::pages::create_standard_pages(&txn, &scope).await?;
     txn.commit().await?;
     model.try_into()
 }

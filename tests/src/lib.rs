@@ -281,12 +281,12 @@ async fn create_database_from(admin: &DatabaseConnection, name: &str, template: 
 /// `mysql`, each on a fresh migrated database of its backend (skipped, or failed under
 /// `ZYENTA_TEST_REQUIRE_BACKENDS`, when the backend is not configured).
 ///
-/// ```ignore
+/// ```text
 /// backend_test!(async fn a_user_can_be_inserted(t: &TestDb) { … });
 /// ```
 #[macro_export]
 macro_rules! backend_test {
-    ($(#[$meta:meta])* async fn $name:ident($t:ident : &TestDb) $body:block) => {
+    ($(#[$meta:meta])* async fn $name:ident($t:ident : &TestDb $(,)?) $body:block) => {
         $(#[$meta])*
         mod $name {
             #[allow(unused_imports)]

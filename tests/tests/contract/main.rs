@@ -2,7 +2,9 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod connect;
+mod media;
 mod migrations;
+mod pages;
 mod products;
 mod round_trip;
 mod rules;

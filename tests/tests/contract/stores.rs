@@ -595,3 +595,31 @@ backend_test!(
         assert_eq!(stores::get(&t.db, &scope).await.expect("unchanged"), store);
     }
 );
+
+backend_test!(
+    async fn a_new_store_comes_with_the_standard_pages(t: &TestDb) {
+        let owner = insert(&t.db, user()).await.expect("owner");
+        let store = stores::create(&t.db, owner.id, new_store("With pages"))
+            .await
+            .expect("create");
+        let scope = StoreScope::obtain(&t.db, owner.id, store.id)
+            .await
+            .expect("scope");
+        let pages = domain::pages::list(&t.db, &scope, None)
+            .await
+            .expect("pages");
+        let mut slugs: Vec<_> = pages.iter().map(|p| p.slug.as_str()).collect();
+        slugs.sort_unstable();
+        assert_eq!(
+            slugs,
+            [
+                "about",
+                "contact",
+                "faq",
+                "privacy-policy",
+                "refund-policy",
+                "terms-of-service"
+            ]
+        );
+    }
+);

@@ -1,0 +1,481 @@
+use std::collections::HashSet;
+
+use domain::media::{self, MediaMetadata, MediaType, NewMediaAsset};
+use domain::paging::{MAX_PAGE_SIZE, PageRequest};
+use domain::stores::StoreScope;
+use domain::{Error, Violation};
+use entity::media_assets as asset_rows;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use uuid::Uuid;
+
+use super::*;
+
+/// A fresh owner with a store, and the scope that proves it.
+async fn owner<C: ConnectionTrait>(db: &C) -> StoreScope {
+    let (user, store) = user_with_store(db).await;
+    StoreScope::obtain(db, user.id, store.id)
+        .await
+        .expect("the owner's scope")
+}
+
+/// Every asset row of the store, as stored, in id order.
+async fn rows<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Vec<asset_rows::Model> {
+    asset_rows::Entity::find()
+        .filter(asset_rows::Column::StoreId.eq(scope.store_id()))
+        .order_by_asc(asset_rows::Column::Id)
+        .all(db)
+        .await
+        .expect("read media assets")
+}
+
+async fn count_all<C: ConnectionTrait>(db: &C) -> u64 {
+    asset_rows::Entity::find()
+        .count(db)
+        .await
+        .expect("count media assets")
+}
+
+fn image(size: i64) -> NewMediaAsset {
+    NewMediaAsset {
+        media_type: MediaType::Image,
+        filename: format!("lamp-{}.png", unique()),
+        mime_type: "image/png".into(),
+        size,
+        url: "https://cdn.example.com/lamp.png".into(),
+        original_url: None,
+        metadata: None,
+    }
+}
+
+fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Violation) {
+    match result {
+        Err(Error::Invalid { field, violation }) => (field, violation),
+        other => panic!("expected Error::Invalid, got {other:?}"),
+    }
+}
+
+fn assert_asset_not_found<T: std::fmt::Debug>(result: domain::Result<T>) {
+    assert!(
+        matches!(
+            result,
+            Err(Error::NotFound {
+                entity: "media_asset"
+            })
+        ),
+        "expected Error::NotFound for a media asset, got {result:?}"
+    );
+}
+
+backend_test!(
+    async fn an_asset_round_trips_with_its_typed_metadata_and_a_lower_cased_mime_type(t: &TestDb) {
+        let db = &t.db;
+        let scope = owner(db).await;
+        let metadata = MediaMetadata {
+            width: Some(1920),
+            height: Some(1080),
+            format: Some(" h264 ".into()),
+            duration_seconds: Some(12.5),
+        };
+
+        let video = media::register(
+            db,
+            &scope,
+            NewMediaAsset {
+                media_type: MediaType::Video,
+                filename: " Neon Lamp — promo.MP4 ".into(),
+                mime_type: "Video/MP4".into(),
+                size: 3 * (1 << 30),
+                url: "https://cdn.example.com/v/promo.mp4".into(),
+                original_url: Some("https://supplier.example.com/raw.mp4".into()),
+                metadata: Some(metadata.clone()),
+            },
+        )
+        .await
+        .expect("register");
+        let logo = media::register(
+            db,
+            &scope,
+            NewMediaAsset {
+                media_type: MediaType::Logo,
+                mime_type: "image/svg+xml".into(),
+                original_url: Some("  ".into()),
+                ..image(0)
+            },
+        )
+        .await
+        .expect("register an empty logo");
+
+        assert_eq!(media::get(db, &scope, video.id).await.expect("get"), video);
+        assert_eq!(video.store_id, scope.store_id());
+        assert_eq!(video.media_type, MediaType::Video);
+        assert_eq!(video.filename, "Neon Lamp — promo.MP4");
+        assert_eq!(video.mime_type, "video/mp4");
+        assert_eq!(video.size, 3 * (1 << 30));
+        assert_eq!(
+            video.original_url.as_deref(),
+            Some("https://supplier.example.com/raw.mp4")
+        );
+        assert_eq!(
+            video.metadata,
+            Some(MediaMetadata {
+                format: Some("h264".into()),
+                ..metadata
+            })
+        );
+        assert_eq!(media::get(db, &scope, logo.id).await.expect("get"), logo);
+        assert_eq!(logo.original_url, None);
+        assert_eq!(logo.metadata, None);
+        media::delete(db, &scope, logo.id).await.expect("delete");
+        assert_asset_not_found(media::get(db, &scope, logo.id).await);
+        assert_asset_not_found(media::delete(db, &scope, logo.id).await);
+        assert_eq!(rows(db, &scope).await.len(), 1);
+    }
+);
+
+backend_test!(
+    async fn bad_asset_input_names_the_field_and_rule_and_writes_nothing(t: &TestDb) {
+        let db = &t.db;
+        let scope = owner(db).await;
+        let before = count_all(db).await;
+        let metadata = |m: MediaMetadata| NewMediaAsset {
+            metadata: Some(m),
+            ..image(1)
+        };
+
+        let cases: Vec<(NewMediaAsset, (&str, Violation))> = vec![
+            (
+                NewMediaAsset {
+                    filename: " ".into(),
+                    ..image(1)
+                },
+                ("filename", Violation::Empty),
+            ),
+            (
+                NewMediaAsset {
+                    filename: format!("{}.png", "a".repeat(252)),
+                    ..image(1)
+                },
+                ("filename", Violation::TooLong { max: 255 }),
+            ),
+            (
+                NewMediaAsset {
+                    filename: "../etc/passwd".into(),
+                    ..image(1)
+                },
+                ("filename", Violation::Format),
+            ),
+            (
+                NewMediaAsset {
+                    filename: "c:\\lamp.png".into(),
+                    ..image(1)
+                },
+                ("filename", Violation::Format),
+            ),
+            (
+                NewMediaAsset {
+                    mime_type: String::new(),
+                    ..image(1)
+                },
+                ("mime_type", Violation::Empty),
+            ),
+            (
+                NewMediaAsset {
+                    mime_type: "png".into(),
+                    ..image(1)
+                },
+                ("mime_type", Violation::Format),
+            ),
+            (
+                NewMediaAsset {
+                    mime_type: "image/png; charset=x".into(),
+                    ..image(1)
+                },
+                ("mime_type", Violation::Format),
+            ),
+            (
+                NewMediaAsset {
+                    mime_type: "video/mp4".into(),
+                    ..image(1)
+                },
+                ("mime_type", Violation::MediaTypeMismatch),
+            ),
+            (
+                NewMediaAsset {
+                    media_type: MediaType::Logo,
+                    mime_type: "application/pdf".into(),
+                    ..image(1)
+                },
+                ("mime_type", Violation::MediaTypeMismatch),
+            ),
+            (
+                NewMediaAsset {
+                    media_type: MediaType::Background,
+                    mime_type: "video/webm".into(),
+                    ..image(1)
+                },
+                ("mime_type", Violation::MediaTypeMismatch),
+            ),
+            (
+                NewMediaAsset {
+                    media_type: MediaType::Video,
+                    mime_type: "image/gif".into(),
+                    ..image(1)
+                },
+                ("mime_type", Violation::MediaTypeMismatch),
+            ),
+            (
+                image(-1),
+                (
+                    "size",
+                    Violation::OutOfRange {
+                        min: 0,
+                        max: i64::MAX,
+                    },
+                ),
+            ),
+            (
+                NewMediaAsset {
+                    url: "ftp://cdn.example.com/lamp.png".into(),
+                    ..image(1)
+                },
+                ("url", Violation::Format),
+            ),
+            (
+                NewMediaAsset {
+                    url: String::new(),
+                    ..image(1)
+                },
+                ("url", Violation::Empty),
+            ),
+            (
+                NewMediaAsset {
+                    original_url: Some("javascript:alert(1)".into()),
+                    ..image(1)
+                },
+                ("original_url", Violation::Format),
+            ),
+            (
+                metadata(MediaMetadata {
+                    width: Some(0),
+                    ..MediaMetadata::default()
+                }),
+                (
+                    "metadata.width",
+                    Violation::OutOfRange {
+                        min: 1,
+                        max: i64::from(u32::MAX),
+                    },
+                ),
+            ),
+            (
+                metadata(MediaMetadata {
+                    height: Some(0),
+                    ..MediaMetadata::default()
+                }),
+                (
+                    "metadata.height",
+                    Violation::OutOfRange {
+                        min: 1,
+                        max: i64::from(u32::MAX),
+                    },
+                ),
+            ),
+            (
+                metadata(MediaMetadata {
+                    format: Some("x".repeat(media::FORMAT_MAX + 1)),
+                    ..MediaMetadata::default()
+                }),
+                (
+                    "metadata.format",
+                    Violation::TooLong {
+                        max: media::FORMAT_MAX,
+                    },
+                ),
+            ),
+            (
+                metadata(MediaMetadata {
+                    duration_seconds: Some(-0.5),
+                    ..MediaMetadata::default()
+                }),
+                (
+                    "metadata.duration_seconds",
+                    Violation::OutOfRange {
+                        min: 0,
+                        max: media::DURATION_MAX_SECONDS,
+                    },
+                ),
+            ),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(invalid(media::register(db, &scope, input).await), expected);
+        }
+        for limit in [0, MAX_PAGE_SIZE + 1] {
+            assert_eq!(
+                invalid(media::list(db, &scope, None, PageRequest::first(limit)).await),
+                (
+                    "limit",
+                    Violation::OutOfRange {
+                        min: 1,
+                        max: MAX_PAGE_SIZE as i64,
+                    }
+                )
+            );
+        }
+
+        assert_eq!(count_all(db).await, before);
+    }
+);
+
+backend_test!(
+    async fn paging_returns_every_asset_once_newest_first_while_assets_are_added(t: &TestDb) {
+        let db = &t.db;
+        let scope = owner(db).await;
+        let mut existing = Vec::new();
+        for n in 0..23 {
+            let asset = if n % 3 == 0 {
+                NewMediaAsset {
+                    media_type: MediaType::Background,
+                    ..image(n)
+                }
+            } else {
+                image(n)
+            };
+            existing.push(
+                media::register(db, &scope, asset)
+                    .await
+                    .expect("register")
+                    .id,
+            );
+        }
+
+        let mut seen = Vec::new();
+        let mut request = PageRequest::first(5);
+        let mut pages = 0;
+        loop {
+            let page = media::list(db, &scope, None, request).await.expect("page");
+            assert!(page.items.len() <= 5);
+            pages += 1;
+            seen.extend(page.items.iter().map(|asset| asset.id));
+            // A new asset arrives between two requests.
+            media::register(db, &scope, image(1))
+                .await
+                .expect("new asset");
+            match page.next {
+                Some(cursor) => request = PageRequest::after(cursor, 5),
+                None => break,
+            }
+        }
+        let backgrounds = media::list(
+            db,
+            &scope,
+            Some(MediaType::Background),
+            PageRequest::first(MAX_PAGE_SIZE),
+        )
+        .await
+        .expect("backgrounds");
+
+        let newest_first: Vec<Uuid> = existing.iter().rev().copied().collect();
+        assert_eq!(seen, newest_first);
+        assert_eq!(pages, 5);
+        assert_eq!(
+            seen.iter().collect::<HashSet<_>>().len(),
+            existing.len(),
+            "no asset twice"
+        );
+        assert_eq!(backgrounds.next, None);
+        assert!(
+            backgrounds
+                .items
+                .iter()
+                .all(|asset| asset.media_type == MediaType::Background)
+        );
+        assert_eq!(
+            backgrounds
+                .items
+                .iter()
+                .map(|asset| asset.id)
+                .collect::<Vec<_>>(),
+            newest_first
+                .iter()
+                .copied()
+                .filter(|id| existing
+                    .iter()
+                    .position(|e| e == id)
+                    .is_some_and(|n| n % 3 == 0))
+                .collect::<Vec<_>>()
+        );
+    }
+);
+
+backend_test!(
+    async fn total_bytes_is_exact_beyond_2_pow_31_and_counts_only_the_store(t: &TestDb) {
+        let db = &t.db;
+        let scope = owner(db).await;
+        let other = owner(db).await;
+        let empty = media::total_bytes(db, &scope).await.expect("empty total");
+        // 2^31 and 2^32 overflow 32-bit sums; 2^53 + 1 would be rounded by any f64 on the way.
+        let sizes: [i64; 4] = [1 << 31, 1 << 32, 1 << 53, 1];
+        for size in sizes {
+            media::register(db, &scope, image(size))
+                .await
+                .expect("register");
+        }
+        media::register(db, &other, image(7)).await.expect("other");
+
+        let total = media::total_bytes(db, &scope).await.expect("total");
+
+        assert_eq!(empty, 0);
+        assert_eq!(total, (1_i64 << 31) + (1 << 32) + (1 << 53) + 1);
+        assert_eq!(total, 9_007_205_697_191_937);
+        assert_eq!(media::total_bytes(db, &other).await.expect("other"), 7);
+    }
+);
+
+backend_test!(
+    async fn another_owner_cannot_reach_a_stores_media_by_any_function(t: &TestDb) {
+        let db = &t.db;
+        let victim = owner(db).await;
+        let mut ids = Vec::new();
+        for size in [10, 20, 30] {
+            ids.push(
+                media::register(db, &victim, image(size))
+                    .await
+                    .expect("victim's asset")
+                    .id,
+            );
+        }
+        let before = rows(db, &victim).await;
+        let intruder = owner(db).await;
+
+        for id in &ids {
+            assert_asset_not_found(media::get(db, &intruder, *id).await);
+            assert_asset_not_found(media::delete(db, &intruder, *id).await);
+        }
+        let listed = media::list(db, &intruder, None, PageRequest::first(MAX_PAGE_SIZE))
+            .await
+            .expect("list");
+        // A cursor taken from the victim's ids leads nowhere either.
+        let after_victim = media::list(
+            db,
+            &intruder,
+            Some(MediaType::Image),
+            PageRequest::after(
+                media::list(db, &victim, None, PageRequest::first(1))
+                    .await
+                    .expect("victim's own first page")
+                    .next
+                    .expect("a next page"),
+                MAX_PAGE_SIZE,
+            ),
+        )
+        .await
+        .expect("list after a foreign cursor");
+
+        assert_eq!(listed.items, vec![]);
+        assert_eq!(listed.next, None);
+        assert_eq!(after_victim.items, vec![]);
+        assert_eq!(media::total_bytes(db, &intruder).await.expect("total"), 0);
+        assert_eq!(rows(db, &victim).await, before);
+        assert_eq!(media::total_bytes(db, &victim).await.expect("total"), 60);
+    }
+);
