@@ -116,6 +116,8 @@ pub struct NewStore {
     pub niche: String,
     /// Optional description (at most [`DESCRIPTION_MAX`] characters).
     pub description: Option<String>,
+    /// The slug to take; `None` derives it from the name.
+    pub slug: Option<String>,
     /// The subdomain to take; `None` derives it from the slug.
     pub subdomain: Option<String>,
 }
@@ -163,13 +165,13 @@ pub fn can_transition(from: StoreStatus, to: StoreStatus) -> bool {
 /// Creates a store for `owner_id`, with a unique slug derived from the name and the standard
 /// pages, in one transaction.
 ///
-/// A taken slug gets a readable suffix (`neon-nest-2`); so does a derived subdomain. A
-/// subdomain given explicitly that is taken is a conflict.
+/// A taken slug gets a readable suffix (`neon-nest-2`); so does a derived subdomain. A slug
+/// or subdomain given explicitly that is taken is a conflict.
 ///
 /// # Errors
-/// [`Error::Invalid`] for bad input (`name`, `niche`, `description`, `subdomain`);
-/// [`Error::Conflict`] with [`UniqueRule::StoresSubdomain`] for a given subdomain that is
-/// taken; [`Error::MissingReference`] when the owner does not exist.
+/// [`Error::Invalid`] for bad input (`name`, `niche`, `description`, `slug`, `subdomain`);
+/// [`Error::Conflict`] with [`UniqueRule::StoresSlug`] or [`UniqueRule::StoresSubdomain`] for
+/// a given slug or subdomain that is taken; [`Error::MissingReference`] when the owner does not exist.
 pub async fn create<C>(db: &C, owner_id: Uuid, new: NewStore) -> Result<Store>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -178,20 +180,23 @@ where
     let niche = required_text("niche", &new.niche, NAME_MAX)?;
     let description = optional_text("description", new.description.as_deref(), DESCRIPTION_MAX)?;
     let given_subdomain = new.subdomain.as_deref().map(Subdomain::parse).transpose()?;
-    let base = Slug::from_title(&name, "store");
+    let given_slug = new
+        .slug
+        .as_deref()
+        .map(|s| Slug::parse("slug", s))
+        .transpose()?;
+    let checked = CheckedStore {
+        slug_given: given_slug.is_some(),
+        base: given_slug.unwrap_or_else(|| Slug::from_title(&name, "store")),
+        name,
+        niche,
+        description,
+        subdomain: given_subdomain,
+    };
 
     let mut attempt = 0;
     loop {
-        let result = create_once(
-            db,
-            owner_id,
-            &name,
-            &niche,
-            &description,
-            &given_subdomain,
-            &base,
-        )
-        .await;
+        let result = create_once(db, owner_id, &checked).await;
         match result {
             Err(err) if is_transient(&err) && attempt < TRANSIENT_RETRIES => attempt += 1,
             other => return other,
@@ -199,15 +204,7 @@ where
     }
 }
 
-async fn create_once<C>(
-    db: &C,
-    owner_id: Uuid,
-    name: &str,
-    niche: &str,
-    description: &Option<String>,
-    given_subdomain: &Option<Subdomain>,
-    base: &Slug,
-) -> Result<Store>
+async fn create_once<C>(db: &C, owner_id: Uuid, checked: &CheckedStore) -> Result<Store>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -215,13 +212,15 @@ where
     let mut n = 1u32;
     let model = loop {
         let slug = match n {
-            1 => base.clone(),
-            n if n <= READABLE_SUFFIXES => base.with_suffix(n),
+            1 => checked.base.clone(),
+            n if n <= READABLE_SUFFIXES => checked.base.with_suffix(n),
             // Past the readable suffixes (a popular name under heavy concurrency): a random
             // one settles it in one more try.
-            _ => base.with_suffix(10_000 + Uuid::now_v7().as_u128() as u32 % 90_000),
+            _ => checked
+                .base
+                .with_suffix(10_000 + Uuid::now_v7().as_u128() as u32 % 90_000),
         };
-        let subdomain = match given_subdomain {
+        let subdomain = match &checked.subdomain {
             Some(given) => given.as_str().to_owned(),
             None => derived_subdomain(&slug),
         };
@@ -229,10 +228,10 @@ where
         let row = stores::ActiveModel {
             id: Set(Uuid::now_v7()),
             user_id: Set(owner_id),
-            name: Set(name.to_owned()),
+            name: Set(checked.name.clone()),
             slug: Set(slug.as_str().to_owned()),
-            description: Set(description.clone()),
-            niche: Set(niche.to_owned()),
+            description: Set(checked.description.clone()),
+            niche: Set(checked.niche.clone()),
             status: Set(StoreStatus::Creating),
             brand_identity: Set(None),
             custom_domain: Set(None),
@@ -252,7 +251,7 @@ where
                 break model;
             }
             Err(Error::Conflict { rule })
-                if retry_with_suffix(rule, given_subdomain.is_some())
+                if retry_with_suffix(rule, checked.slug_given, checked.subdomain.is_some())
                     && n < READABLE_SUFFIXES + 3 =>
             {
                 savepoint.rollback().await?;
@@ -267,8 +266,22 @@ where
     model.try_into()
 }
 
-fn retry_with_suffix(rule: UniqueRule, subdomain_given: bool) -> bool {
-    rule == UniqueRule::StoresSlug || (rule == UniqueRule::StoresSubdomain && !subdomain_given)
+/// A store's input after validation.
+struct CheckedStore {
+    name: String,
+    niche: String,
+    description: Option<String>,
+    subdomain: Option<Subdomain>,
+    /// The slug to try first.
+    base: Slug,
+    slug_given: bool,
+}
+
+/// Whether a taken value is settled by trying the next suffix: only for values the store did
+/// not ask for by name.
+fn retry_with_suffix(rule: UniqueRule, slug_given: bool, subdomain_given: bool) -> bool {
+    (rule == UniqueRule::StoresSlug && !slug_given)
+        || (rule == UniqueRule::StoresSubdomain && !subdomain_given)
 }
 
 /// The subdomain a store gets when none is given: its slug, cut to a DNS label, and moved off

@@ -17,6 +17,7 @@ fn new_store(name: &str) -> NewStore {
         name: name.into(),
         niche: "Cyberpunk home decor".into(),
         description: Some("Lamps from the future".into()),
+        slug: None,
         subdomain: None,
     }
 }
