@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod money;
 pub mod rules;
+pub mod users;
 
 pub use config::Config;
 pub use db::{connect, health, migrate, pending_migrations};
