@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod money;
 pub mod rules;
+pub mod suppliers;
 pub mod users;
 
 pub use config::Config;
