@@ -2,9 +2,11 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod connect;
+mod identity;
 mod migrations;
 mod round_trip;
 mod rules;
+mod suppliers;
 
 pub use tests::builders::*;
 pub use tests::{Backend, TestDb, backend_test};
