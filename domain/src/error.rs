@@ -68,6 +68,27 @@ pub enum Error {
     #[error("authentication failed")]
     AuthenticationFailed,
 
+    /// A single-use or time-limited token was valid once but its lifetime is over.
+    #[error("{entity} has expired")]
+    Expired {
+        /// The kind of token, e.g. `"verification token"`.
+        entity: &'static str,
+    },
+
+    /// A stored secret could not be decrypted: it was altered, or it was written under a key
+    /// that the key ring does not hold. Decryption never hands back garbage instead.
+    #[error("cannot decrypt {field}: {problem}")]
+    Decryption {
+        /// The column, e.g. `"supplier_accounts.api_key"`.
+        field: &'static str,
+        /// Why the stored value was refused.
+        problem: DecryptionProblem,
+    },
+
+    /// A cryptographic primitive failed for a reason unrelated to the input (no secret in it).
+    #[error("cryptography failed: {0}")]
+    Crypto(CryptoFailure),
+
     /// The configuration from the environment is unusable.
     #[error("configuration: {variable}: {reason}")]
     Config {
@@ -127,6 +148,18 @@ pub enum Violation {
     /// The value is kept for the platform (e.g. a reserved subdomain).
     #[error("is reserved")]
     Reserved,
+    /// A URL of another scheme than the one required.
+    #[error("must be a {expected}:// URL")]
+    Scheme {
+        /// The required scheme, e.g. `"https"`.
+        expected: &'static str,
+    },
+    /// A lifetime that is zero, or longer than allowed.
+    #[error("must be positive and at most {max_seconds} seconds")]
+    Lifetime {
+        /// The longest lifetime allowed, in seconds.
+        max_seconds: i64,
+    },
     /// A CHECK constraint of the database refused the value.
     #[error("violates {}", .0.name())]
     Check(CheckRule),
@@ -157,6 +190,65 @@ pub enum ConfigProblem {
     /// A database URL of an unsupported scheme.
     #[error("expected a postgres://, mysql:// or sqlite: URL")]
     UnsupportedUrl,
+    /// Not set, where it is required (an encryption key in production).
+    #[error("must be set in production")]
+    Missing,
+    /// An encryption key list that does not follow `v<version>:<base64 of 32 bytes>[,…]`.
+    #[error("expected v<version>:<32 bytes in base64>, comma-separated, current key first")]
+    MalformedKey,
+    /// Two keys of a key list share a version.
+    #[error("key version {version} appears twice")]
+    DuplicateKeyVersion {
+        /// The repeated version.
+        version: u32,
+    },
+    /// A deployment environment other than `production`, `development` or `test`.
+    #[error("expected production, development or test")]
+    UnknownEnvironment,
+    /// The local key file (used when no key is configured outside production) could not be
+    /// read or created.
+    #[error("the local key file is unusable: {kind}")]
+    KeyFile {
+        /// What the file system answered.
+        kind: std::io::ErrorKind,
+    },
+}
+
+/// Why a stored ciphertext was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecryptionProblem {
+    /// Not a ciphertext of the format the crate writes.
+    #[error("not a ciphertext of a known format")]
+    Malformed,
+    /// Written under a key version that the key ring does not hold.
+    #[error("written under key version {version}, which the key ring does not hold")]
+    UnknownKeyVersion {
+        /// The version named by the ciphertext.
+        version: u32,
+    },
+    /// The authentication tag does not match: the value or its binding to its row was altered,
+    /// or the key of that version is not the one it was written with.
+    #[error("failed authentication (altered, or a different key)")]
+    Inauthentic,
+}
+
+/// A cryptographic operation that failed for a reason unrelated to its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoFailure {
+    /// The operating system's random number generator did not answer.
+    #[error("the system random number generator failed")]
+    Randomness,
+    /// The cipher refused to encrypt (only possible for absurdly long input).
+    #[error("encryption failed")]
+    Encryption,
+    /// Argon2 refused to hash a password.
+    #[error("password hashing failed")]
+    PasswordHashing,
+    /// A stored password hash is not a PHC string argon2 understands.
+    #[error("a stored password hash is malformed")]
+    StoredPasswordHash,
 }
 
 impl From<DbErr> for Error {

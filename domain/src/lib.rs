@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod media;
@@ -16,6 +17,8 @@ pub mod paging;
 pub mod products;
 pub mod rules;
 pub mod stores;
+pub mod suppliers;
+pub mod users;
 pub mod values;
 
 pub use config::Config;

@@ -2,6 +2,7 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod connect;
+mod identity;
 mod media;
 mod migrations;
 mod pages;
@@ -9,6 +10,7 @@ mod products;
 mod round_trip;
 mod rules;
 mod stores;
+mod suppliers;
 
 pub use tests::builders::*;
 pub use tests::{Backend, TestDb, backend_test};

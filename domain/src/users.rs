@@ -1,0 +1,334 @@
+//! Users: registration and sign-in with email and password, profiles, deletion, and Stripe
+//! Connect; with submodules for OAuth provider links ([`accounts`]), sessions ([`sessions`])
+//! and email verification ([`verification`]).
+//!
+//! Emails are compared normalised ([`Email`]); a duplicate is refused by the database's unique
+//! index and answered with [`Error::Conflict`] naming [`UniqueRule::UsersEmail`]. Password
+//! hashes never leave this module: the read model [`User`] only says whether there is one.
+
+use chrono::{DateTime, FixedOffset};
+use entity::users;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::clock::now;
+use crate::error::{Error, Result};
+use crate::rules::OnTable;
+#[cfg(doc)]
+use crate::rules::UniqueRule;
+
+pub mod accounts;
+mod password;
+pub mod sessions;
+mod values;
+pub mod verification;
+
+pub use password::{
+    Argon2Params, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN, Password, PasswordHasher, SALT_LEN,
+};
+pub use values::{
+    DISPLAY_NAME_MAX_LEN, DisplayName, EMAIL_MAX_LEN, Email, IMAGE_URL_MAX_LEN, ImageUrl,
+    STRIPE_ACCOUNT_ID_MAX_LEN, StripeAccountId,
+};
+
+/// A user as services see it: never the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// The user's id (UUID v7).
+    pub id: Uuid,
+    /// The normalised email address.
+    pub email: Email,
+    /// The display name, if any.
+    pub name: Option<String>,
+    /// When the email address was verified, if it was.
+    pub email_verified: Option<DateTime<FixedOffset>>,
+    /// The profile picture URL, if any.
+    pub image: Option<String>,
+    /// Whether the user can sign in with a password (OAuth-only users cannot).
+    pub has_password: bool,
+    /// The attached Stripe Connect account, if any.
+    pub stripe_account_id: Option<String>,
+    /// Whether Stripe reported the account's onboarding as complete.
+    pub stripe_onboarded: bool,
+    /// When the user registered.
+    pub created_at: DateTime<FixedOffset>,
+    /// The last write to the user.
+    pub updated_at: DateTime<FixedOffset>,
+}
+
+impl From<users::Model> for User {
+    fn from(model: users::Model) -> Self {
+        Self {
+            id: model.id,
+            email: Email::from_stored(model.email),
+            name: model.name,
+            email_verified: model.email_verified,
+            image: model.image,
+            has_password: model.password_hash.is_some(),
+            stripe_account_id: model.stripe_account_id,
+            stripe_onboarded: model.stripe_onboarded,
+            created_at: model.created_at,
+            updated_at: model.updated_at,
+        }
+    }
+}
+
+/// What registration needs; every field is already validated.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The email address, unique across users.
+    pub email: Email,
+    /// The password; only its argon2id hash is stored.
+    pub password: Password,
+    /// An optional display name.
+    pub name: Option<DisplayName>,
+    /// An optional profile picture.
+    pub image: Option<ImageUrl>,
+}
+
+/// A profile change: `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    /// The new display name.
+    pub name: Option<Option<DisplayName>>,
+    /// The new profile picture.
+    pub image: Option<Option<ImageUrl>>,
+}
+
+/// Registers a user with email and password (hashed with the hasher's argon2id parameters).
+///
+/// # Errors
+/// [`Error::Conflict`] with [`UniqueRule::UsersEmail`] when the email is taken (decided by the
+/// unique index, so concurrent registrations cannot both win); [`Error::Crypto`];
+/// [`Error::Database`].
+#[tracing::instrument(skip_all, err)]
+pub async fn register<C: ConnectionTrait>(
+    db: &C,
+    hasher: &PasswordHasher,
+    new: NewUser,
+) -> Result<User> {
+    let password_hash = hasher.hash(&new.password).await?;
+    let at = now();
+    let model = users::Model {
+        id: Uuid::now_v7(),
+        email: new.email.as_ref().to_owned(),
+        name: new.name.map(|n| n.as_ref().to_owned()),
+        password_hash: Some(password_hash),
+        email_verified: None,
+        image: new.image.map(|i| i.as_ref().to_owned()),
+        stripe_account_id: None,
+        stripe_onboarded: false,
+        created_at: at,
+        updated_at: at,
+    };
+    insert(db, model).await
+}
+
+/// Inserts a complete user row and hands back its read model.
+pub(crate) async fn insert<C: ConnectionTrait>(db: &C, model: users::Model) -> Result<User> {
+    let active = users::ActiveModel {
+        id: Set(model.id),
+        email: Set(model.email.clone()),
+        name: Set(model.name.clone()),
+        password_hash: Set(model.password_hash.clone()),
+        email_verified: Set(model.email_verified),
+        image: Set(model.image.clone()),
+        stripe_account_id: Set(model.stripe_account_id.clone()),
+        stripe_onboarded: Set(model.stripe_onboarded),
+        created_at: Set(model.created_at),
+        updated_at: Set(model.updated_at),
+    };
+    users::Entity::insert(active)
+        .exec_without_returning(db)
+        .await
+        .on_table("users")?;
+    Ok(User::from(model))
+}
+
+/// Signs a user in with email and password.
+///
+/// An unknown email, a user without a password and a wrong password are answered alike, with
+/// the same error and one argon2 verification each (against a dummy hash when there is no
+/// real one), so that neither the answer nor its timing tells whether the account exists.
+///
+/// # Errors
+/// [`Error::AuthenticationFailed`]; [`Error::Crypto`]; [`Error::Database`].
+#[tracing::instrument(skip_all, err)]
+pub async fn sign_in<C: ConnectionTrait>(
+    db: &C,
+    hasher: &PasswordHasher,
+    email: &Email,
+    password: &Password,
+) -> Result<User> {
+    let found = users::Entity::find()
+        .filter(users::Column::Email.eq(email.as_ref()))
+        .one(db)
+        .await?;
+    let stored = found.as_ref().and_then(|u| u.password_hash.clone());
+    if hasher.verify(password, stored).await? {
+        // `verify` is true only for a real stored hash, which only a found user has.
+        found.map(User::from).ok_or(Error::AuthenticationFailed)
+    } else {
+        Err(Error::AuthenticationFailed)
+    }
+}
+
+/// The user with `id`, if there is one.
+///
+/// # Errors
+/// [`Error::Database`].
+pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<User>> {
+    Ok(users::Entity::find_by_id(id).one(db).await?.map(User::from))
+}
+
+/// The user with `id`.
+///
+/// # Errors
+/// [`Error::NotFound`] when there is none; [`Error::Database`].
+pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
+    find(db, id)
+        .await?
+        .ok_or(Error::NotFound { entity: "user" })
+}
+
+/// The user with `email` (in any casing: [`Email`] is normalised), if there is one.
+///
+/// # Errors
+/// [`Error::Database`].
+pub async fn find_by_email<C: ConnectionTrait>(db: &C, email: &Email) -> Result<Option<User>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Email.eq(email.as_ref()))
+        .one(db)
+        .await?
+        .map(User::from))
+}
+
+/// Changes a user's display name and picture.
+///
+/// # Errors
+/// [`Error::NotFound`] when there is no such user; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
+pub async fn update_profile<C: ConnectionTrait>(
+    db: &C,
+    id: Uuid,
+    patch: UserPatch,
+) -> Result<User> {
+    let mut update = users::Entity::update_many()
+        .col_expr(users::Column::UpdatedAt, Expr::value(now()))
+        .filter(users::Column::Id.eq(id));
+    if let Some(name) = patch.name {
+        update = update.col_expr(
+            users::Column::Name,
+            Expr::value(name.map(|n| n.as_ref().to_owned())),
+        );
+    }
+    if let Some(image) = patch.image {
+        update = update.col_expr(
+            users::Column::Image,
+            Expr::value(image.map(|i| i.as_ref().to_owned())),
+        );
+    }
+    update.exec(db).await.on_table("users")?;
+    get(db, id).await
+}
+
+/// Deletes a user; the database deletes their OAuth links, sessions, supplier accounts and
+/// stores with them (ON DELETE CASCADE). Their pending verification tokens, which are keyed
+/// by email rather than by user, are deleted in the same transaction.
+///
+/// # Errors
+/// [`Error::NotFound`] when there is no such user; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) -> Result<()> {
+    let txn = crate::db::begin_write(db).await?;
+    let user = users::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound { entity: "user" })?;
+    entity::verification_tokens::Entity::delete_many()
+        .filter(entity::verification_tokens::Column::Identifier.eq(user.email))
+        .exec(&txn)
+        .await?;
+    users::Entity::delete_by_id(id).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Attaches a Stripe Connect account to a user. Attaching the account the user already has
+/// changes nothing; attaching another one replaces it and resets `stripe_onboarded`.
+///
+/// # Errors
+/// [`Error::Conflict`] with [`UniqueRule::UsersStripeAccountId`] when another user has the
+/// account; [`Error::NotFound`] when there is no such user; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
+pub async fn attach_stripe_account<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    id: Uuid,
+    account: &StripeAccountId,
+) -> Result<User> {
+    let txn = crate::db::begin_write(db).await?;
+    let user = users::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound { entity: "user" })?;
+    if user.stripe_account_id.as_deref() != Some(account.as_ref()) {
+        users::Entity::update_many()
+            .col_expr(
+                users::Column::StripeAccountId,
+                Expr::value(account.as_ref().to_owned()),
+            )
+            .col_expr(users::Column::StripeOnboarded, Expr::value(false))
+            .col_expr(users::Column::UpdatedAt, Expr::value(now()))
+            .filter(users::Column::Id.eq(id))
+            .exec(&txn)
+            .await
+            .on_table("users")?;
+    }
+    let user = get(&txn, id).await?;
+    txn.commit().await?;
+    Ok(user)
+}
+
+/// Records that Stripe finished onboarding the user's attached account.
+///
+/// # Errors
+/// [`Error::NotFound`] when there is no such user; [`Error::InvalidTransition`] (from `none`
+/// to `onboarded`) when the user has no Stripe account; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
+pub async fn mark_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
+    users::Entity::update_many()
+        .col_expr(users::Column::StripeOnboarded, Expr::value(true))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now()))
+        .filter(users::Column::Id.eq(id))
+        .filter(users::Column::StripeAccountId.is_not_null())
+        .exec(db)
+        .await?;
+    let user = get(db, id).await?;
+    if user.stripe_account_id.is_none() {
+        return Err(Error::InvalidTransition {
+            entity: "stripe account",
+            from: "none",
+            to: "onboarded",
+        });
+    }
+    Ok(user)
+}
+
+/// The user a Stripe Connect account belongs to (for Stripe's webhooks), if any.
+///
+/// # Errors
+/// [`Error::Database`].
+pub async fn find_by_stripe_account<C: ConnectionTrait>(
+    db: &C,
+    account: &StripeAccountId,
+) -> Result<Option<User>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::StripeAccountId.eq(account.as_ref()))
+        .one(db)
+        .await?
+        .map(User::from))
+}

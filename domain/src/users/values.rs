@@ -1,0 +1,323 @@
+//! The validated inputs of identity: email address, display name, image URL and Stripe
+//! account id. Each has one way in, `parse`, whose error names the field and the rule.
+
+use crate::error::{Error, Result, Violation};
+
+/// The longest email address: the 254 characters of a forward path (RFC 5321 § 4.5.3.1.3).
+pub const EMAIL_MAX_LEN: usize = 254;
+/// The longest display name, in characters.
+pub const DISPLAY_NAME_MAX_LEN: usize = 100;
+/// The longest image URL, in characters.
+pub const IMAGE_URL_MAX_LEN: usize = 2_048;
+/// The longest Stripe account id (Stripe's ids are far shorter; the column holds 255).
+pub const STRIPE_ACCOUNT_ID_MAX_LEN: usize = 255;
+
+fn invalid(field: &'static str, violation: Violation) -> Error {
+    Error::Invalid { field, violation }
+}
+
+/// An email address, trimmed and lower-cased (so that `Ann@Example.com` and
+/// `ann@example.com` are one account), with a real address syntax check: no display name, no
+/// IP literal, a domain with at least two labels.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates and normalises `input`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for field `email`: [`Violation::Empty`], [`Violation::TooLong`]
+    /// (over [`EMAIL_MAX_LEN`]) or [`Violation::Format`].
+    pub fn parse(input: &str) -> Result<Self> {
+        let email = input.trim().to_lowercase();
+        if email.is_empty() {
+            return Err(invalid("email", Violation::Empty));
+        }
+        if email.chars().count() > EMAIL_MAX_LEN {
+            return Err(invalid("email", Violation::TooLong { max: EMAIL_MAX_LEN }));
+        }
+        let options = email_address::Options::default()
+            .without_display_text()
+            .without_domain_literal()
+            .with_required_tld();
+        email_address::EmailAddress::parse_with_options(&email, options)
+            .map_err(|_| invalid("email", Violation::Format))?;
+        Ok(Self(email))
+    }
+
+    /// A value read back from the database, where only parsed values are written.
+    pub(crate) fn from_stored(stored: String) -> Self {
+        Self(stored)
+    }
+}
+
+impl AsRef<str> for Email {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A person's display name: trimmed, 1 to [`DISPLAY_NAME_MAX_LEN`] characters, no control
+/// characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DisplayName(String);
+
+impl DisplayName {
+    /// Validates and trims `input`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for field `name`: [`Violation::Empty`], [`Violation::TooLong`] or
+    /// [`Violation::Format`] (a control character).
+    pub fn parse(input: &str) -> Result<Self> {
+        let name = input.trim();
+        if name.is_empty() {
+            return Err(invalid("name", Violation::Empty));
+        }
+        if name.chars().count() > DISPLAY_NAME_MAX_LEN {
+            return Err(invalid(
+                "name",
+                Violation::TooLong {
+                    max: DISPLAY_NAME_MAX_LEN,
+                },
+            ));
+        }
+        if name.chars().any(char::is_control) {
+            return Err(invalid("name", Violation::Format));
+        }
+        Ok(Self(name.to_owned()))
+    }
+}
+
+impl AsRef<str> for DisplayName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The URL of a profile picture: an absolute `https://` URL with a host, at most
+/// [`IMAGE_URL_MAX_LEN`] characters, kept in its normalised form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ImageUrl(String);
+
+impl ImageUrl {
+    /// Validates `input`.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for field `image`: [`Violation::Empty`], [`Violation::TooLong`],
+    /// [`Violation::Format`] (not a URL, or no host) or [`Violation::Scheme`] (not https).
+    pub fn parse(input: &str) -> Result<Self> {
+        let input = input.trim();
+        if input.is_empty() {
+            return Err(invalid("image", Violation::Empty));
+        }
+        if input.chars().count() > IMAGE_URL_MAX_LEN {
+            return Err(invalid(
+                "image",
+                Violation::TooLong {
+                    max: IMAGE_URL_MAX_LEN,
+                },
+            ));
+        }
+        let url = url::Url::parse(input).map_err(|_| invalid("image", Violation::Format))?;
+        if url.scheme() != "https" {
+            return Err(invalid("image", Violation::Scheme { expected: "https" }));
+        }
+        if url.host_str().is_none_or(str::is_empty) || !url.username().is_empty() {
+            return Err(invalid("image", Violation::Format));
+        }
+        let normalised = String::from(url);
+        if normalised.chars().count() > IMAGE_URL_MAX_LEN {
+            return Err(invalid(
+                "image",
+                Violation::TooLong {
+                    max: IMAGE_URL_MAX_LEN,
+                },
+            ));
+        }
+        Ok(Self(normalised))
+    }
+}
+
+impl AsRef<str> for ImageUrl {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A Stripe Connect account id: `acct_` followed by letters and digits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StripeAccountId(String);
+
+impl StripeAccountId {
+    /// Validates `input` (surrounding whitespace is trimmed; case is kept, Stripe's ids are
+    /// case-sensitive).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for field `stripe_account_id`: [`Violation::Empty`],
+    /// [`Violation::TooLong`] or [`Violation::Format`].
+    pub fn parse(input: &str) -> Result<Self> {
+        let id = input.trim();
+        if id.is_empty() {
+            return Err(invalid("stripe_account_id", Violation::Empty));
+        }
+        if id.len() > STRIPE_ACCOUNT_ID_MAX_LEN {
+            return Err(invalid(
+                "stripe_account_id",
+                Violation::TooLong {
+                    max: STRIPE_ACCOUNT_ID_MAX_LEN,
+                },
+            ));
+        }
+        match id.strip_prefix("acct_") {
+            Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()) => {
+                Ok(Self(id.to_owned()))
+            }
+            _ => Err(invalid("stripe_account_id", Violation::Format)),
+        }
+    }
+}
+
+impl AsRef<str> for StripeAccountId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn violation<T: std::fmt::Debug>(result: Result<T>, field: &str) -> Violation {
+        match result {
+            Err(Error::Invalid {
+                field: f,
+                violation,
+            }) if f == field => violation,
+            other => panic!("expected Invalid for {field}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_email_is_trimmed_and_lower_cased() {
+        let email = Email::parse("  Ann.Lee+shop@Example.COM \n").expect("valid");
+        assert_eq!(email.as_ref(), "ann.lee+shop@example.com");
+        assert_eq!(
+            email,
+            Email::parse("ann.lee+shop@example.com").expect("valid")
+        );
+    }
+
+    #[test]
+    fn an_email_that_is_not_an_address_is_refused_with_its_rule() {
+        assert_eq!(violation(Email::parse("  "), "email"), Violation::Empty);
+        for bad in [
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@localhost",
+            "ann@@example.com",
+            "Ann <ann@example.com>",
+            "ann@[127.0.0.1]",
+            "ann lee@example.com",
+            "ann@exa mple.com",
+            "ann@example..com",
+        ] {
+            assert_eq!(
+                violation(Email::parse(bad), "email"),
+                Violation::Format,
+                "{bad}"
+            );
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(
+            violation(Email::parse(&long), "email"),
+            Violation::TooLong { max: 254 }
+        );
+    }
+
+    #[test]
+    fn a_display_name_is_trimmed_and_bounded() {
+        assert_eq!(
+            DisplayName::parse("  Zoë Nakamura ")
+                .expect("valid")
+                .as_ref(),
+            "Zoë Nakamura"
+        );
+        assert_eq!(
+            violation(DisplayName::parse(" \t "), "name"),
+            Violation::Empty
+        );
+        assert_eq!(
+            violation(DisplayName::parse(&"é".repeat(101)), "name"),
+            Violation::TooLong { max: 100 }
+        );
+        assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
+        assert_eq!(
+            violation(DisplayName::parse("Ann\u{0}Lee"), "name"),
+            Violation::Format
+        );
+    }
+
+    #[test]
+    fn an_image_url_must_be_https_with_a_host() {
+        assert_eq!(
+            ImageUrl::parse("https://cdn.example.com/a b.png")
+                .expect("valid")
+                .as_ref(),
+            "https://cdn.example.com/a%20b.png"
+        );
+        assert_eq!(violation(ImageUrl::parse(""), "image"), Violation::Empty);
+        assert_eq!(
+            violation(ImageUrl::parse("http://cdn.example.com/a.png"), "image"),
+            Violation::Scheme { expected: "https" }
+        );
+        assert_eq!(
+            violation(ImageUrl::parse("javascript:alert(1)"), "image"),
+            Violation::Scheme { expected: "https" }
+        );
+        for bad in [
+            "not a url",
+            "/relative.png",
+            "https://",
+            "https://user:pw@host/a.png",
+        ] {
+            assert_eq!(
+                violation(ImageUrl::parse(bad), "image"),
+                Violation::Format,
+                "{bad}"
+            );
+        }
+        let long = format!("https://cdn.example.com/{}", "a".repeat(2_048));
+        assert_eq!(
+            violation(ImageUrl::parse(&long), "image"),
+            Violation::TooLong { max: 2_048 }
+        );
+    }
+
+    #[test]
+    fn a_stripe_account_id_starts_with_acct() {
+        assert_eq!(
+            StripeAccountId::parse(" acct_1Nv0FGQ9RKHgCVdK ")
+                .expect("valid")
+                .as_ref(),
+            "acct_1Nv0FGQ9RKHgCVdK"
+        );
+        assert_eq!(
+            violation(StripeAccountId::parse(""), "stripe_account_id"),
+            Violation::Empty
+        );
+        for bad in ["acct_", "cus_123", "acct_12-3", "acct_ 123"] {
+            assert_eq!(
+                violation(StripeAccountId::parse(bad), "stripe_account_id"),
+                Violation::Format,
+                "{bad}"
+            );
+        }
+    }
+}
