@@ -24,7 +24,11 @@ impl StoreScope {
     /// # Errors
     /// [`Error::NotFound`] (`"store"`) when the store does not exist, is soft-deleted, or
     /// belongs to someone else: the three are answered alike, so nothing leaks.
-    pub async fn obtain<C: ConnectionTrait>(db: &C, owner_id: Uuid, store_id: Uuid) -> Result<Self> {
+    pub async fn obtain<C: ConnectionTrait>(
+        db: &C,
+        owner_id: Uuid,
+        store_id: Uuid,
+    ) -> Result<Self> {
         let found = stores::Entity::find_by_id(store_id)
             .select_only()
             .column(stores::Column::Id)
