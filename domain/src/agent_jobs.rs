@@ -38,8 +38,8 @@ pub use payload::{
     ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
 };
 pub use queue::{
-    JobCounts, JobCursor, JobFilter, JobPage, NewJob, RescueReport, cancel, counts, enqueue,
-    enqueue_many, find, get, list, prune, rescue,
+    JobCounts, JobCursor, JobFilter, JobPage, MAX_PAGE, NewJob, RESCUED_ERROR, RescueReport,
+    cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
 };
 pub use run::{HandlerFuture, JobFailure, WorkerOptions, WorkerStats};
 pub use wakeup::{CHANNEL, WakeSubscription, Wakeup, Woken};

@@ -112,9 +112,9 @@ impl Worker {
     /// PROCESSING, held by this worker, with one more attempt, its start time and heartbeat
     /// set, and progress back at 0. `None` when nothing is runnable.
     ///
-    /// No job is ever handed to two workers: on Postgres one `UPDATE … WHERE id IN (SELECT …
-    /// FOR UPDATE SKIP LOCKED) RETURNING *`; on SQLite the same statement, made safe by the
-    /// database's single writer; on MariaDB/MySQL (no `RETURNING`) a READ COMMITTED
+    /// No job is ever handed to two workers: on Postgres one `UPDATE … WHERE id = (SELECT …
+    /// LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *`; on SQLite the same statement, made safe
+    /// by the database's single writer; on MariaDB/MySQL (no `RETURNING`) a READ COMMITTED
     /// transaction that selects the row `FOR UPDATE SKIP LOCKED` and updates it.
     ///
     /// # Errors
@@ -191,10 +191,15 @@ impl Worker {
             .select_only()
             .column(Column::Id)
             .into_query();
+        // `id = (SELECT …)`, a scalar subquery, runs once. `id IN (SELECT …)` would not do:
+        // Postgres may plan it as a semi-join that re-runs the subquery for each row it
+        // scans, and each re-run skips the row just taken and locks the next one, so one
+        // claim would take every runnable job.
+        let next = Expr::SubQuery(None, Box::new(next.into()));
         let rows = Entity::update_many()
             .set(self.claimed(now))
             .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .filter(Column::Id.in_subquery(next))
+            .filter(Expr::col((Entity, Column::Id)).eq(next))
             .filter(Column::Status.eq(JobStatus::Pending))
             .exec_with_returning(db)
             .await
