@@ -981,19 +981,22 @@ backend_test!(
         let enqueue_db = db.clone();
         let enqueuing = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
+            let started = Instant::now();
             jobs::enqueue(&enqueue_db, &scope, brand_job())
                 .await
                 .expect("enqueue");
-            Instant::now()
+            (started, Instant::now())
         });
-        let started = Instant::now();
+        let waiting = Instant::now();
         let woken = any.wait(Duration::from_secs(10)).await;
         let woke_at = Instant::now();
-        let enqueued_at = enqueuing.await.expect("enqueue task");
-        let latency = woke_at.saturating_duration_since(enqueued_at);
+        let (enqueue_started, enqueue_returned) = enqueuing.await.expect("enqueue task");
+        let latency = woke_at.saturating_duration_since(enqueue_started);
         eprintln!(
-            "Postgres: woke {latency:?} after the enqueue returned ({:?} after starting to wait, poll interval 10 s)",
-            started.elapsed()
+            "Postgres: woke {latency:?} after the enqueue call began (the call took {:?}; \
+             waited {:?} in all, poll interval 10 s)",
+            enqueue_returned - enqueue_started,
+            woke_at - waiting
         );
         assert_eq!(woken, Woken::Notified);
         assert!(latency < Duration::from_secs(1), "{latency:?}");
