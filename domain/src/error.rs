@@ -1,7 +1,10 @@
 //! The one error type of the crate.
 
+use entity::sea_orm_active_enums::AgentType;
 use sea_orm::DbErr;
+use uuid::Uuid;
 
+use crate::agent_jobs::ReleaseReason;
 use crate::rules::{CheckRule, ForeignKeyRule, UniqueRule};
 
 /// The result type of every fallible function of the crate.
@@ -98,6 +101,17 @@ pub enum Error {
         reason: ConfigProblem,
     },
 
+    /// A worker's handle on an agent job no longer holds it: the job was cancelled, or its
+    /// lease ran out and it was rescued (and perhaps claimed again). Nothing the worker writes
+    /// through the handle changes the job any more; it should stop working on it.
+    #[error("agent job {job_id} is no longer held by this worker: {reason}")]
+    JobReleased {
+        /// The job the worker was holding.
+        job_id: Uuid,
+        /// Why the worker lost it.
+        reason: ReleaseReason,
+    },
+
     /// Any other database error (connection lost, timeout, …), kept for its source.
     #[error("database error: {0}")]
     Database(#[source] DbErr),
@@ -167,6 +181,21 @@ pub enum Violation {
     /// must be `image/*`, a video `video/*`.
     #[error("does not fit the media type")]
     MediaTypeMismatch,
+    /// Lower than the value it replaces, where the value may only grow (job progress).
+    #[error("must not go below the current {current}")]
+    Backwards {
+        /// The value already stored.
+        current: i64,
+    },
+    /// A payload of one agent type given for a job of another (an output that does not fit
+    /// the job).
+    #[error("belongs to {found:?} but the job is {expected:?}")]
+    AgentTypeMismatch {
+        /// The type of the job.
+        expected: AgentType,
+        /// The type of the payload given.
+        found: AgentType,
+    },
 }
 
 /// Why a configuration variable was refused.

@@ -5,6 +5,7 @@
 //! [`Error`], whose variants carry typed data: a broken unique rule is
 //! [`Error::Conflict`] naming the [`UniqueRule`], never a driver message.
 
+pub mod agent_jobs;
 pub mod clock;
 pub mod config;
 pub mod crypto;

@@ -1,6 +1,7 @@
 //! Contract tests of the data layer, run once per configured backend (see the `tests` crate
 //! documentation for how backends are configured). One binary, so that it links once.
 
+mod agent_jobs;
 mod connect;
 mod identity;
 mod media;

@@ -1,0 +1,348 @@
+//! The work queue of the AI agents (brand generator, product scout, copywriter, image
+//! processor, video generator), on the `agent_jobs` table.
+//!
+//! - The store side ([`enqueue`], [`enqueue_many`], [`get`], [`list`], [`cancel`],
+//!   [`counts`]) acts for a [`JobOwner`]: a store, through its [`crate::stores::StoreScope`],
+//!   or [`JobOwner::SYSTEM`] for jobs of no store.
+//! - The worker side: a [`Worker`] claims the next runnable job ([`Worker::claim`]) and gets a
+//!   [`ClaimedJob`] handle to report progress, complete or fail it; [`Worker::run`] is a
+//!   ready-made loop around a handler function. A [`Wakeup`] wakes idle workers when a job is
+//!   enqueued (LISTEN/NOTIFY on Postgres, a bounded poll elsewhere).
+//! - Operations: [`rescue`] jobs whose worker stopped heartbeating, [`prune`] old finished
+//!   jobs.
+//!
+//! Status moves: `PENDING → PROCESSING` (claim), `PROCESSING → COMPLETED` (complete),
+//! `PROCESSING → PENDING` (fail with attempts left, or rescue), `PROCESSING → FAILED` (fail
+//! with none left, or rescue), `PENDING | PROCESSING → CANCELLED` (cancel). Anything else is
+//! [`Error::InvalidTransition`].
+
+use chrono::{DateTime, FixedOffset};
+use entity::agent_jobs;
+use uuid::Uuid;
+
+use crate::error::{Error, Result, Violation};
+use crate::stores::StoreScope;
+
+mod claim;
+mod payload;
+mod queue;
+mod run;
+mod wakeup;
+
+pub use claim::{Backoff, ClaimedJob, FailOutcome, Worker};
+pub use entity::sea_orm_active_enums::{AgentType, JobStatus};
+pub use payload::{
+    BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo, ImageOperation, ImageWork,
+    JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE, MAX_IMAGES,
+    MAX_SCOUT_LIMIT, MAX_SHORT_TEXT, MAX_URL, MAX_VIDEO_SECONDS, ProcessedImage, ProcessedImages,
+    ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
+};
+pub use queue::{
+    JobCounts, JobCursor, JobFilter, JobPage, MAX_PAGE, NewJob, RESCUED_ERROR, RescueReport,
+    cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
+};
+pub use run::{HandlerFuture, JobFailure, WorkerOptions, WorkerStats};
+pub use wakeup::{CHANNEL, WakeSubscription, Wakeup, Woken};
+
+/// Attempts a job gets unless [`NewJob::max_attempts`] says otherwise.
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
+/// The most attempts a job may be given.
+pub const MAX_ATTEMPTS: i32 = 25;
+/// Longest `current_step` text, in characters (the column is a `varchar(255)`).
+pub const MAX_STEP: usize = 255;
+/// Longest error message kept on a job, in characters; a longer one is cut.
+pub const MAX_ERROR: usize = 4_000;
+/// Longest worker id, in characters (`locked_by` is a `varchar(255)`).
+pub const MAX_WORKER_ID: usize = 255;
+
+/// Whose jobs a store-side call acts on: one store's (made from its
+/// [`StoreScope`], so only its owner can), or the system's (jobs of no store, including those
+/// of deleted stores). A store's jobs cannot be reached as system jobs and the other way round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobOwner(Option<Uuid>);
+
+impl JobOwner {
+    /// Jobs of no store: platform work, and the history of deleted stores.
+    pub const SYSTEM: JobOwner = JobOwner(None);
+
+    /// The store, or `None` for the system.
+    pub fn store_id(self) -> Option<Uuid> {
+        self.0
+    }
+}
+
+impl From<&StoreScope> for JobOwner {
+    fn from(scope: &StoreScope) -> Self {
+        JobOwner(Some(scope.store_id()))
+    }
+}
+
+impl From<StoreScope> for JobOwner {
+    fn from(scope: StoreScope) -> Self {
+        JobOwner(Some(scope.store_id()))
+    }
+}
+
+/// Who holds a job while it runs (`agent_jobs.locked_by`): 1 to [`MAX_WORKER_ID`] characters.
+/// Make it unique per worker process and task, e.g. with [`WorkerId::generate`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WorkerId(String);
+
+impl WorkerId {
+    /// Checks a worker id.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`] or [`Violation::TooLong`].
+    pub fn parse(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        if id.trim().is_empty() {
+            return Err(Error::Invalid {
+                field: "worker_id",
+                violation: Violation::Empty,
+            });
+        }
+        if id.chars().count() > MAX_WORKER_ID {
+            return Err(Error::Invalid {
+                field: "worker_id",
+                violation: Violation::TooLong { max: MAX_WORKER_ID },
+            });
+        }
+        Ok(Self(id))
+    }
+
+    /// A fresh unique id, `<prefix>-<uuid>`; the prefix (cut to 200 characters) says what the
+    /// worker is, e.g. `"copywriter"`.
+    pub fn generate(prefix: &str) -> Self {
+        let prefix: String = prefix.chars().take(200).collect();
+        Self(format!("{prefix}-{}", Uuid::now_v7().simple()))
+    }
+
+    /// The id as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for WorkerId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for WorkerId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Why a worker's [`ClaimedJob`] no longer holds its job ([`Error::JobReleased`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseReason {
+    /// Someone cancelled the job.
+    #[error("it was cancelled")]
+    Cancelled,
+    /// The worker's lease ran out: the job was rescued and claimed again (by another worker,
+    /// or as a new attempt).
+    #[error("its lease ran out and it was claimed again")]
+    LeaseLost,
+}
+
+/// Progress of a job in percent, 0 to 100.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Progress(u8);
+
+impl Progress {
+    /// Done.
+    pub const DONE: Progress = Progress(100);
+
+    /// Checks a percentage.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (`progress`) with [`Violation::OutOfRange`] above 100.
+    pub fn new(percent: u8) -> Result<Self> {
+        if percent > 100 {
+            return Err(Error::Invalid {
+                field: "progress",
+                violation: Violation::OutOfRange { min: 0, max: 100 },
+            });
+        }
+        Ok(Self(percent))
+    }
+
+    /// The percentage.
+    pub fn percent(self) -> u8 {
+        self.0
+    }
+}
+
+/// An agent job as services see it: typed input and output, and its place in the queue.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AgentJob {
+    /// The job's id (UUID v7: ordered by creation).
+    pub id: Uuid,
+    /// The store it works for; `None` for a system job, or once the store is deleted.
+    pub store_id: Option<Uuid>,
+    /// What the agent is given; its variant is the job's agent type.
+    pub input: JobInput,
+    /// Where the job is in its life.
+    pub status: JobStatus,
+    /// Higher runs first.
+    pub priority: i32,
+    /// What the agent produced, once completed.
+    pub output: Option<JobOutput>,
+    /// The last error: of the last failed attempt, or the reason it was rescued.
+    pub error: Option<String>,
+    /// Percent done of the current (or last) attempt.
+    pub progress: Progress,
+    /// What the agent is doing now, as it last said.
+    pub current_step: Option<String>,
+    /// Attempts started so far.
+    pub attempts: i32,
+    /// Attempts allowed before the job fails for good.
+    pub max_attempts: i32,
+    /// Not claimable before this instant.
+    pub run_at: DateTime<FixedOffset>,
+    /// When the current (or last) attempt started.
+    pub started_at: Option<DateTime<FixedOffset>>,
+    /// When the job finished (completed, failed for good, or cancelled).
+    pub completed_at: Option<DateTime<FixedOffset>>,
+    /// The worker that holds (or last held) the job.
+    pub locked_by: Option<String>,
+    /// The holder's last sign of life.
+    pub heartbeat_at: Option<DateTime<FixedOffset>>,
+    /// When the job was enqueued.
+    pub created_at: DateTime<FixedOffset>,
+    /// When the job last changed.
+    pub updated_at: DateTime<FixedOffset>,
+}
+
+impl AgentJob {
+    /// The agent type that runs the job.
+    pub fn agent_type(&self) -> AgentType {
+        self.input.agent_type()
+    }
+}
+
+impl std::fmt::Debug for AgentJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The error can be long; its start is enough to recognise it.
+        let error = self
+            .error
+            .as_deref()
+            .map(|e| e.chars().take(80).collect::<String>());
+        f.debug_struct("AgentJob")
+            .field("id", &self.id)
+            .field("store_id", &self.store_id)
+            .field("type", &self.agent_type())
+            .field("status", &self.status)
+            .field("priority", &self.priority)
+            .field("attempts", &self.attempts)
+            .field("max_attempts", &self.max_attempts)
+            .field("progress", &self.progress.percent())
+            .field("current_step", &self.current_step)
+            .field("run_at", &self.run_at)
+            .field("locked_by", &self.locked_by)
+            .field("error", &error)
+            .field("input", &self.input)
+            .field("output", &self.output)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TryFrom<agent_jobs::Model> for AgentJob {
+    type Error = Error;
+
+    /// Reads a row, typing its input and output by the row's agent type.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (`agent_jobs.input` / `agent_jobs.output`, [`Violation::Format`])
+    /// when the stored JSON does not fit the type; `agent_jobs.progress` out of 0–100.
+    fn try_from(row: agent_jobs::Model) -> Result<Self> {
+        let input = JobInput::from_json(row.r#type, row.input)?;
+        let output = row
+            .output
+            .map(|json| JobOutput::from_json(row.r#type, json))
+            .transpose()?;
+        let progress = u8::try_from(row.progress)
+            .ok()
+            .and_then(|p| Progress::new(p).ok())
+            .ok_or(Error::Invalid {
+                field: "agent_jobs.progress",
+                violation: Violation::OutOfRange { min: 0, max: 100 },
+            })?;
+        Ok(Self {
+            id: row.id,
+            store_id: row.store_id,
+            input,
+            status: row.status,
+            priority: row.priority,
+            output,
+            error: row.error,
+            progress,
+            current_step: row.current_step,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            run_at: row.run_at,
+            started_at: row.started_at,
+            completed_at: row.completed_at,
+            locked_by: row.locked_by,
+            heartbeat_at: row.heartbeat_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// A status as the database spells it, for [`Error::InvalidTransition`].
+pub(crate) fn status_name(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Pending => "PENDING",
+        JobStatus::Processing => "PROCESSING",
+        JobStatus::Completed => "COMPLETED",
+        JobStatus::Failed => "FAILED",
+        JobStatus::Cancelled => "CANCELLED",
+    }
+}
+
+/// An agent type as the database spells it (also the payload of its notifications).
+pub(crate) fn agent_type_name(agent_type: AgentType) -> &'static str {
+    match agent_type {
+        AgentType::BrandGenerator => "BRAND_GENERATOR",
+        AgentType::ProductScout => "PRODUCT_SCOUT",
+        AgentType::Copywriter => "COPYWRITER",
+        AgentType::ImageProcessor => "IMAGE_PROCESSOR",
+        AgentType::VideoGenerator => "VIDEO_GENERATOR",
+    }
+}
+
+/// The agent type spelled `name` in the database, if any.
+pub(crate) fn agent_type_by_name(name: &str) -> Option<AgentType> {
+    [
+        AgentType::BrandGenerator,
+        AgentType::ProductScout,
+        AgentType::Copywriter,
+        AgentType::ImageProcessor,
+        AgentType::VideoGenerator,
+    ]
+    .into_iter()
+    .find(|t| agent_type_name(*t) == name)
+}
+
+/// Cuts `text` to at most `max` characters.
+pub(crate) fn cut(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => text[..at].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+/// A time in UTC at microsecond precision, the form every stored timestamp has (SQLite
+/// compares them as text).
+pub(crate) fn normalized(at: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    use chrono::{Timelike, Utc};
+    let utc = at.with_timezone(&Utc);
+    utc.with_nanosecond(utc.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(utc)
+        .fixed_offset()
+}

@@ -1,0 +1,560 @@
+//! What each agent type is given (its input) and gives back (its output), stored as JSON in
+//! `agent_jobs.input` and `agent_jobs.output`. The job's `type` column says which variant the
+//! JSON is, so the JSON itself carries no tag.
+
+use entity::sea_orm_active_enums::{AgentType, SupplierProvider};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result, Violation};
+
+/// Longest short text field (niche, tone, query, style…), in characters.
+pub const MAX_SHORT_TEXT: usize = 200;
+/// Most products a product scout may be asked for.
+pub const MAX_SCOUT_LIMIT: u32 = 100;
+/// Most products one copywriter job may cover.
+pub const MAX_COPY_PRODUCTS: usize = 100;
+/// Most images one image processor job may cover.
+pub const MAX_IMAGES: usize = 20;
+/// Most operations one image processor job may apply.
+pub const MAX_IMAGE_OPERATIONS: usize = 10;
+/// Largest side of a resized image, in pixels.
+pub const MAX_IMAGE_SIDE: u32 = 8_192;
+/// Longest video a video generator job may ask for, in seconds.
+pub const MAX_VIDEO_SECONDS: u32 = 180;
+/// Longest URL accepted, in characters.
+pub const MAX_URL: usize = 2_048;
+
+/// The input of a job: what its agent needs. The variant decides the job's [`AgentType`].
+///
+/// Checked by [`JobInput::validate`] when the job is enqueued; nothing invalid is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobInput {
+    /// For the brand generator.
+    BrandGenerator(BrandBrief),
+    /// For the product scout.
+    ProductScout(ProductSearch),
+    /// For the copywriter.
+    Copywriter(CopyBrief),
+    /// For the image processor.
+    ImageProcessor(ImageWork),
+    /// For the video generator.
+    VideoGenerator(VideoBrief),
+}
+
+/// The brand generator's brief: the store's niche and the tone of voice to write in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrandBrief {
+    /// What the store sells, e.g. "Cyberpunk home decor".
+    pub niche: String,
+    /// The tone of voice, e.g. "futuristic".
+    pub tone: String,
+    /// A name the merchant already has in mind, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_name: Option<String>,
+}
+
+/// The product scout's search: which supplier, what to look for, and how many results.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductSearch {
+    /// The supplier to search.
+    #[serde(with = "provider_name")]
+    pub provider: SupplierProvider,
+    /// The search terms.
+    pub query: String,
+    /// How many products to bring back (1 to [`MAX_SCOUT_LIMIT`]).
+    pub limit: u32,
+}
+
+/// The copywriter's brief: which products to write for, in which tone and language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyBrief {
+    /// The products to write titles and descriptions for (1 to [`MAX_COPY_PRODUCTS`]).
+    pub product_ids: Vec<Uuid>,
+    /// The tone of voice.
+    pub tone: String,
+    /// The language to write in, as a BCP 47 tag such as `en` or `pt-BR`.
+    pub language: String,
+}
+
+/// The image processor's work: which images, and what to do to each.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageWork {
+    /// The images, as `http(s)` URLs (1 to [`MAX_IMAGES`]).
+    pub source_urls: Vec<String>,
+    /// What to do to each image, in order (1 to [`MAX_IMAGE_OPERATIONS`]).
+    pub operations: Vec<ImageOperation>,
+}
+
+/// One step of image processing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ImageOperation {
+    /// Cut the product out of its background.
+    RemoveBackground,
+    /// Scale to fit the box (each side 1 to [`MAX_IMAGE_SIDE`] pixels).
+    Resize {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// Improve light, colour and sharpness.
+    Enhance,
+}
+
+/// The video generator's brief: a short promotional video for one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VideoBrief {
+    /// The product the video shows.
+    pub product_id: Uuid,
+    /// Length of the video (1 to [`MAX_VIDEO_SECONDS`] seconds).
+    pub duration_seconds: u32,
+    /// A style hint, e.g. "neon night".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub style: Option<String>,
+}
+
+/// The output of a completed job, read back typed. The variant must match the job's type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutput {
+    /// From the brand generator.
+    BrandGenerator(BrandIdentity),
+    /// From the product scout.
+    ProductScout(ScoutResult),
+    /// From the copywriter.
+    Copywriter(CopyResult),
+    /// From the image processor.
+    ImageProcessor(ProcessedImages),
+    /// From the video generator.
+    VideoGenerator(GeneratedVideo),
+}
+
+/// A generated brand identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrandIdentity {
+    /// The brand's name, e.g. "NeonNest".
+    pub brand_name: String,
+    /// Primary colour, `#RRGGBB`.
+    pub primary_color: String,
+    /// Secondary colour, `#RRGGBB`.
+    pub secondary_color: String,
+    /// Accent colour, `#RRGGBB`.
+    pub accent_color: String,
+    /// Font of headings.
+    pub heading_font: String,
+    /// Font of body text.
+    pub body_font: String,
+    /// The tone of voice chosen.
+    pub tone: String,
+    /// The generated logo, when one was made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_url: Option<String>,
+}
+
+/// Products a scout found.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoutResult {
+    /// The products, best match first.
+    pub products: Vec<ScoutedProduct>,
+}
+
+/// One product found by a scout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoutedProduct {
+    /// The supplier's id of the product.
+    pub source_id: String,
+    /// The supplier's title.
+    pub title: String,
+    /// The product page at the supplier.
+    pub url: String,
+    /// The supplier's price, exact.
+    pub cost_price: Decimal,
+}
+
+/// Copy written for products.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopyResult {
+    /// One entry per product of the brief.
+    pub products: Vec<ProductCopy>,
+}
+
+/// The copy written for one product.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductCopy {
+    /// The product written for.
+    pub product_id: Uuid,
+    /// The new title.
+    pub title: String,
+    /// The new description.
+    pub description: String,
+    /// The SEO title, if written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_title: Option<String>,
+    /// The SEO description, if written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_description: Option<String>,
+}
+
+/// Images an image processor produced.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessedImages {
+    /// One entry per source image.
+    pub images: Vec<ProcessedImage>,
+}
+
+/// One processed image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessedImage {
+    /// The image given.
+    pub source_url: String,
+    /// The processed image.
+    pub processed_url: String,
+}
+
+/// A generated video.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneratedVideo {
+    /// Where the video is.
+    pub url: String,
+    /// Its length in seconds.
+    pub duration_seconds: u32,
+}
+
+// Lists can be long: their Debug says how many, not what.
+macro_rules! counted_debug {
+    ($ty:ident, $field:ident) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    .field(stringify!($field), &self.$field.len())
+                    .finish()
+            }
+        }
+    };
+}
+counted_debug!(ScoutResult, products);
+counted_debug!(CopyResult, products);
+counted_debug!(ProcessedImages, images);
+
+impl JobInput {
+    /// The agent type that runs this input.
+    pub fn agent_type(&self) -> AgentType {
+        match self {
+            JobInput::BrandGenerator(_) => AgentType::BrandGenerator,
+            JobInput::ProductScout(_) => AgentType::ProductScout,
+            JobInput::Copywriter(_) => AgentType::Copywriter,
+            JobInput::ImageProcessor(_) => AgentType::ImageProcessor,
+            JobInput::VideoGenerator(_) => AgentType::VideoGenerator,
+        }
+    }
+
+    /// Checks every field against its rule.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field as `input.<name>`: [`Violation::Empty`],
+    /// [`Violation::TooLong`], [`Violation::OutOfRange`] or [`Violation::Format`].
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            JobInput::BrandGenerator(b) => {
+                short_text("input.niche", &b.niche)?;
+                short_text("input.tone", &b.tone)?;
+                if let Some(name) = &b.store_name {
+                    short_text("input.store_name", name)?;
+                }
+            }
+            JobInput::ProductScout(s) => {
+                short_text("input.query", &s.query)?;
+                in_range("input.limit", s.limit.into(), 1, MAX_SCOUT_LIMIT.into())?;
+            }
+            JobInput::Copywriter(c) => {
+                count("input.product_ids", c.product_ids.len(), MAX_COPY_PRODUCTS)?;
+                short_text("input.tone", &c.tone)?;
+                language("input.language", &c.language)?;
+            }
+            JobInput::ImageProcessor(w) => {
+                count("input.source_urls", w.source_urls.len(), MAX_IMAGES)?;
+                for url in &w.source_urls {
+                    http_url("input.source_urls", url)?;
+                }
+                count("input.operations", w.operations.len(), MAX_IMAGE_OPERATIONS)?;
+                for op in &w.operations {
+                    if let ImageOperation::Resize { width, height } = op {
+                        let max = MAX_IMAGE_SIDE.into();
+                        in_range("input.operations.width", (*width).into(), 1, max)?;
+                        in_range("input.operations.height", (*height).into(), 1, max)?;
+                    }
+                }
+            }
+            JobInput::VideoGenerator(v) => {
+                let max = MAX_VIDEO_SECONDS.into();
+                in_range("input.duration_seconds", v.duration_seconds.into(), 1, max)?;
+                if let Some(style) = &v.style {
+                    short_text("input.style", style)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            JobInput::BrandGenerator(x) => to_json(x),
+            JobInput::ProductScout(x) => to_json(x),
+            JobInput::Copywriter(x) => to_json(x),
+            JobInput::ImageProcessor(x) => to_json(x),
+            JobInput::VideoGenerator(x) => to_json(x),
+        }
+    }
+
+    /// Reads a stored input of a job of type `agent_type`.
+    pub(crate) fn from_json(agent_type: AgentType, json: serde_json::Value) -> Result<Self> {
+        let field = "agent_jobs.input";
+        Ok(match agent_type {
+            AgentType::BrandGenerator => JobInput::BrandGenerator(from_json(field, json)?),
+            AgentType::ProductScout => JobInput::ProductScout(from_json(field, json)?),
+            AgentType::Copywriter => JobInput::Copywriter(from_json(field, json)?),
+            AgentType::ImageProcessor => JobInput::ImageProcessor(from_json(field, json)?),
+            AgentType::VideoGenerator => JobInput::VideoGenerator(from_json(field, json)?),
+        })
+    }
+}
+
+impl JobOutput {
+    /// The agent type that produces this output.
+    pub fn agent_type(&self) -> AgentType {
+        match self {
+            JobOutput::BrandGenerator(_) => AgentType::BrandGenerator,
+            JobOutput::ProductScout(_) => AgentType::ProductScout,
+            JobOutput::Copywriter(_) => AgentType::Copywriter,
+            JobOutput::ImageProcessor(_) => AgentType::ImageProcessor,
+            JobOutput::VideoGenerator(_) => AgentType::VideoGenerator,
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            JobOutput::BrandGenerator(x) => to_json(x),
+            JobOutput::ProductScout(x) => to_json(x),
+            JobOutput::Copywriter(x) => to_json(x),
+            JobOutput::ImageProcessor(x) => to_json(x),
+            JobOutput::VideoGenerator(x) => to_json(x),
+        }
+    }
+
+    /// Reads a stored output of a job of type `agent_type`.
+    pub(crate) fn from_json(agent_type: AgentType, json: serde_json::Value) -> Result<Self> {
+        let field = "agent_jobs.output";
+        Ok(match agent_type {
+            AgentType::BrandGenerator => JobOutput::BrandGenerator(from_json(field, json)?),
+            AgentType::ProductScout => JobOutput::ProductScout(from_json(field, json)?),
+            AgentType::Copywriter => JobOutput::Copywriter(from_json(field, json)?),
+            AgentType::ImageProcessor => JobOutput::ImageProcessor(from_json(field, json)?),
+            AgentType::VideoGenerator => JobOutput::VideoGenerator(from_json(field, json)?),
+        })
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    // Plain structs of strings, numbers and lists: serialising them cannot fail.
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(
+    field: &'static str,
+    json: serde_json::Value,
+) -> Result<T> {
+    serde_json::from_value(json).map_err(|_| Error::Invalid {
+        field,
+        violation: Violation::Format,
+    })
+}
+
+fn invalid(field: &'static str, violation: Violation) -> Error {
+    Error::Invalid { field, violation }
+}
+
+fn short_text(field: &'static str, value: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(invalid(field, Violation::Empty));
+    }
+    if value.chars().count() > MAX_SHORT_TEXT {
+        return Err(invalid(
+            field,
+            Violation::TooLong {
+                max: MAX_SHORT_TEXT,
+            },
+        ));
+    }
+    Ok(())
+}
+
+fn in_range(field: &'static str, value: i64, min: i64, max: i64) -> Result<()> {
+    if (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(invalid(field, Violation::OutOfRange { min, max }))
+    }
+}
+
+fn count(field: &'static str, len: usize, max: usize) -> Result<()> {
+    if len == 0 {
+        return Err(invalid(field, Violation::Empty));
+    }
+    if len > max {
+        return Err(invalid(
+            field,
+            Violation::OutOfRange {
+                min: 1,
+                max: i64::try_from(max).unwrap_or(i64::MAX),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// A BCP 47 tag in its common shape: 2–3 letters, then optional `-` subtags of 2–8
+/// letters or digits.
+fn language(field: &'static str, tag: &str) -> Result<()> {
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    let rest_ok =
+        parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if primary_ok && rest_ok {
+        Ok(())
+    } else {
+        Err(invalid(field, Violation::Format))
+    }
+}
+
+fn http_url(field: &'static str, url: &str) -> Result<()> {
+    if url.chars().count() > MAX_URL {
+        return Err(invalid(field, Violation::TooLong { max: MAX_URL }));
+    }
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.and_then(|r| r.split(['/', '?', '#']).next());
+    match host {
+        Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
+        _ => Err(invalid(field, Violation::Format)),
+    }
+}
+
+/// A supplier in JSON as the database spells it (`"CJ_DROPSHIPPING"`), not as the Rust
+/// variant is named.
+mod provider_name {
+    use entity::sea_orm_active_enums::SupplierProvider;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const NAMES: [(SupplierProvider, &str); 3] = [
+        (SupplierProvider::Aliexpress, "ALIEXPRESS"),
+        (SupplierProvider::CjDropshipping, "CJ_DROPSHIPPING"),
+        (SupplierProvider::Spocket, "SPOCKET"),
+    ];
+
+    pub(super) fn serialize<S: Serializer>(p: &SupplierProvider, s: S) -> Result<S::Ok, S::Error> {
+        let name = NAMES
+            .iter()
+            .find(|(provider, _)| provider == p)
+            .map_or("", |(_, name)| name);
+        s.serialize_str(name)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<SupplierProvider, D::Error> {
+        let name = String::deserialize(d)?;
+        NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(provider, _)| *provider)
+            .ok_or_else(|| serde::de::Error::custom("unknown supplier provider"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn brief(niche: &str) -> JobInput {
+        JobInput::BrandGenerator(BrandBrief {
+            niche: niche.into(),
+            tone: "futuristic".into(),
+            store_name: None,
+        })
+    }
+
+    #[test]
+    fn an_input_round_trips_through_json_with_the_provider_spelled_as_stored() {
+        let input = JobInput::ProductScout(ProductSearch {
+            provider: SupplierProvider::CjDropshipping,
+            query: "neon lamp".into(),
+            limit: 20,
+        });
+        let json = input.to_json();
+        assert_eq!(json["provider"], "CJ_DROPSHIPPING");
+        let back = JobInput::from_json(AgentType::ProductScout, json).expect("reads back");
+        assert_eq!(back, input);
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        assert!(matches!(
+            brief("  ").validate(),
+            Err(Error::Invalid {
+                field: "input.niche",
+                violation: Violation::Empty
+            })
+        ));
+        assert!(matches!(
+            brief(&"x".repeat(MAX_SHORT_TEXT + 1)).validate(),
+            Err(Error::Invalid {
+                field: "input.niche",
+                violation: Violation::TooLong { .. }
+            })
+        ));
+        let copy = JobInput::Copywriter(CopyBrief {
+            product_ids: vec![Uuid::now_v7()],
+            tone: "warm".into(),
+            language: "english please".into(),
+        });
+        assert!(matches!(
+            copy.validate(),
+            Err(Error::Invalid {
+                field: "input.language",
+                violation: Violation::Format
+            })
+        ));
+        let images = JobInput::ImageProcessor(ImageWork {
+            source_urls: vec!["ftp://cdn.example.com/a.jpg".into()],
+            operations: vec![ImageOperation::Enhance],
+        });
+        assert!(matches!(
+            images.validate(),
+            Err(Error::Invalid {
+                field: "input.source_urls",
+                violation: Violation::Format
+            })
+        ));
+    }
+
+    #[test]
+    fn a_long_output_shows_a_count_in_debug() {
+        let result = ScoutResult {
+            products: vec![
+                ScoutedProduct {
+                    source_id: "1".into(),
+                    title: "lamp".into(),
+                    url: "https://s.example.com/1".into(),
+                    cost_price: Decimal::new(1_250, 2),
+                };
+                500
+            ],
+        };
+        assert_eq!(format!("{result:?}"), "ScoutResult { products: 500 }");
+    }
+}
