@@ -5,6 +5,8 @@
 use entity::sea_orm_active_enums::{AgentType, SupplierProvider};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+pub use crate::stores::BrandIdentity;
 use uuid::Uuid;
 
 use crate::error::{Error, Result, Violation};
@@ -119,7 +121,7 @@ pub struct VideoBrief {
 /// The output of a completed job, read back typed. The variant must match the job's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutput {
-    /// From the brand generator.
+    /// From the brand generator: the store's brand identity, validated like any other.
     BrandGenerator(BrandIdentity),
     /// From the product scout.
     ProductScout(ScoutResult),
@@ -129,28 +131,6 @@ pub enum JobOutput {
     ImageProcessor(ProcessedImages),
     /// From the video generator.
     VideoGenerator(GeneratedVideo),
-}
-
-/// A generated brand identity.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BrandIdentity {
-    /// The brand's name, e.g. "NeonNest".
-    pub brand_name: String,
-    /// Primary colour, `#RRGGBB`.
-    pub primary_color: String,
-    /// Secondary colour, `#RRGGBB`.
-    pub secondary_color: String,
-    /// Accent colour, `#RRGGBB`.
-    pub accent_color: String,
-    /// Font of headings.
-    pub heading_font: String,
-    /// Font of body text.
-    pub body_font: String,
-    /// The tone of voice chosen.
-    pub tone: String,
-    /// The generated logo, when one was made.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo_url: Option<String>,
 }
 
 /// Products a scout found.

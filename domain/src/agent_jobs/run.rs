@@ -138,16 +138,15 @@ impl Worker {
     ///                 return Err(JobFailure::permanent("not a brand brief"));
     ///             };
     ///             job.report(db, 50, Some("naming")).await?;
-    ///             Ok(JobOutput::BrandGenerator(BrandIdentity {
-    ///                 brand_name: "NeonNest".into(),
-    ///                 primary_color: "#FF00FF".into(),
-    ///                 secondary_color: "#00FFFF".into(),
-    ///                 accent_color: "#FFFF00".into(),
-    ///                 heading_font: "Orbitron".into(),
-    ///                 body_font: "Inter".into(),
-    ///                 tone: brief.tone,
-    ///                 logo_url: None,
-    ///             }))
+    ///             let brand = BrandIdentity::parse(
+    ///                 "NeonNest",
+    ///                 ["#FF00FF", "#00FFFF", "#FFFF00"],
+    ///                 ["Orbitron", "Inter"],
+    ///                 &brief.tone,
+    ///                 None,
+    ///             )
+    ///             .map_err(|e| JobFailure::permanent(e.to_string()))?;
+    ///             Ok(JobOutput::BrandGenerator(brand))
     ///         })
     ///     })
     ///     .await;

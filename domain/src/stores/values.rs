@@ -232,6 +232,40 @@ pub struct BrandIdentity {
 pub const BRAND_TEXT_MAX: usize = 100;
 
 impl BrandIdentity {
+    /// Builds a brand identity from plain text, as a brand generator produces it:
+    /// `colors` are primary, secondary, accent; `fonts` are heading, body.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field (`brand_identity.colors.primary`, …,
+    /// `brand_identity.logo_url`) and the rule.
+    pub fn parse(
+        name: &str,
+        colors: [&str; 3],
+        fonts: [&str; 2],
+        tone: &str,
+        logo_url: Option<&str>,
+    ) -> Result<Self> {
+        let [primary, secondary, accent] = colors;
+        let [heading, body] = fonts;
+        Self {
+            name: name.to_owned(),
+            colors: BrandColors {
+                primary: HexColor::parse("brand_identity.colors.primary", primary)?,
+                secondary: HexColor::parse("brand_identity.colors.secondary", secondary)?,
+                accent: HexColor::parse("brand_identity.colors.accent", accent)?,
+            },
+            fonts: BrandFonts {
+                heading: heading.to_owned(),
+                body: body.to_owned(),
+            },
+            tone: tone.to_owned(),
+            logo_url: logo_url
+                .map(|url| HttpUrl::parse("brand_identity.logo_url", url))
+                .transpose()?,
+        }
+        .validated()
+    }
+
     /// Checks the free-text fields (colours and URL are checked by their types) and trims them.
     ///
     /// # Errors

@@ -46,16 +46,16 @@ fn scout_job() -> NewJob {
 }
 
 fn brand_output() -> JobOutput {
-    JobOutput::BrandGenerator(BrandIdentity {
-        brand_name: "NeonNest".into(),
-        primary_color: "#FF00FF".into(),
-        secondary_color: "#00FFFF".into(),
-        accent_color: "#FFFF00".into(),
-        heading_font: "Orbitron".into(),
-        body_font: "Inter".into(),
-        tone: "futuristic".into(),
-        logo_url: None,
-    })
+    JobOutput::BrandGenerator(
+        BrandIdentity::parse(
+            "NeonNest",
+            ["#FF00FF", "#00FFFF", "#FFFF00"],
+            ["Orbitron", "Inter"],
+            "futuristic",
+            None,
+        )
+        .expect("brand identity"),
+    )
 }
 
 fn worker(name: &str) -> Worker {
