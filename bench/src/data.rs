@@ -1,0 +1,102 @@
+//! The data the workloads write: products shaped as BENCH.md says, and a small fast RNG.
+
+use std::collections::BTreeMap;
+
+use domain::products::{NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
+use rust_decimal::Decimal;
+
+/// SplitMix64: deterministic, fast, good enough to pick rows at random.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator started from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number below `n` (`n` > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+
+    /// Shuffles `items` in place (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i + 1);
+            items.swap(i, j);
+        }
+    }
+}
+
+const COLORS: [&str; 3] = ["Red", "Blue", "Green"];
+const SIZES: [&str; 3] = ["S", "M", "L"];
+
+/// Product `i` of a batch tagged `tag`: 3 variants (colour and size options, `stock` each),
+/// 2 images; ACTIVE when `active`, else DRAFT. Titles, source ids and SKUs are distinct.
+pub fn product(tag: &str, i: usize, active: bool, variants: usize, stock: i32) -> NewProduct {
+    let mut p = NewProduct::new(
+        SupplierProvider::Aliexpress,
+        format!("{tag}-{i}"),
+        format!("Bench {tag} product {i}"),
+        Decimal::new(1250, 2),
+        Decimal::new(2999, 2),
+    );
+    p.source_url = Some(format!("https://www.aliexpress.com/item/{tag}-{i}.html"));
+    p.description = format!(
+        "Product {i} of the {tag} batch: a sturdy, good-looking item with a long enough \
+         description to be realistic, sold in three colours and sizes."
+    );
+    p.compare_at_price = Some(Decimal::new(3999, 2));
+    p.status = Some(if active {
+        ProductStatus::Active
+    } else {
+        ProductStatus::Draft
+    });
+    p.variants = (0..variants)
+        .map(|j| {
+            let color = COLORS[j % COLORS.len()];
+            let size = SIZES[(j / COLORS.len() + i) % SIZES.len()];
+            NewVariant {
+                sku: Some(format!("SKU-{i}-{j}")),
+                title: format!("{color} / {size}"),
+                price: Decimal::new(2999, 2),
+                cost_price: Decimal::new(1250, 2),
+                stock,
+                options: BTreeMap::from([
+                    ("color".to_owned(), color.to_owned()),
+                    ("size".to_owned(), size.to_owned()),
+                ]),
+            }
+        })
+        .collect();
+    p.images = (0..2)
+        .map(|j| NewImage {
+            original_url: format!("https://cdn.example.com/{tag}/{i}/{j}.jpg"),
+            alt_text: Some(format!("Bench product {i}, view {j}")),
+        })
+        .collect();
+    p
+}
+
+/// The import of BENCH.md: `count` products, every other one ACTIVE, in batches of `batch`.
+pub fn import_batches(tag: &str, count: usize, batch: usize) -> Vec<Vec<NewProduct>> {
+    let products: Vec<NewProduct> = (0..count)
+        .map(|i| product(tag, i, i % 2 == 0, 3, 10))
+        .collect();
+    products.chunks(batch).map(<[NewProduct]>::to_vec).collect()
+}
+
+/// How `total` operations are split among `tasks` tasks.
+pub fn share(total: usize, tasks: usize, task: usize) -> usize {
+    total / tasks + usize::from(task < total % tasks)
+}
