@@ -11,8 +11,18 @@ use sea_orm::{
 use crate::config::Config;
 use crate::error::Result;
 
+/// A pooled connection idle for at least this long is pinged before it is handed out.
+///
+/// SQLx's default pings on every checkout: one more round trip before each statement. Hot
+/// connections are known to be alive; one that sat idle may have been closed by the server, a
+/// proxy or a firewall, and is checked first.
+pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens the connection pool that `config` describes, and applies pending migrations when
 /// `config.migrate_on_start` is set (otherwise it warns when some are pending).
+///
+/// A connection is checked with a ping when it is taken from the pool after
+/// [`PING_IF_IDLE_FOR`] or more of idleness, not on every checkout.
 ///
 /// The returned handle is cheap to clone; services share it instead of a global.
 ///
@@ -26,6 +36,7 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
         .min_connections(if in_memory { 1 } else { 0 })
         .acquire_timeout(config.acquire_timeout)
         .connect_timeout(config.acquire_timeout)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         // Statement logging stays wired so that slow statements are reported even when the
         // per-statement log is off.
         .sqlx_logging(true)
