@@ -4,6 +4,7 @@
 //! in one transaction; an import from a supplier is idempotent by (store, provider, source id)
 //! and keeps what the merchant edited; stock moves atomically and never below zero.
 
+mod rows;
 mod stock;
 mod values;
 mod variants;
@@ -656,6 +657,14 @@ fn assemble(
     variants: Vec<product_variants::Model>,
     images: Vec<product_images::Model>,
 ) -> Product {
+    product_with(
+        product,
+        variants.into_iter().map(variants::variant_from).collect(),
+        images.into_iter().map(variants::image_from).collect(),
+    )
+}
+
+fn product_with(product: products::Model, variants: Vec<Variant>, images: Vec<Image>) -> Product {
     Product {
         id: product.id,
         store_id: product.store_id,
@@ -677,8 +686,8 @@ fn assemble(
         status: product.status,
         created_at: product.created_at,
         updated_at: product.updated_at,
-        variants: variants.into_iter().map(variants::variant_from).collect(),
-        images: images.into_iter().map(variants::image_from).collect(),
+        variants,
+        images,
     }
 }
 
@@ -689,9 +698,11 @@ fn assemble(
 pub async fn get<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<Product> {
     let product = live(scope)
         .filter(products::Column::Id.eq(id))
+        .into_model::<rows::ProductRow>()
         .one(db)
         .await?
-        .ok_or(Error::NotFound { entity: "product" })?;
+        .ok_or(Error::NotFound { entity: "product" })?
+        .0;
     let mut loaded = load_children(db, vec![product]).await?;
     loaded.pop().ok_or(Error::NotFound { entity: "product" })
 }
@@ -712,19 +723,25 @@ async fn load_children<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let ids: Vec<Uuid> = rows.iter().map(|p| p.id).collect();
-    let mut variants: HashMap<Uuid, Vec<product_variants::Model>> = HashMap::new();
-    for v in product_variants::Entity::find()
+    let mut variants: HashMap<Uuid, Vec<Variant>> = HashMap::with_capacity(rows.len());
+    for rows::VariantRow(v) in product_variants::Entity::find()
+        .select_only()
+        .columns(rows::VARIANT_COLUMNS)
         .filter(product_variants::Column::ProductId.is_in(ids.clone()))
         .order_by_asc(product_variants::Column::Id)
+        .into_model::<rows::VariantRow>()
         .all(db)
         .await?
     {
         variants.entry(v.product_id).or_default().push(v);
     }
-    let mut images: HashMap<Uuid, Vec<product_images::Model>> = HashMap::new();
-    for i in product_images::Entity::find()
+    let mut images: HashMap<Uuid, Vec<Image>> = HashMap::with_capacity(rows.len());
+    for rows::ImageRow(i) in product_images::Entity::find()
+        .select_only()
+        .columns(rows::IMAGE_COLUMNS)
         .filter(product_images::Column::ProductId.is_in(ids))
         .order_by_asc(product_images::Column::Position)
+        .into_model::<rows::ImageRow>()
         .all(db)
         .await?
     {
@@ -735,7 +752,7 @@ async fn load_children<C: ConnectionTrait>(
         .map(|p| {
             let v = variants.remove(&p.id).unwrap_or_default();
             let i = images.remove(&p.id).unwrap_or_default();
-            assemble(p, v, i)
+            product_with(p, v, i)
         })
         .collect())
 }
@@ -774,8 +791,14 @@ pub async fn list<C: ConnectionTrait>(
     if let Some(cursor) = query.page.after {
         select = select.filter(products::Column::Id.lt(cursor.last_id()));
     }
-    let rows = select.all(db).await?;
-    let page = Page::from_rows(rows, limit, |p| p.id);
+    let rows = select
+        .into_model::<rows::ProductRow>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.0)
+        .collect();
+    let page = Page::from_rows(rows, limit, |p: &products::Model| p.id);
     Ok(Page {
         items: load_children(db, page.items).await?,
         next: page.next,
