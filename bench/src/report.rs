@@ -32,6 +32,9 @@ pub struct Measurement {
     pub ops: u64,
     /// Wall-clock time they took.
     pub seconds: f64,
+    /// CPU time this process (the client side: the layer under test, sqlx, tokio) spent
+    /// meanwhile, when known.
+    pub cpu_seconds: Option<f64>,
 }
 
 impl Measurement {
@@ -91,6 +94,14 @@ impl Report {
     /// Prints a measurement and keeps it for the medians.
     pub fn record(&mut self, m: Measurement) {
         println!("{m}");
+        if let Some(cpu) = m.cpu_seconds {
+            println!(
+                "# client_cpu workload={} impl={} us_per_op={:.1}",
+                m.workload,
+                m.imp,
+                cpu * 1e6 / m.ops.max(1) as f64
+            );
+        }
         self.measurements.push(m);
     }
 
@@ -136,6 +147,7 @@ impl Report {
                     imp: key.1,
                     ops: *ops,
                     seconds: median(s),
+                    cpu_seconds: None,
                 })
             })
             .collect()
@@ -182,4 +194,48 @@ pub fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// CPU time (user and system) of this process so far, in seconds, from `/proc/self/stat`.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after it are counted from its `)`.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports these in clock ticks of USER_HZ, 100 per second on every common build.
+    Some((utime + stime) / 100.0)
+}
+
+/// Wall-clock and process CPU time from a start.
+#[derive(Debug, Clone, Copy)]
+pub struct Timer {
+    started: std::time::Instant,
+    cpu: Option<f64>,
+}
+
+impl Timer {
+    /// Starts timing.
+    pub fn start() -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            cpu: process_cpu_seconds(),
+        }
+    }
+
+    /// The measurement of `ops` operations of `workload` by `imp` since the start.
+    pub fn measurement(&self, workload: &'static str, imp: Impl, ops: u64) -> Measurement {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let cpu_seconds = match (self.cpu, process_cpu_seconds()) {
+            (Some(a), Some(b)) => Some(b - a),
+            _ => None,
+        };
+        Measurement {
+            workload,
+            imp,
+            ops,
+            seconds,
+            cpu_seconds,
+        }
+    }
 }

@@ -18,7 +18,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
 use crate::data::{Rng, share};
-use crate::report::{Impl, Measurement, Report};
+use crate::report::{Impl, Measurement, Report, Timer};
 use crate::run::{Shared, concurrently};
 use crate::{BenchResult, context};
 
@@ -71,7 +71,7 @@ pub async fn seed_users(
             ))
         })
         .collect::<BenchResult<_>>()?;
-    let started = Instant::now();
+    let timer = Timer::start();
     let mut owners = Vec::with_capacity(users);
     for (email, name, store) in inputs {
         let user = users::register(
@@ -91,14 +91,8 @@ pub async fn seed_users(
             .map_err(context("create store"))?;
         owners.push((user.id, store.id));
     }
-    let seconds = started.elapsed().as_secs_f64();
     Ok((
-        Measurement {
-            workload: "seed_users",
-            imp: Impl::Domain,
-            ops: users as u64,
-            seconds,
-        },
+        timer.measurement("seed_users", Impl::Domain, users as u64),
         owners,
     ))
 }
@@ -114,7 +108,7 @@ pub async fn import_products(
 ) -> BenchResult<(Measurement, Vec<Uuid>)> {
     let count: usize = batches.iter().map(Vec::len).sum();
     let mut ids = Vec::with_capacity(count);
-    let started = Instant::now();
+    let timer = Timer::start();
     for batch in batches {
         ids.extend(
             products::create_many(db, scope, batch)
@@ -122,14 +116,8 @@ pub async fn import_products(
                 .map_err(context("create_many"))?,
         );
     }
-    let seconds = started.elapsed().as_secs_f64();
     Ok((
-        Measurement {
-            workload: "import_products",
-            imp: Impl::Domain,
-            ops: count as u64,
-            seconds,
-        },
+        timer.measurement("import_products", Impl::Domain, count as u64),
         ids,
     ))
 }
@@ -148,7 +136,7 @@ pub async fn get_product_by_id(
     variants: usize,
     seed: u64,
 ) -> BenchResult<(Measurement, usize)> {
-    let started = Instant::now();
+    let timer = Timer::start();
     let wrong = concurrently(CONCURRENCY, |task| {
         let db = db.clone();
         let ids = Arc::clone(&ids);
@@ -170,14 +158,8 @@ pub async fn get_product_by_id(
     .await?
     .into_iter()
     .sum();
-    let seconds = started.elapsed().as_secs_f64();
     Ok((
-        Measurement {
-            workload: "get_product_by_id",
-            imp: Impl::Domain,
-            ops: ops as u64,
-            seconds,
-        },
+        timer.measurement("get_product_by_id", Impl::Domain, ops as u64),
         wrong,
     ))
 }
@@ -194,7 +176,7 @@ pub async fn list_products_page(
     scope: StoreScope,
     requests: usize,
 ) -> BenchResult<(Measurement, u64)> {
-    let started = Instant::now();
+    let timer = Timer::start();
     let rows = concurrently(CONCURRENCY, |task| {
         let db = db.clone();
         async move {
@@ -224,14 +206,8 @@ pub async fn list_products_page(
     .await?
     .into_iter()
     .sum();
-    let seconds = started.elapsed().as_secs_f64();
     Ok((
-        Measurement {
-            workload: "list_products_page",
-            imp: Impl::Domain,
-            ops: requests as u64,
-            seconds,
-        },
+        timer.measurement("list_products_page", Impl::Domain, requests as u64),
         rows,
     ))
 }
@@ -269,7 +245,7 @@ pub async fn decrement_stock(
     Rng::new(seed).shuffle(&mut work);
     let work = Shared::new(work);
 
-    let started = Instant::now();
+    let timer = Timer::start();
     let outcomes = concurrently(CONCURRENCY, |_| {
         let db = db.clone();
         let work = work.clone();
@@ -286,7 +262,6 @@ pub async fn decrement_stock(
         }
     })
     .await?;
-    let seconds = started.elapsed().as_secs_f64();
 
     let done: u64 = outcomes.iter().map(|o| o.0).sum();
     let refused: u64 = outcomes.iter().map(|o| o.1).sum();
@@ -328,12 +303,7 @@ pub async fn decrement_stock(
             work.len()
         ),
     );
-    Ok(Measurement {
-        workload: "decrement_stock",
-        imp: Impl::Domain,
-        ops: work.len() as u64,
-        seconds,
-    })
+    Ok(timer.measurement("decrement_stock", Impl::Domain, work.len() as u64))
 }
 
 /// The input of every job of the queue workloads.
@@ -378,7 +348,7 @@ pub async fn job_queue(
         enqueue_started.elapsed().as_secs_f64()
     );
     let output = job_output();
-    let started = Instant::now();
+    let timer = Timer::start();
     let claimed = concurrently(CONCURRENCY, |task| {
         let db = db.clone();
         let output = output.clone();
@@ -395,7 +365,6 @@ pub async fn job_queue(
         }
     })
     .await?;
-    let seconds = started.elapsed().as_secs_f64();
     let mut ids: Vec<Uuid> = claimed.into_iter().flatten().collect();
     let claims = ids.len();
     ids.sort_unstable();
@@ -422,10 +391,5 @@ pub async fn job_queue(
             ids.len()
         ),
     );
-    Ok(Measurement {
-        workload: "job_queue",
-        imp: Impl::Domain,
-        ops: jobs as u64,
-        seconds,
-    })
+    Ok(timer.measurement("job_queue", Impl::Domain, jobs as u64))
 }
