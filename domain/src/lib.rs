@@ -5,6 +5,9 @@
 //! [`Error`], whose variants carry typed data: a broken unique rule is
 //! [`Error::Conflict`] naming the [`UniqueRule`], never a driver message.
 
+// Every public item of the crate services call says what it is and why.
+#![deny(missing_docs)]
+
 pub mod agent_jobs;
 pub mod clock;
 pub mod config;

@@ -95,8 +95,7 @@ async fn run(args: Args) -> domain::Result<()> {
         demo::TEST_PASSWORD
     );
     println!(
-        "the demo store is \"{}\" (subdomain {})",
-        "Test Cyberpunk Store",
+        "the demo store is \"Test Cyberpunk Store\" (subdomain {})",
         demo::TEST_STORE_SLUG
     );
     Ok(())

@@ -13,11 +13,10 @@ fn hasher() -> PasswordHasher {
 
 fn keys() -> domain::crypto::KeyRing {
     domain::crypto::KeyRing::parse(
-        &domain::crypto::EncryptionKey::generate(1)
+        domain::crypto::EncryptionKey::generate(1)
             .expect("key")
             .encode()
-            .expose()
-            .to_owned(),
+            .expose(),
     )
     .expect("key ring")
 }
