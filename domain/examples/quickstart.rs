@@ -196,7 +196,10 @@ async fn main() -> Result<()> {
                         None,
                     )
                     .map_err(|e| JobFailure::permanent(e.to_string()))?;
-                    done.notify_one();
+                    // Other brand jobs may be waiting in a shared database: stop after ours.
+                    if claimed.id() == our_job {
+                        done.notify_one();
+                    }
                     Ok(JobOutput::BrandGenerator(brand))
                 })
             },
