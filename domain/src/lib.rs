@@ -31,3 +31,8 @@ pub use error::{ConfigProblem, Error, Result, Violation};
 pub use money::Money;
 pub use rules::{CheckRule, ForeignKeyRule, UniqueRule};
 pub use sea_orm::DatabaseConnection;
+
+/// The README's code blocks, compiled and run as doc tests, so that they keep working.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
