@@ -5,6 +5,9 @@
 //! [`Error`], whose variants carry typed data: a broken unique rule is
 //! [`Error::Conflict`] naming the [`UniqueRule`], never a driver message.
 
+// Every public item of the crate services call says what it is and why.
+#![deny(missing_docs)]
+
 pub mod agent_jobs;
 pub mod clock;
 pub mod config;
@@ -28,3 +31,8 @@ pub use error::{ConfigProblem, Error, Result, Violation};
 pub use money::Money;
 pub use rules::{CheckRule, ForeignKeyRule, UniqueRule};
 pub use sea_orm::DatabaseConnection;
+
+/// The README's code blocks, compiled and run as doc tests, so that they keep working.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -20,7 +20,11 @@ macro_rules! rules {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
+            $(
+                #[doc = concat!("`", $cname, "` on `", $table, "` (", $($col, " "),+, ")")]
+                $(#[$vmeta])*
+                $variant,
+            )+
         }
 
         impl $name {

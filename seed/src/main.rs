@@ -1,10 +1,39 @@
 //! `cargo run -p seed`: migrate the configured database (by default the SQLite file
-//! `zyenta.db` in the working directory) and show what it holds, table by table.
+//! `zyenta.db` in the working directory), create the demo data (idempotent), and show what the
+//! database holds. `--stores N --products M` adds bulk volume; `--reset` empties it first.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
+use clap::Parser;
+use domain::crypto::KeyRing;
+use domain::users::{Argon2Params, PasswordHasher};
 use domain::{Config, DatabaseConnection};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use indicatif::{ProgressBar, ProgressStyle};
+use migration::{Migrator, MigratorTrait};
+use seed::bulk::{self, BulkOptions};
+use seed::demo::{self, Outcome};
+
+/// Migrate the database, seed the demo data, optionally add bulk volume, and report.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Drop every table of the schema and migrate again before seeding.
+    #[arg(long)]
+    reset: bool,
+    /// Bulk volume: this many stores (each with its own owner).
+    #[arg(long, requires = "products")]
+    stores: Option<u32>,
+    /// Bulk volume: this many products per store.
+    #[arg(long, requires = "stores")]
+    products: Option<u32>,
+    /// Seed of the bulk data's random choices: the same seed gives the same data.
+    #[arg(long, default_value_t = 42)]
+    rng_seed: u64,
+    /// Products per multi-row insert in bulk mode.
+    #[arg(long, default_value_t = bulk::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -14,49 +43,102 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    match run().await {
+    let args = Args::parse();
+    match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("seed: {err}");
+            eprintln!("seed failed: {err}");
+            eprintln!("nothing was left half-written: each step is one transaction.");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run() -> domain::Result<()> {
+async fn run(args: Args) -> domain::Result<()> {
     let mut config = Config::from_env()?;
+    // Seeding always brings the schema up to date first.
     config.migrate_on_start = true;
     println!("database: {}", config.redacted_url());
     let db = domain::connect(&config).await?;
+    if args.reset {
+        Migrator::refresh(&db).await?;
+        println!("reset: every table dropped and migrated again");
+    }
     println!("migrations: up to date");
-    print_counts(&db).await
+
+    let hasher = PasswordHasher::new(Argon2Params::OWASP)?;
+    let keys = KeyRing::from_env()?;
+    match demo::seed(&db, &hasher, &keys).await? {
+        Outcome::Created { .. } => println!("demo data: created"),
+        Outcome::AlreadySeeded { .. } => println!("demo data: already there, nothing changed"),
+    }
+
+    if let (Some(stores), Some(products)) = (args.stores, args.products) {
+        let options = BulkOptions {
+            stores,
+            products_per_store: products,
+            rng_seed: args.rng_seed,
+            batch_size: args.batch_size,
+        };
+        run_bulk(&db, &options, &hasher).await?;
+    }
+
+    println!();
+    print!(
+        "{}",
+        seed::report::render(&seed::report::counts(&db).await?)
+    );
+    println!();
+    println!(
+        "sign in as {} with the password {}",
+        demo::TEST_EMAIL,
+        demo::TEST_PASSWORD
+    );
+    println!(
+        "the demo store is \"Test Cyberpunk Store\" (subdomain {})",
+        demo::TEST_STORE_SLUG
+    );
+    Ok(())
 }
 
-async fn print_counts(db: &DatabaseConnection) -> domain::Result<()> {
-    use entity::prelude::*;
-    let counts = [
-        ("users", Users::find().count(db).await?),
-        ("accounts", Accounts::find().count(db).await?),
-        ("sessions", Sessions::find().count(db).await?),
-        (
-            "verification_tokens",
-            VerificationTokens::find().count(db).await?,
-        ),
-        (
-            "supplier_accounts",
-            SupplierAccounts::find().count(db).await?,
-        ),
-        ("stores", Stores::find().count(db).await?),
-        ("products", Products::find().count(db).await?),
-        ("product_variants", ProductVariants::find().count(db).await?),
-        ("product_images", ProductImages::find().count(db).await?),
-        ("pages", Pages::find().count(db).await?),
-        ("media_assets", MediaAssets::find().count(db).await?),
-        ("agent_jobs", AgentJobs::find().count(db).await?),
-    ];
-    println!("{:<22}{:>8}", "table", "rows");
-    for (table, rows) in counts {
-        println!("{table:<22}{rows:>8}");
-    }
+async fn run_bulk(
+    db: &DatabaseConnection,
+    options: &BulkOptions,
+    hasher: &PasswordHasher,
+) -> domain::Result<()> {
+    let total = u64::from(options.stores) * u64::from(options.products_per_store);
+    println!(
+        "bulk: {} stores x {} products (rng seed {})",
+        options.stores, options.products_per_store, options.rng_seed
+    );
+    let started = std::time::Instant::now();
+    let report = if std::io::stdout().is_terminal() {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} products {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        let report = bulk::generate(db, options, hasher, |done| bar.set_position(done)).await?;
+        bar.finish();
+        report
+    } else {
+        // Plain lines, about every tenth, for logs and pipes.
+        let step = (total / 10).max(1);
+        let mut next = step;
+        bulk::generate(db, options, hasher, |done| {
+            if done >= next || done == total {
+                println!("bulk: {done}/{total} products");
+                next = done + step;
+            }
+        })
+        .await?
+    };
+    println!(
+        "bulk: {} stores created, {} already there, {} products in {:.1}s",
+        report.stores_created,
+        report.stores_skipped,
+        report.products,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

@@ -6,9 +6,9 @@ use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, IsolationLevel,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, RuntimeErr, Select, TransactionOptions,
-    TransactionSession, TransactionTrait, sqlx,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, RuntimeErr, Select, TransactionSession, TransactionTrait,
+    sqlx,
 };
 use uuid::Uuid;
 
@@ -211,14 +211,10 @@ impl Worker {
         &self,
         db: &C,
     ) -> Result<Option<agent_jobs::Model>> {
-        let txn = db
-            .begin_with_options(TransactionOptions {
-                // Under REPEATABLE READ InnoDB would also lock the gaps it scans, and block
-                // enqueues; a claim needs only the row it takes.
-                isolation_level: Some(IsolationLevel::ReadCommitted),
-                ..TransactionOptions::default()
-            })
-            .await?;
+        // A plain BEGIN (a savepoint inside the caller's transaction). READ COMMITTED would
+        // lock fewer gaps, but MariaDB refuses to change the isolation of a transaction in
+        // progress, and a failed nested BEGIN there rolls the caller's transaction back.
+        let txn = db.begin().await?;
         let now = clock::now();
         let Some(row) = self.next_runnable(now).one(&txn).await? else {
             txn.commit().await?;

@@ -10,6 +10,7 @@ mod pages;
 mod products;
 mod round_trip;
 mod rules;
+mod seeding;
 mod stores;
 mod suppliers;
 
