@@ -249,7 +249,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum Products {
+pub(crate) enum Products {
     Table,
     Id,
     StoreId,
