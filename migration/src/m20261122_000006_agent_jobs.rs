@@ -162,7 +162,7 @@ impl MigrationTrait for Migration {
 }
 
 #[derive(DeriveIden)]
-enum AgentJobs {
+pub(crate) enum AgentJobs {
     Table,
     Id,
     StoreId,

@@ -113,14 +113,28 @@ async fn up_down_up(backend: Backend) {
         );
         assert_eq!(status(&t).await, (total, 0), "round {round}: all applied");
 
-        // One step down undoes exactly the last migration (the index of the product list):
-        // every table stays; the next step removes the job queue.
+        // One step down undoes exactly the last migration. The migrations after the job
+        // queue (the sixth) only change indexes: stepping down through them keeps every
+        // table, and the step after them removes the job queue.
+        let index_only = total - 6;
         Migrator::down(&t.db, Some(1)).await.expect("down one");
         assert_eq!(tables(&t).await, TABLES, "round {round}: one step down");
         assert_eq!(status(&t).await, (total - 1, 1));
-        Migrator::down(&t.db, Some(1)).await.expect("down two");
+        if index_only > 1 {
+            Migrator::down(&t.db, Some(u32::try_from(index_only - 1).expect("few")))
+                .await
+                .expect("down through the index changes");
+            assert_eq!(
+                tables(&t).await,
+                TABLES,
+                "round {round}: index changes undone"
+            );
+        }
+        Migrator::down(&t.db, Some(1))
+            .await
+            .expect("down the job queue");
         assert!(!tables(&t).await.contains(&"agent_jobs".to_owned()));
-        assert_eq!(status(&t).await, (total - 2, 2));
+        assert_eq!(status(&t).await, (total - index_only - 1, index_only + 1));
 
         Migrator::down(&t.db, None).await.expect("down all");
         assert_eq!(
