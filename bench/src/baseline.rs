@@ -807,8 +807,9 @@ pub async fn job_queue(
     ids.dedup();
     let row = sqlx::query(
         "SELECT count(*) FILTER (WHERE status = 'COMPLETED' AND attempts = 1), count(*) \
-         FROM agent_jobs",
+         FROM agent_jobs WHERE store_id IS NOT DISTINCT FROM $1",
     )
+    .bind(store_id)
     .fetch_one(pool)
     .await
     .map_err(context("sqlx count"))?;

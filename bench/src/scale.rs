@@ -7,8 +7,9 @@ use std::time::Instant;
 
 use domain::DatabaseConnection;
 use domain::agent_jobs::{self, JobOwner};
+use domain::paging::PageRequest;
 use domain::stores::StoreScope;
-use domain::users::{self, Email, NewUser, Password, PasswordHasher};
+use domain::users::{self, Email, PasswordHasher};
 use entity::{agent_jobs as jobs_table, products as products_table};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};
 use sea_orm::sqlx::postgres::PgPool;
@@ -18,21 +19,24 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use migration::{Migrator, MigratorTrait};
+use seed::bulk::BulkOptions;
+
 use crate::report::{Measurement, Report, median};
-use crate::run::concurrently;
 use crate::settings::Settings;
 use crate::workloads::{GETS, JOBS, PAGE_SIZE, PAGES};
 use crate::{BenchResult, baseline, context, workloads};
 
 /// Stores the catalogue is spread over; the reads go to the first one.
 pub const STORES: u64 = 10;
-/// Products per `create_many` call while generating.
-const GENERATE_BATCH: usize = 500;
+/// The seed of the bulk data.
+const RNG_SEED: u64 = 7;
 
 /// One volume's medians, by workload and implementation.
 type Figures = Vec<Measurement>;
 
-/// Runs the scale mode.
+/// Runs the scale mode: for each volume, wipe, generate the catalogue with the seed crate's
+/// bulk generator (through `domain`, batched), add the job history, measure.
 ///
 /// # Errors
 /// The first error that stops it.
@@ -43,54 +47,36 @@ pub async fn run(
     report: &mut Report,
 ) -> BenchResult<()> {
     let hasher = PasswordHasher::new(users::Argon2Params::OWASP).map_err(context("hasher"))?;
-    let owner = users::register(
-        db,
-        &hasher,
-        NewUser {
-            email: Email::parse("scale-owner@bench.example.com").map_err(context("email"))?,
-            password: Password::parse("correct horse battery staple")
-                .map_err(context("password"))?,
-            name: None,
-            image: None,
-        },
-    )
-    .await
-    .map_err(context("register"))?
-    .id;
-    let mut stores = Vec::new();
-    for s in 0..STORES {
-        let store = domain::stores::create(
-            db,
-            owner,
-            domain::stores::NewStore {
-                name: format!("Scale store {s}"),
-                niche: "Everything".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(context("create store"))?;
-        stores.push(
-            StoreScope::obtain(db, owner, store.id)
-                .await
-                .map_err(context("scope"))?,
-        );
-    }
     let mut results: Vec<(u64, Figures)> = Vec::new();
-    let mut have = 0u64;
+    let mut scope = None;
     for volume in [settings.scale_small, settings.scale_large] {
+        Migrator::fresh(db)
+            .await
+            .map_err(context("migrate fresh"))?;
         let started = Instant::now();
-        generate(db, &stores, have / STORES, volume / STORES).await?;
+        let options = BulkOptions {
+            stores: u32::try_from(STORES).unwrap_or(10),
+            products_per_store: u32::try_from(volume / STORES).unwrap_or(u32::MAX),
+            rng_seed: RNG_SEED,
+            batch_size: seed::bulk::DEFAULT_BATCH_SIZE,
+        };
+        let generated = seed::bulk::generate(db, &options, &hasher, |_| {})
+            .await
+            .map_err(context("seed::bulk::generate"))?;
+        clear_pending(db, settings.postgres).await?;
         history(db, settings.postgres, volume).await?;
-        have = volume;
         println!(
-            "# scale: {volume} products in {STORES} stores ({} per store), {volume} finished jobs \
-             of history; generated in {:.1} s",
-            volume / STORES,
+            "# scale: {} products in {} stores ({} per store) by seed::bulk, {volume} finished \
+             jobs of history; generated in {:.1} s",
+            generated.products,
+            generated.stores_created,
+            options.products_per_store,
             started.elapsed().as_secs_f64()
         );
-        let figures = measure(settings, db, pool, stores[0], volume, report).await?;
+        let read = read_scope(db).await?;
+        let figures = measure(settings, db, pool, read, volume, report).await?;
         results.push((volume, figures));
+        scope = Some(read);
     }
     if let [(small, low), (large, high)] = results.as_slice() {
         for m in low {
@@ -110,53 +96,31 @@ pub async fn run(
             }
         }
     }
-    if settings.postgres {
-        plans(db, stores[0]).await?;
-    } else {
-        println!("# query plans: Postgres only (BENCH_DATABASE_URL is not Postgres)");
+    match (settings.postgres, scope) {
+        (true, Some(scope)) => plans(db, scope).await?,
+        _ => println!("# query plans: Postgres only (BENCH_DATABASE_URL is not Postgres)"),
     }
     Ok(())
 }
 
-/// Grows each store from `from` to `to` products (3 variants, 2 images, every other one
-/// ACTIVE) through `domain::products::create_many`, two batches at a time.
-async fn generate(
-    db: &DatabaseConnection,
-    stores: &[StoreScope],
-    from: u64,
-    to: u64,
-) -> BenchResult<()> {
-    let mut work: Vec<(usize, usize, usize)> = Vec::new();
-    for (s, _) in stores.iter().enumerate() {
-        let mut start = usize::try_from(from).unwrap_or(0);
-        let end = usize::try_from(to).unwrap_or(0);
-        while start < end {
-            let stop = (start + GENERATE_BATCH).min(end);
-            work.push((s, start, stop));
-            start = stop;
-        }
-    }
-    let work = Arc::new(work);
-    let stores = Arc::new(stores.to_vec());
-    let tasks = 2;
-    concurrently(tasks, |task| {
-        let db = db.clone();
-        let work = Arc::clone(&work);
-        let stores = Arc::clone(&stores);
-        async move {
-            for (s, start, stop) in work.iter().skip(task).step_by(tasks) {
-                let batch = (*start..*stop)
-                    .map(|i| crate::data::product(&format!("scale{s}"), i, i % 2 == 0, 3, 10))
-                    .collect();
-                domain::products::create_many(&db, &stores[*s], batch)
-                    .await
-                    .map_err(context("create_many"))?;
-            }
-            Ok(())
-        }
-    })
-    .await?;
-    Ok(())
+/// The scope of the first bulk store, whose products the reads use.
+async fn read_scope(db: &DatabaseConnection) -> BenchResult<StoreScope> {
+    let email =
+        Email::parse(&format!("bulk-{RNG_SEED}-0@example.com")).map_err(context("email"))?;
+    let owner = users::find_by_email(db, &email)
+        .await
+        .map_err(context("bulk owner"))?
+        .ok_or("the first bulk owner is missing")?;
+    let store = domain::stores::list_for_owner(db, owner.id, PageRequest::first(1))
+        .await
+        .map_err(context("bulk store"))?
+        .items
+        .into_iter()
+        .next()
+        .ok_or("the first bulk store is missing")?;
+    StoreScope::obtain(db, owner.id, store.id)
+        .await
+        .map_err(context("scope"))
 }
 
 /// Brings the job history to `volume` finished (COMPLETED) jobs, as a platform that has run
@@ -172,9 +136,6 @@ async fn history(db: &DatabaseConnection, postgres: bool, volume: u64) -> BenchR
         .await
         .map_err(context("count jobs"))?;
     let missing = volume.saturating_sub(have);
-    if missing == 0 {
-        return Ok(());
-    }
     db.execute_unprepared(&format!(
         "INSERT INTO agent_jobs (id, store_id, type, status, priority, input, output, progress, \
          created_at, updated_at, attempts, max_attempts, run_at, started_at, completed_at) \
@@ -182,13 +143,18 @@ async fn history(db: &DatabaseConnection, postgres: bool, volume: u64) -> BenchR
          '{{\"provider\":\"ALIEXPRESS\",\"query\":\"history\",\"limit\":20}}', \
          '{{\"products\":[]}}', 100, now() - interval '1 day', now() - interval '1 day', 1, 3, \
          now() - interval '1 day', now() - interval '1 day', now() - interval '1 day' \
-         FROM generate_series(1, {missing})"
+         FROM generate_series(1, {missing}) WHERE {missing} > 0"
     ))
     .await
     .map_err(context("job history"))?;
     db.execute_unprepared("VACUUM ANALYZE")
         .await
         .map_err(context("vacuum"))?;
+    // Generating writes gigabytes of WAL; without a checkpoint now, one would run during the
+    // measurements and slow every commit's flush. (Needs a superuser; skipped otherwise.)
+    if let Err(err) = db.execute_unprepared("CHECKPOINT").await {
+        println!("# checkpoint skipped: {err}");
+    }
     Ok(())
 }
 

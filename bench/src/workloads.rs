@@ -369,13 +369,19 @@ pub async fn job_queue(
     let claims = ids.len();
     ids.sort_unstable();
     ids.dedup();
+    let owned = || match owner.store_id() {
+        Some(store) => jobs_table::Column::StoreId.eq(store),
+        None => jobs_table::Column::StoreId.is_null(),
+    };
     let completed_once = jobs_table::Entity::find()
+        .filter(owned())
         .filter(jobs_table::Column::Status.eq(agent_jobs::JobStatus::Completed))
         .filter(jobs_table::Column::Attempts.eq(1))
         .count(db)
         .await
         .map_err(context("count completed"))?;
     let total = jobs_table::Entity::find()
+        .filter(owned())
         .count(db)
         .await
         .map_err(context("count jobs"))?;
