@@ -287,22 +287,23 @@ async fn plans(db: &DatabaseConnection, scope: StoreScope) -> BenchResult<()> {
         .one(db)
         .await
         .map_err(context("middle cursor"))?;
-    // The statement `domain::products::list` builds for a page of ACTIVE products.
-    let mut list = products_table::Entity::find()
+    // The statement `domain::products::list` builds for a page of ACTIVE products: the first
+    // page, and one in the middle of the store.
+    let list = products_table::Entity::find()
         .filter(products_table::Column::StoreId.eq(scope.store_id()))
         .filter(products_table::Column::DeletedAt.is_null())
         .order_by_desc(products_table::Column::Id)
         .limit(PAGE_SIZE + 1)
         .filter(products_table::Column::Status.eq(domain::products::ProductStatus::Active));
+    let first = list.clone().build(DbBackend::Postgres).to_string();
+    explain(db, "list_products_page first", &first).await?;
     if let Some(after) = middle {
-        list = list.filter(products_table::Column::Id.lt(after));
+        let page = list
+            .filter(products_table::Column::Id.lt(after))
+            .build(DbBackend::Postgres)
+            .to_string();
+        explain(db, "list_products_page middle", &page).await?;
     }
-    explain(
-        db,
-        "list_products_page",
-        &list.build(DbBackend::Postgres).to_string(),
-    )
-    .await?;
 
     agent_jobs::enqueue_many(
         db,
