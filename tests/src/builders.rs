@@ -1,7 +1,7 @@
 //! Rows with unique random values, written straight through the entities. The foundation
 //! tests use them to exercise the schema itself; the repository tests go through `domain`.
 
-use chrono::{DateTime, FixedOffset, Timelike, Utc};
+use domain::clock::now;
 use entity::sea_orm_active_enums::{
     AgentType, JobStatus, MediaType, PageType, ProductStatus, StoreStatus, SupplierProvider,
 };
@@ -17,14 +17,6 @@ use uuid::Uuid;
 /// A short unique suffix for values under unique rules.
 pub fn unique() -> String {
     Uuid::now_v7().simple().to_string()[20..].to_owned()
-}
-
-/// Now, at the microsecond precision every backend keeps.
-pub fn now() -> DateTime<FixedOffset> {
-    let now = Utc::now();
-    now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(now)
-        .fixed_offset()
 }
 
 /// Inserts `model` as it is and returns what the database gave back.
