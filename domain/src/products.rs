@@ -30,13 +30,13 @@ pub use variants::{
 };
 
 use crate::clock;
-use crate::db::begin_write;
+use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Result};
 use crate::money::Money;
 use crate::paging::{Page, PageRequest};
-use crate::rules::{OnTable, UniqueRule, is_transient};
+use crate::rules::{OnTable, UniqueRule};
 use crate::stores::StoreScope;
-use crate::values::{Currency, HttpUrl, Slug, optional_text, required_text};
+use crate::values::{Currency, HttpUrl, READABLE_SUFFIXES, Slug, optional_text, required_text};
 
 /// The longest title, original title, source id or meta title, in characters.
 pub const TITLE_MAX: usize = 255;
@@ -46,10 +46,6 @@ pub const DESCRIPTION_MAX: usize = 50_000;
 pub const VARIANTS_MAX: usize = 100;
 /// The most images a product may have.
 pub const IMAGES_MAX: usize = 50;
-/// How many readable suffixes (`-2` … `-N`) are tried for a taken slug before a random one.
-const READABLE_SUFFIXES: u32 = 25;
-/// How often a transaction that lost a deadlock is run again.
-const TRANSIENT_RETRIES: u32 = 5;
 
 /// A product with its variants (oldest first) and images (by position).
 #[derive(Debug, Clone, PartialEq)]
@@ -392,7 +388,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let (checked, slug) = check(scope, new)?;
-    with_retries(|| async {
+    retry_transient(|| async {
         let txn = begin_write(db).await?;
         let product = insert_checked(&txn, &checked, &slug).await?;
         txn.commit().await?;
@@ -419,7 +415,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let (checked, slug) = check(scope, new)?;
-    with_retries(|| async {
+    retry_transient(|| async {
         let txn = begin_write(db).await?;
         let savepoint = txn.begin().await?;
         let outcome = match insert_checked(&savepoint, &checked, &slug).await {
@@ -470,7 +466,7 @@ where
         images.extend(checked.images);
     }
     let ids = products.iter().map(|p| p.id).collect();
-    with_retries(|| async {
+    retry_transient(|| async {
         let txn = begin_write(db).await?;
         insert_chunked::<products::Entity, _>(&txn, &products, "products").await?;
         insert_chunked::<product_variants::Entity, _>(&txn, &variants, "product_variants").await?;
@@ -505,22 +501,6 @@ where
     Ok(())
 }
 
-/// Runs `attempt` again when it lost a deadlock (MariaDB picks such victims among concurrent
-/// inserts of one unique key).
-async fn with_retries<T, F, Fut>(mut attempt: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let mut tries = 0;
-    loop {
-        match attempt().await {
-            Err(err) if is_transient(&err) && tries < TRANSIENT_RETRIES => tries += 1,
-            other => return other,
-        }
-    }
-}
-
 /// Inserts a checked product, trying slug suffixes in savepoints until one is free.
 async fn insert_checked<C>(txn: &C, checked: &Checked, slug: &Slug) -> Result<Product>
 where
@@ -544,12 +524,7 @@ where
             }) if n < READABLE_SUFFIXES + 3 => {
                 savepoint.rollback().await?;
                 n += 1;
-                let next = if n <= READABLE_SUFFIXES {
-                    slug.with_suffix(n)
-                } else {
-                    slug.with_suffix(10_000 + Uuid::now_v7().as_u128() as u32 % 90_000)
-                };
-                product.slug = next.as_str().to_owned();
+                product.slug = slug.candidate(n).as_str().to_owned();
             }
             Err(err) => return Err(err),
         }

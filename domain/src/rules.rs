@@ -294,9 +294,10 @@ fn classify(err: &DbErr, table: Option<&str>) -> Option<Classified> {
     None
 }
 
-/// Whether the error is a deadlock or serialization failure: the transaction was rolled back
-/// through no fault of its own and may simply be run again (MariaDB in particular picks such
-/// victims when concurrent transactions insert the same unique key).
+/// Whether the error is a deadlock, serialization failure or lock-wait timeout: the
+/// transaction was rolled back through no fault of its own and may simply be run again
+/// (MariaDB in particular picks such victims when concurrent transactions insert the same
+/// unique key).
 pub(crate) fn is_transient(err: &Error) -> bool {
     let Error::Database(
         DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
@@ -307,6 +308,9 @@ pub(crate) fn is_transient(err: &Error) -> bool {
     match e.as_ref() {
         sqlx::Error::Database(db_err) => {
             matches!(db_err.code().as_deref(), Some("40001" | "40P01"))
+                || db_err
+                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+                    .is_some_and(|my| matches!(my.number(), 1205 | 1213))
         }
         _ => false,
     }

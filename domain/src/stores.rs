@@ -25,20 +25,16 @@ pub use values::{
 };
 
 use crate::clock;
-use crate::db::begin_write;
+use crate::db::{begin_write, retry_transient};
 use crate::error::{Error, Result};
 use crate::paging::{Page, PageRequest};
-use crate::rules::{OnTable, UniqueRule, is_transient};
-use crate::values::{Slug, optional_text, required_text};
+use crate::rules::{OnTable, UniqueRule};
+use crate::values::{READABLE_SUFFIXES, Slug, optional_text, required_text};
 
 /// The longest store name or niche, in characters.
 pub const NAME_MAX: usize = 100;
 /// The longest description, in characters.
 pub const DESCRIPTION_MAX: usize = 5_000;
-/// How many readable suffixes (`-2` … `-N`) are tried for a taken slug before a random one.
-const READABLE_SUFFIXES: u32 = 25;
-/// How often a transaction that lost a deadlock is run again.
-const TRANSIENT_RETRIES: u32 = 5;
 
 /// A store as services see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -194,14 +190,7 @@ where
         subdomain: given_subdomain,
     };
 
-    let mut attempt = 0;
-    loop {
-        let result = create_once(db, owner_id, &checked).await;
-        match result {
-            Err(err) if is_transient(&err) && attempt < TRANSIENT_RETRIES => attempt += 1,
-            other => return other,
-        }
-    }
+    retry_transient(|| create_once(db, owner_id, &checked)).await
 }
 
 async fn create_once<C>(db: &C, owner_id: Uuid, checked: &CheckedStore) -> Result<Store>
@@ -211,15 +200,7 @@ where
     let txn = begin_write(db).await?;
     let mut n = 1u32;
     let model = loop {
-        let slug = match n {
-            1 => checked.base.clone(),
-            n if n <= READABLE_SUFFIXES => checked.base.with_suffix(n),
-            // Past the readable suffixes (a popular name under heavy concurrency): a random
-            // one settles it in one more try.
-            _ => checked
-                .base
-                .with_suffix(10_000 + Uuid::now_v7().as_u128() as u32 % 90_000),
-        };
+        let slug = checked.base.candidate(n);
         let subdomain = match &checked.subdomain {
             Some(given) => given.as_str().to_owned(),
             None => derived_subdomain(&slug),

@@ -11,6 +11,8 @@ use crate::error::{Error, Result, Violation};
 
 /// The longest slug, in characters.
 pub const SLUG_MAX: usize = 100;
+/// How many readable suffixes (`-2` … `-N`) a taken derived slug tries before a random one.
+pub const READABLE_SUFFIXES: u32 = 25;
 /// The longest URL, in bytes.
 pub const URL_MAX: usize = 2_048;
 
@@ -100,6 +102,17 @@ impl Slug {
         let keep = SLUG_MAX.saturating_sub(suffix.len()).min(self.0.len());
         let base = self.0[..keep].trim_end_matches('-');
         Self(format!("{base}{suffix}"))
+    }
+
+    /// The `n`th slug to try for a derived slug (1-based): this one, then `-2` … `-N` for
+    /// [`READABLE_SUFFIXES`], then a random five-digit suffix, which settles a popular name
+    /// under heavy concurrency in one more try.
+    pub fn candidate(&self, n: u32) -> Self {
+        match n {
+            0 | 1 => self.clone(),
+            n if n <= READABLE_SUFFIXES => self.with_suffix(n),
+            _ => self.with_suffix(10_000 + (uuid::Uuid::now_v7().as_u128() % 90_000) as u32),
+        }
     }
 
     /// The slug as text.

@@ -6,9 +6,8 @@ use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, SimpleExpr};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, RuntimeErr, Select, TransactionSession, TransactionTrait,
-    sqlx,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Select, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -17,6 +16,7 @@ use super::{
     ReleaseReason, WorkerId, cut, normalized, status_name,
 };
 use crate::clock;
+use crate::db::retry_transient;
 use crate::error::{Error, Result, Violation};
 use crate::rules::OnTable;
 
@@ -128,13 +128,7 @@ impl Worker {
             DbBackend::MySql => {
                 // InnoDB may still pick a deadlock victim among concurrent claims; the
                 // victim's transaction is rolled back whole, so trying again is safe.
-                let mut tries = 0;
-                loop {
-                    match self.claim_in_transaction(db).await {
-                        Err(err) if tries < 5 && is_transient(&err) => tries += 1,
-                        other => break other?,
-                    }
-                }
+                retry_transient(|| self.claim_in_transaction(db)).await?
             }
             _ => self.claim_returning(db).await?,
         };
@@ -239,25 +233,6 @@ impl Worker {
             updated_at: now,
             ..row
         }))
-    }
-}
-
-/// A deadlock or lock timeout: the statement was rolled back and may simply be tried again.
-fn is_transient(err: &Error) -> bool {
-    let Error::Database(
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
-    ) = err
-    else {
-        return false;
-    };
-    match e.as_ref() {
-        sqlx::Error::Database(db_err) => {
-            matches!(db_err.code().as_deref(), Some("40001" | "40P01"))
-                || db_err
-                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                    .is_some_and(|my| matches!(my.number(), 1205 | 1213))
-        }
-        _ => false,
     }
 }
 
