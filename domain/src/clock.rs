@@ -1,6 +1,15 @@
 //! The one source of "now" for rows the domain writes.
 
-use chrono::{DateTime, FixedOffset, Timelike, Utc};
+use chrono::{DateTime, FixedOffset, TimeZone, Timelike, Utc};
+
+use crate::error::{Error, Result, Violation};
+
+/// The earliest time the domain stores: the Unix epoch.
+pub const EARLIEST: &str = "1970-01-01T00:00:00Z";
+/// The latest time the domain stores: the last second of year 9999. MariaDB's `datetime`
+/// ends there, and SQLite compares times as text, which orders correctly only with
+/// four-digit years.
+pub const LATEST: &str = "9999-12-31T23:59:59Z";
 
 /// The current time in UTC at microsecond precision.
 ///
@@ -11,4 +20,31 @@ pub fn now() -> DateTime<FixedOffset> {
     now.with_nanosecond(now.nanosecond() / 1_000 * 1_000)
         .unwrap_or(now)
         .fixed_offset()
+}
+
+/// Checks that a time given by a caller lies in [`EARLIEST`]..=[`LATEST`], and returns it in
+/// UTC at microsecond precision, the form every backend stores and orders alike.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field` with [`Violation::TimeOutOfRange`].
+pub fn bounded<Tz: TimeZone>(
+    field: &'static str,
+    time: DateTime<Tz>,
+) -> Result<DateTime<FixedOffset>> {
+    let utc = time.with_timezone(&Utc);
+    let earliest = Utc.timestamp_opt(0, 0).single();
+    let latest = Utc.timestamp_opt(253_402_300_799, 999_999_000).single();
+    if earliest.is_none_or(|e| utc < e) || latest.is_none_or(|l| utc > l) {
+        return Err(Error::Invalid {
+            field,
+            violation: Violation::TimeOutOfRange {
+                earliest: EARLIEST,
+                latest: LATEST,
+            },
+        });
+    }
+    Ok(utc
+        .with_nanosecond(utc.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(utc)
+        .fixed_offset())
 }

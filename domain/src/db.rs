@@ -128,24 +128,3 @@ pub(crate) async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transa
     })
     .await
 }
-
-/// How often a transaction that lost a deadlock is run again.
-const TRANSIENT_RETRIES: u32 = 5;
-
-/// Runs `attempt` again (up to a few times) when it failed with a deadlock or lock timeout
-/// ([`crate::rules::is_transient`]); the failed attempt was rolled back whole.
-pub(crate) async fn retry_transient<T, F, Fut>(mut attempt: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T>>,
-{
-    let mut tries = 0;
-    loop {
-        match attempt().await {
-            Err(err) if crate::rules::is_transient(&err) && tries < TRANSIENT_RETRIES => {
-                tries += 1;
-            }
-            other => return other,
-        }
-    }
-}

@@ -112,9 +112,24 @@ pub enum Error {
         reason: ReleaseReason,
     },
 
+    /// The transaction lost a deadlock, a serialization conflict or a lock wait, and the
+    /// database rolled it back **whole** (on MariaDB even when the call ran inside the caller's
+    /// transaction: every earlier write of that transaction is gone too). Nothing was wrong
+    /// with the input: run the whole transaction again, for example with
+    /// [`crate::transaction`], which does so by itself.
+    #[error("the transaction was rolled back by a deadlock or lock timeout; run it again")]
+    Transient(#[source] DbErr),
+
     /// Any other database error (connection lost, timeout, …), kept for its source.
     #[error("database error: {0}")]
     Database(#[source] DbErr),
+}
+
+impl Error {
+    /// Whether running the same transaction again may succeed ([`Error::Transient`]).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Transient(_))
+    }
 }
 
 /// Why an input was refused; each variant names the rule, with its limits.
@@ -147,6 +162,24 @@ pub enum Violation {
     /// Does not have the required format.
     #[error("has an invalid format")]
     Format,
+    /// Contains NUL or another control character (other than tab, line feed and carriage
+    /// return), which no backend stores alike (Postgres refuses NUL in text and JSON).
+    #[error("must not contain NUL or other control characters")]
+    ControlCharacter,
+    /// Larger than allowed, in bytes once serialized (JSON payloads).
+    #[error("must be at most {max_bytes} bytes")]
+    TooLarge {
+        /// The largest size allowed, in bytes.
+        max_bytes: usize,
+    },
+    /// A time outside the range every backend stores and orders alike.
+    #[error("must be between {earliest} and {latest}")]
+    TimeOutOfRange {
+        /// The earliest time allowed (RFC 3339).
+        earliest: &'static str,
+        /// The latest time allowed (RFC 3339).
+        latest: &'static str,
+    },
     /// Must be greater than another field's value (e.g. a compare-at price above the price).
     #[error("must be greater than {other}")]
     NotAbove {

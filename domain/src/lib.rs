@@ -22,6 +22,7 @@ pub mod products;
 pub mod rules;
 pub mod stores;
 pub mod suppliers;
+pub mod txn;
 pub mod users;
 pub mod values;
 
@@ -31,6 +32,7 @@ pub use error::{ConfigProblem, Error, Result, Violation};
 pub use money::Money;
 pub use rules::{CheckRule, ForeignKeyRule, UniqueRule};
 pub use sea_orm::DatabaseConnection;
+pub use txn::transaction;
 
 /// The README's code blocks, compiled and run as doc tests, so that they keep working.
 #[doc = include_str!("../../README.md")]

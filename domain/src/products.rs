@@ -15,7 +15,7 @@ use chrono::{DateTime, FixedOffset};
 pub use entity::sea_orm_active_enums::{ProductStatus, SupplierProvider};
 use entity::{product_images, product_variants, products};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
     QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
@@ -30,12 +30,13 @@ pub use variants::{
 };
 
 use crate::clock;
-use crate::db::{begin_write, retry_transient};
+use crate::db::begin_write;
 use crate::error::{Error, Result};
 use crate::money::Money;
 use crate::paging::{Page, PageRequest};
 use crate::rules::{OnTable, UniqueRule};
 use crate::stores::StoreScope;
+use crate::txn::retry_transient;
 use crate::values::{Currency, HttpUrl, READABLE_SUFFIXES, Slug, optional_text, required_text};
 
 /// The longest title, original title, source id or meta title, in characters.
@@ -329,7 +330,7 @@ fn check(scope: &StoreScope, new: NewProduct) -> Result<(Checked, Slug)> {
     let stock_quantity = if variants.is_empty() {
         values::stock("stock_quantity", new.stock_quantity)?
     } else {
-        variants.iter().map(|v| v.stock).sum()
+        values::total_stock(variants.iter().map(|v| v.stock))?
     };
     let status = match new.status.unwrap_or(ProductStatus::Draft) {
         // A tracked product with nothing in stock cannot be ACTIVE.
@@ -342,7 +343,7 @@ fn check(scope: &StoreScope, new: NewProduct) -> Result<(Checked, Slug)> {
         status => status,
     };
     let slug = Slug::from_title(&title, "product");
-    let product = products::Model {
+    let mut product = products::Model {
         id,
         store_id: scope.store_id(),
         source_provider: new.source_provider,
@@ -364,7 +365,9 @@ fn check(scope: &StoreScope, new: NewProduct) -> Result<(Checked, Slug)> {
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        search_title: String::new(),
     };
+    product.search_title = search_key(&product.title);
     Ok((
         Checked {
             product,
@@ -388,7 +391,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let (checked, slug) = check(scope, new)?;
-    retry_transient(|| async {
+    retry_transient(db, || async {
         let txn = begin_write(db).await?;
         let product = insert_checked(&txn, &checked, &slug).await?;
         txn.commit().await?;
@@ -415,7 +418,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let (checked, slug) = check(scope, new)?;
-    retry_transient(|| async {
+    retry_transient(db, || async {
         let txn = begin_write(db).await?;
         let savepoint = txn.begin().await?;
         let outcome = match insert_checked(&savepoint, &checked, &slug).await {
@@ -466,7 +469,7 @@ where
         images.extend(checked.images);
     }
     let ids = products.iter().map(|p| p.id).collect();
-    retry_transient(|| async {
+    retry_transient(db, || async {
         let txn = begin_write(db).await?;
         insert_chunked::<products::Entity, _>(&txn, &products, "products").await?;
         insert_chunked::<product_variants::Entity, _>(&txn, &variants, "product_variants").await?;
@@ -595,13 +598,14 @@ async fn refresh<C: ConnectionTrait>(
     // With variants, the product's stock is their total, recomputed from the rows.
     let has_variants = !checked.variants.is_empty();
     let stock = if has_variants {
-        product_variants::Entity::find()
-            .filter(product_variants::Column::ProductId.eq(existing))
-            .all(txn)
-            .await?
-            .iter()
-            .map(|v| v.stock)
-            .sum()
+        values::total_stock(
+            product_variants::Entity::find()
+                .filter(product_variants::Column::ProductId.eq(existing))
+                .all(txn)
+                .await?
+                .iter()
+                .map(|v| v.stock),
+        )?
     } else {
         p.stock_quantity
     };
@@ -625,6 +629,12 @@ async fn refresh<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     Ok(existing)
+}
+
+/// The text a product search compares with: the title in lower case by Unicode's rules, the
+/// same on every backend (SQLite's `LOWER()` only folds ASCII).
+pub(crate) fn search_key(title: &str) -> String {
+    title.to_lowercase()
 }
 
 fn assemble(
@@ -751,14 +761,13 @@ pub async fn list<C: ConnectionTrait>(
     }
     if let Some(search) = optional_text("search", query.search.as_deref(), TITLE_MAX)? {
         // LIKE metacharacters in the search text are matched literally.
-        let escaped = search
-            .to_lowercase()
+        let escaped = search_key(&search)
             .replace('\\', "\\\\")
             .replace('%', "\\%")
             .replace('_', "\\_");
         select = select.filter(
             Condition::all().add(
-                Expr::expr(Func::lower(Expr::col(products::Column::Title)))
+                Expr::col(products::Column::SearchTitle)
                     .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
             ),
         );
@@ -796,7 +805,9 @@ where
         ..Default::default()
     };
     if let Some(title) = &patch.title {
-        row.title = Set(required_text("title", title, TITLE_MAX)?);
+        let title = required_text("title", title, TITLE_MAX)?;
+        row.search_title = Set(search_key(&title));
+        row.title = Set(title);
     }
     if let Some(description) = &patch.description {
         row.description = Set(

@@ -170,6 +170,9 @@ enum Kind {
 /// without a table, so both are settled by it. A violation that matches no rule of ours, and
 /// every other error, is kept as [`Error::Database`].
 pub fn translate(err: DbErr, table: Option<&str>) -> Error {
+    if is_transient_db(&err) {
+        return Error::Transient(err);
+    }
     match classify(&err, table) {
         Some(Classified::Unique(rule)) => Error::Conflict { rule },
         Some(Classified::ForeignKey(rule)) => Error::MissingReference { rule },
@@ -273,8 +276,12 @@ fn classify(err: &DbErr, table: Option<&str>) -> Option<Classified> {
                     .find(|rule| rule.table() == table_name && rule.columns() == columns)
                     .map(Classified::Unique)
             }
-            // SQLITE_CONSTRAINT_CHECK: "CHECK constraint failed: <name>"
-            Some("275") => by_name(Kind::Check, after(message, "constraint failed: ")?),
+            // SQLITE_CONSTRAINT_CHECK: "CHECK constraint failed: <name>"; the range checks
+            // that migration 000009 adds as triggers raise the same text
+            // (SQLITE_CONSTRAINT_TRIGGER).
+            Some("275") | Some("1811") => {
+                by_name(Kind::Check, after(message, "constraint failed: ")?)
+            }
             // SQLITE_CONSTRAINT_FOREIGNKEY names nothing: the table written decides, when it
             // has a single foreign key.
             Some("787") => {
@@ -297,20 +304,30 @@ fn classify(err: &DbErr, table: Option<&str>) -> Option<Classified> {
 /// Whether the error is a deadlock, serialization failure or lock-wait timeout: the
 /// transaction was rolled back through no fault of its own and may simply be run again
 /// (MariaDB in particular picks such victims when concurrent transactions insert the same
-/// unique key).
-pub(crate) fn is_transient(err: &Error) -> bool {
-    let Error::Database(
-        DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e)),
-    ) = err
+/// unique key). SQLite's "database is locked" after its busy timeout counts too.
+fn is_transient_db(err: &DbErr) -> bool {
+    let (DbErr::Exec(RuntimeErr::SqlxError(e))
+    | DbErr::Query(RuntimeErr::SqlxError(e))
+    | DbErr::Conn(RuntimeErr::SqlxError(e))) = err
     else {
         return false;
     };
     match e.as_ref() {
         sqlx::Error::Database(db_err) => {
-            matches!(db_err.code().as_deref(), Some("40001" | "40P01"))
-                || db_err
-                    .try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-                    .is_some_and(|my| matches!(my.number(), 1205 | 1213))
+            if let Some(my) = db_err.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return matches!(my.number(), 1205 | 1213);
+            }
+            if db_err
+                .try_downcast_ref::<sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // SQLITE_BUSY and SQLITE_LOCKED, with their extended codes.
+                return db_err
+                    .code()
+                    .and_then(|code| code.parse::<u32>().ok())
+                    .is_some_and(|code| matches!(code & 0xff, 5 | 6));
+            }
+            matches!(db_err.code().as_deref(), Some("40001" | "40P01" | "55P03"))
         }
         _ => false,
     }

@@ -25,10 +25,11 @@ pub use values::{
 };
 
 use crate::clock;
-use crate::db::{begin_write, retry_transient};
+use crate::db::begin_write;
 use crate::error::{Error, Result};
 use crate::paging::{Page, PageRequest};
 use crate::rules::{OnTable, UniqueRule};
+use crate::txn::retry_transient;
 use crate::values::{READABLE_SUFFIXES, Slug, optional_text, required_text};
 
 /// The longest store name or niche, in characters.
@@ -190,7 +191,7 @@ where
         subdomain: given_subdomain,
     };
 
-    retry_transient(|| create_once(db, owner_id, &checked)).await
+    retry_transient(db, || create_once(db, owner_id, &checked)).await
 }
 
 async fn create_once<C>(db: &C, owner_id: Uuid, checked: &CheckedStore) -> Result<Store>

@@ -20,10 +20,28 @@ fn invalid(field: &'static str, violation: Violation) -> Error {
     Error::Invalid { field, violation }
 }
 
-/// Trims `value` and checks that it is not empty and at most `max` characters.
+/// Checks that `value` holds no NUL and no other control character but tab, line feed and
+/// carriage return: Postgres refuses NUL in text and JSON, the other backends store it, and
+/// none of them is ever meant in a name, an id or a page.
 ///
 /// # Errors
-/// [`Error::Invalid`] naming `field`: [`Violation::Empty`] or [`Violation::TooLong`].
+/// [`Error::Invalid`] naming `field` with [`Violation::ControlCharacter`].
+pub fn printable(field: &'static str, value: &str) -> Result<()> {
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Err(invalid(field, Violation::ControlCharacter));
+    }
+    Ok(())
+}
+
+/// Trims `value` and checks that it is not empty, at most `max` characters and
+/// [`printable`].
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field`: [`Violation::Empty`], [`Violation::TooLong`] or
+/// [`Violation::ControlCharacter`].
 pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<String> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
@@ -32,7 +50,57 @@ pub fn required_text(field: &'static str, value: &str, max: usize) -> Result<Str
     if trimmed.chars().count() > max {
         return Err(invalid(field, Violation::TooLong { max }));
     }
+    printable(field, trimmed)?;
     Ok(trimmed.to_owned())
+}
+
+/// Checks a JSON document before it is stored: at most `max_bytes` once serialized (so that
+/// every backend's packet and column limits hold), and no NUL in any string or key (Postgres
+/// refuses `\u0000` in `jsonb`).
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field`: [`Violation::TooLarge`] or
+/// [`Violation::ControlCharacter`] (NUL only: other control characters are escaped in JSON
+/// and stored alike everywhere).
+pub fn json_document(
+    field: &'static str,
+    value: &serde_json::Value,
+    max_bytes: usize,
+) -> Result<()> {
+    fn has_nul(value: &serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(items) => items.iter().any(has_nul),
+            serde_json::Value::Object(map) => {
+                map.iter().any(|(k, v)| k.contains('\0') || has_nul(v))
+            }
+            _ => false,
+        }
+    }
+    if has_nul(value) {
+        return Err(invalid(field, Violation::ControlCharacter));
+    }
+    let mut counter = ByteCounter(0);
+    // Writing into a counter cannot fail for a `Value`.
+    let _ = serde_json::to_writer(&mut counter, value);
+    if counter.0 > max_bytes {
+        return Err(invalid(field, Violation::TooLarge { max_bytes }));
+    }
+    Ok(())
+}
+
+/// Counts the bytes written to it, so that a document's size is known without a copy.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Like [`required_text`], but blank input is `None`.

@@ -40,6 +40,8 @@ pub struct Model {
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
     pub deleted_at: Option<DateTimeWithTimeZone>,
+    #[sea_orm(column_type = "Text")]
+    pub search_title: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

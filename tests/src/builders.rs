@@ -145,6 +145,7 @@ pub fn product(store_id: Uuid) -> products::Model {
         created_at: at,
         updated_at: at,
         deleted_at: None,
+        search_title: format!("neon lamp {suffix}"),
     }
 }
 

@@ -16,9 +16,9 @@ use super::{
     ReleaseReason, WorkerId, cut, normalized, status_name,
 };
 use crate::clock;
-use crate::db::retry_transient;
 use crate::error::{Error, Result, Violation};
 use crate::rules::OnTable;
+use crate::txn::retry_transient;
 
 /// How long a failed job waits before its next attempt: exponential, with jitter.
 ///
@@ -128,7 +128,7 @@ impl Worker {
             DbBackend::MySql => {
                 // InnoDB may still pick a deadlock victim among concurrent claims; the
                 // victim's transaction is rolled back whole, so trying again is safe.
-                retry_transient(|| self.claim_in_transaction(db)).await?
+                retry_transient(db, || self.claim_in_transaction(db)).await?
             }
             _ => self.claim_returning(db).await?,
         };

@@ -45,6 +45,7 @@ impl FromQueryResult for ProductRow {
             created_at: res.try_get_by_index(18)?,
             updated_at: res.try_get_by_index(19)?,
             deleted_at: res.try_get_by_index(20)?,
+            search_title: res.try_get_by_index(21)?,
         }))
     }
 }

@@ -73,6 +73,25 @@ pub fn stock(field: &'static str, value: i32) -> Result<i32> {
     Ok(value)
 }
 
+/// The product's stock as the total of its variants' stock, which must fit the same range
+/// as each of them (the product's `stock_quantity` is an `int` too).
+///
+/// # Errors
+/// [`Error::Invalid`] naming `stock_quantity` with [`Violation::OutOfRange`] when the total
+/// passes `i32::MAX`.
+pub fn total_stock(stocks: impl IntoIterator<Item = i32>) -> Result<i32> {
+    stocks
+        .into_iter()
+        .try_fold(0i32, i32::checked_add)
+        .ok_or(Error::Invalid {
+            field: "stock_quantity",
+            violation: Violation::OutOfRange {
+                min: 0,
+                max: i64::from(i32::MAX),
+            },
+        })
+}
+
 /// The selling price and the compare-at ("was") price, which must be above it when set.
 ///
 /// # Errors
