@@ -3,11 +3,13 @@
 
 mod agent_jobs;
 mod connect;
+mod hardening;
 mod identity;
 mod media;
 mod migrations;
 mod pages;
 mod products;
+mod properties;
 mod round_trip;
 mod rules;
 mod seeding;
