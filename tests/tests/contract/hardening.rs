@@ -4,7 +4,6 @@
 //! error whose commit cannot look successful.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use domain::media::{self, MediaMetadata, MediaType, NewMediaAsset};
@@ -27,15 +26,8 @@ use sea_orm::{
 
 use super::*;
 
-fn dec(s: &str) -> Decimal {
-    Decimal::from_str(s).expect("decimal literal")
-}
-
 async fn scope(t: &TestDb) -> StoreScope {
-    let (user, store) = user_with_store(&t.db).await;
-    StoreScope::obtain(&t.db, user.id, store.id)
-        .await
-        .expect("scope")
+    owner_scope(&t.db).await
 }
 
 fn product(source_id: &str, title: &str) -> NewProduct {
