@@ -443,13 +443,17 @@ mod tests {
             checked_filename(" logo.png ").ok(),
             Some("logo.png".to_owned())
         );
-        for bad in ["a/b.png", "a\\b.png", "..", ".", "a\u{0}b"] {
+        for bad in ["a/b.png", "a\\b.png", "..", ".", "a\nb"] {
             assert_eq!(
                 violation(checked_filename(bad)),
                 ("filename", Violation::Format),
                 "{bad:?}"
             );
         }
+        assert_eq!(
+            violation(checked_filename("a\u{0}b")),
+            ("filename", Violation::ControlCharacter)
+        );
     }
 
     #[test]

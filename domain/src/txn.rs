@@ -20,7 +20,12 @@
 //!
 //! let store = domain::transaction(db, |txn| {
 //!     Box::pin(async move {
-//!         let store = stores::create(txn, owner, NewStore::new("Neon Nest", "Lamps")).await?;
+//!         let new = NewStore {
+//!             name: "Neon Nest".into(),
+//!             niche: "Lamps".into(),
+//!             ..NewStore::default()
+//!         };
+//!         let store = stores::create(txn, owner, new).await?;
 //!         // … more writes that must commit together with the store …
 //!         Ok(store)
 //!     })

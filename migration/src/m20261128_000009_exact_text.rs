@@ -5,8 +5,9 @@
 //!   (`utf8mb4_general_ci`) compares without case or accents, so `ánn@example.com` found
 //!   `ann@example.com`, `red-l` and `RED-L` were one SKU, and OAuth ids that differ only in
 //!   case signed into each other's accounts. Postgres (a deterministic collation) and SQLite
-//!   (`BINARY`) compare text byte for byte; `utf8mb4_bin` makes MariaDB do the same, for
-//!   equality, unique indexes and `LIKE`. What is case-insensitive in the domain (emails,
+//!   (`BINARY`) compare text byte for byte; a binary collation without pad space
+//!   (`utf8mb4_nopad_bin` on MariaDB) makes MariaDB do the same, for equality, unique indexes
+//!   and `LIKE`. What is case-insensitive in the domain (emails,
 //!   slugs, subdomains, custom domains) is normalised to lower case before it is stored and
 //!   before it is looked up, so exact comparison is the right one for every column.
 //! - **MariaDB/MySQL: `MEDIUMTEXT` where a limit passes `TEXT`'s 65,535 bytes.** Limits are
@@ -60,15 +61,36 @@ const SQLITE_RANGES: &[(&str, &str, &str)] = &[
     ("product_images", "position", "ck_product_images_position"),
 ];
 
+/// The binary collation without trailing-space padding: `utf8mb4_bin` is PAD SPACE on MariaDB
+/// (`'x' = 'x '` is true), which is not exact. MariaDB calls the exact one
+/// `utf8mb4_nopad_bin`, MySQL 8 `utf8mb4_0900_bin`.
+async fn exact_collation(db: &SchemaManagerConnection<'_>) -> Result<&'static str, DbErr> {
+    let version: String = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::MySql,
+            "SELECT VERSION() AS version",
+        ))
+        .await?
+        .map(|row| row.try_get("", "version"))
+        .transpose()?
+        .unwrap_or_default();
+    Ok(if version.contains("MariaDB") {
+        "utf8mb4_nopad_bin"
+    } else {
+        "utf8mb4_0900_bin"
+    })
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::MySql => {
+                let collation = exact_collation(db).await?;
                 for table in TABLES {
                     db.execute_unprepared(&format!(
-                        "ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+                        "ALTER TABLE `{table}` CONVERT TO CHARACTER SET utf8mb4 COLLATE {collation}"
                     ))
                     .await?;
                 }

@@ -267,6 +267,7 @@ mod tests {
                 "created_at",
                 "updated_at",
                 "deleted_at",
+                "search_title",
             ]
         );
     }

@@ -1016,3 +1016,18 @@ backend_test! {
         assert_eq!(listed.items.len(), assets);
     }
 }
+
+backend_test! {
+    async fn the_schema_itself_compares_text_exactly_trailing_spaces_included(t: &TestDb) {
+        // Straight through the entities, past the domain's trimming: the database's own
+        // equality, which a binary PAD SPACE collation would get wrong.
+        let (_, store) = user_with_store(&t.db).await;
+        for source_id in ["sku-1", "sku-1 ", "SKU-1", "skü-1"] {
+            let mut row = tests::builders::product(store.id);
+            row.source_id = source_id.into();
+            insert(&t.db, row).await.expect("a distinct source id");
+        }
+        let rows = product_rows::Entity::find().count(&t.db).await.expect("count");
+        assert_eq!(rows, 4);
+    }
+}
