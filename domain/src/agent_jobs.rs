@@ -29,17 +29,19 @@ mod queue;
 mod run;
 mod wakeup;
 
-pub use claim::{Backoff, ClaimedJob, FailOutcome, Worker};
+pub use claim::{Backoff, ClaimedJob, FailOutcome, MAX_BACKOFF, Worker};
 pub use entity::sea_orm_active_enums::{AgentType, JobStatus};
 pub use payload::{
     BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo, ImageOperation, ImageWork,
-    JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE, MAX_IMAGES,
-    MAX_SCOUT_LIMIT, MAX_SHORT_TEXT, MAX_URL, MAX_VIDEO_SECONDS, ProcessedImage, ProcessedImages,
+    JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_DESCRIPTION, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE,
+    MAX_IMAGES, MAX_META_DESCRIPTION, MAX_META_TITLE, MAX_PAYLOAD_BYTES, MAX_SCOUT_LIMIT,
+    MAX_SHORT_TEXT, MAX_SOURCE_ID, MAX_TITLE, MAX_URL, MAX_VIDEO_SECONDS, ProcessedImage,
+    ProcessedImages,
     ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
 };
 pub use queue::{
     JobCounts, JobCursor, JobFilter, JobPage, MAX_PAGE, NewJob, RESCUED_ERROR, RescueReport,
-    cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
+    UnreadableJob, cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
 };
 pub use run::{HandlerFuture, JobFailure, WorkerOptions, WorkerStats};
 pub use wakeup::{CHANNEL, WakeSubscription, Wakeup, Woken};
@@ -83,8 +85,9 @@ impl From<StoreScope> for JobOwner {
     }
 }
 
-/// Who holds a job while it runs (`agent_jobs.locked_by`): 1 to [`MAX_WORKER_ID`] characters.
-/// Make it unique per worker process and task, e.g. with [`WorkerId::generate`].
+/// Who holds a job while it runs (`agent_jobs.locked_by`): 1 to [`MAX_WORKER_ID`] characters,
+/// no control character. Make it unique per worker process and task, e.g. with
+/// [`WorkerId::generate`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WorkerId(String);
 
@@ -92,7 +95,8 @@ impl WorkerId {
     /// Checks a worker id.
     ///
     /// # Errors
-    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`] or [`Violation::TooLong`].
+    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`], [`Violation::TooLong`] or
+    /// [`Violation::ControlCharacter`].
     pub fn parse(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
         if id.trim().is_empty() {
@@ -107,13 +111,24 @@ impl WorkerId {
                 violation: Violation::TooLong { max: MAX_WORKER_ID },
             });
         }
+        // Any control character, tab and line breaks included: an id is one line.
+        if id.chars().any(char::is_control) {
+            return Err(Error::Invalid {
+                field: "worker_id",
+                violation: Violation::ControlCharacter,
+            });
+        }
         Ok(Self(id))
     }
 
-    /// A fresh unique id, `<prefix>-<uuid>`; the prefix (cut to 200 characters) says what the
-    /// worker is, e.g. `"copywriter"`.
+    /// A fresh unique id, `<prefix>-<uuid>`; the prefix (without its control characters, cut
+    /// to 200 characters) says what the worker is, e.g. `"copywriter"`.
     pub fn generate(prefix: &str) -> Self {
-        let prefix: String = prefix.chars().take(200).collect();
+        let prefix: String = prefix
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect();
         Self(format!("{prefix}-{}", Uuid::now_v7().simple()))
     }
 

@@ -1,6 +1,12 @@
 //! What each agent type is given (its input) and gives back (its output), stored as JSON in
 //! `agent_jobs.input` and `agent_jobs.output`. The job's `type` column says which variant the
 //! JSON is, so the JSON itself carries no tag.
+//!
+//! Both are checked before they are written ([`JobInput::validate`], [`JobOutput::validate`]):
+//! every field against its rule (no NUL or other control character in any text), the whole
+//! document against [`MAX_PAYLOAD_BYTES`], and finally the JSON to be stored is read back and
+//! must give the very value that was checked. So a payload that a write accepts always reads
+//! back; one that would not is refused at the write, naming `input` or `output`.
 
 use entity::sea_orm_active_enums::{AgentType, SupplierProvider};
 use rust_decimal::Decimal;
@@ -27,6 +33,21 @@ pub const MAX_IMAGE_SIDE: u32 = 8_192;
 pub const MAX_VIDEO_SECONDS: u32 = 180;
 /// Longest URL accepted, in characters.
 pub const MAX_URL: usize = 2_048;
+/// Largest input or output of a job, in bytes of its JSON: 1 MiB. Far above what an agent
+/// needs (the largest typed payload, 100 products of copy, stays under it unless the
+/// descriptions are huge), and far below every backend's packet and column limits
+/// (MariaDB's `max_allowed_packet` is 16 MiB by default), so that a write never fails there.
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Longest title in an output (a scouted product's, a written product title), in characters.
+pub const MAX_TITLE: usize = 500;
+/// Longest written description, in characters (the products' own limit).
+pub const MAX_DESCRIPTION: usize = 50_000;
+/// Longest supplier product id in a scout's output, in characters.
+pub const MAX_SOURCE_ID: usize = 255;
+/// Longest SEO title written by a copywriter, in characters.
+pub const MAX_META_TITLE: usize = 200;
+/// Longest SEO description written by a copywriter, in characters.
+pub const MAX_META_DESCRIPTION: usize = 500;
 
 /// The input of a job: what its agent needs. The variant decides the job's [`AgentType`].
 ///
@@ -230,12 +251,30 @@ impl JobInput {
         }
     }
 
-    /// Checks every field against its rule.
+    /// Checks every field against its rule, then the whole document: at most
+    /// [`MAX_PAYLOAD_BYTES`], and read back from its stored JSON as this very value.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the field as `input.<name>`: [`Violation::Empty`],
-    /// [`Violation::TooLong`], [`Violation::OutOfRange`] or [`Violation::Format`].
+    /// [`Violation::TooLong`], [`Violation::OutOfRange`], [`Violation::Format`] or
+    /// [`Violation::ControlCharacter`]; naming `input`: [`Violation::TooLarge`], or
+    /// [`Violation::Format`] when its JSON would not read back as the same value.
     pub fn validate(&self) -> Result<()> {
+        self.stored_json().map(|_| ())
+    }
+
+    /// The JSON to store, once every check of [`JobInput::validate`] passed.
+    pub(crate) fn stored_json(&self) -> Result<serde_json::Value> {
+        self.validate_fields()?;
+        let json = self.to_json();
+        crate::values::json_document("input", &json, MAX_PAYLOAD_BYTES)?;
+        match Self::from_json(self.agent_type(), json.clone()) {
+            Ok(back) if back == *self => Ok(json),
+            _ => Err(invalid("input", Violation::Format)),
+        }
+    }
+
+    fn validate_fields(&self) -> Result<()> {
         match self {
             JobInput::BrandGenerator(b) => {
                 short_text("input.niche", &b.niche)?;
@@ -313,6 +352,79 @@ impl JobOutput {
         }
     }
 
+    /// Checks an output before it is stored and gives the form that is stored: every field
+    /// against its rule (a brand identity as [`BrandIdentity::validated`] does, trimmed), then
+    /// the whole document: at most [`MAX_PAYLOAD_BYTES`], and read back from its stored JSON
+    /// as the very value returned.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field (`output.<name>`, or `brand_identity.<name>`):
+    /// [`Violation::Empty`], [`Violation::TooLong`], [`Violation::OutOfRange`],
+    /// [`Violation::Format`] or [`Violation::ControlCharacter`]; naming `output`:
+    /// [`Violation::TooLarge`], or [`Violation::Format`] when its JSON would not read back
+    /// as the same value.
+    pub fn validate(self) -> Result<Self> {
+        let output = self.validate_fields()?;
+        output.stored_json()?;
+        Ok(output)
+    }
+
+    /// The JSON to store: checked for size, and read back as this value.
+    pub(crate) fn stored_json(&self) -> Result<serde_json::Value> {
+        let json = self.to_json();
+        crate::values::json_document("output", &json, MAX_PAYLOAD_BYTES)?;
+        match Self::from_json(self.agent_type(), json.clone()) {
+            Ok(back) if back == *self => Ok(json),
+            _ => Err(invalid("output", Violation::Format)),
+        }
+    }
+
+    fn validate_fields(self) -> Result<Self> {
+        match self {
+            JobOutput::BrandGenerator(brand) => {
+                return brand.validated().map(JobOutput::BrandGenerator);
+            }
+            JobOutput::ProductScout(ref r) => {
+                let max = MAX_SCOUT_LIMIT as usize;
+                if r.products.len() > max {
+                    return Err(invalid("output.products", Violation::TooMany { max }));
+                }
+                for p in &r.products {
+                    text("output.products.source_id", &p.source_id, MAX_SOURCE_ID)?;
+                    text("output.products.title", &p.title, MAX_TITLE)?;
+                    http_url("output.products.url", &p.url)?;
+                    price("output.products.cost_price", p.cost_price)?;
+                }
+            }
+            JobOutput::Copywriter(ref r) => {
+                count("output.products", r.products.len(), MAX_COPY_PRODUCTS)?;
+                for p in &r.products {
+                    text("output.products.title", &p.title, MAX_TITLE)?;
+                    text("output.products.description", &p.description, MAX_DESCRIPTION)?;
+                    if let Some(t) = &p.meta_title {
+                        text("output.products.meta_title", t, MAX_META_TITLE)?;
+                    }
+                    if let Some(d) = &p.meta_description {
+                        text("output.products.meta_description", d, MAX_META_DESCRIPTION)?;
+                    }
+                }
+            }
+            JobOutput::ImageProcessor(ref r) => {
+                count("output.images", r.images.len(), MAX_IMAGES)?;
+                for image in &r.images {
+                    http_url("output.images.source_url", &image.source_url)?;
+                    http_url("output.images.processed_url", &image.processed_url)?;
+                }
+            }
+            JobOutput::VideoGenerator(ref v) => {
+                http_url("output.url", &v.url)?;
+                let max = MAX_VIDEO_SECONDS.into();
+                in_range("output.duration_seconds", v.duration_seconds.into(), 1, max)?;
+            }
+        }
+        Ok(self)
+    }
+
     pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             JobOutput::BrandGenerator(x) => to_json(x),
@@ -356,18 +468,24 @@ fn invalid(field: &'static str, violation: Violation) -> Error {
 }
 
 fn short_text(field: &'static str, value: &str) -> Result<()> {
+    text(field, value, MAX_SHORT_TEXT)
+}
+
+/// Not blank, at most `max` characters, no NUL or other control character (tab and line
+/// breaks are text). Kept as given, not trimmed, so that it reads back exactly.
+fn text(field: &'static str, value: &str, max: usize) -> Result<()> {
     if value.trim().is_empty() {
         return Err(invalid(field, Violation::Empty));
     }
-    if value.chars().count() > MAX_SHORT_TEXT {
-        return Err(invalid(
-            field,
-            Violation::TooLong {
-                max: MAX_SHORT_TEXT,
-            },
-        ));
+    if value.chars().count() > max {
+        return Err(invalid(field, Violation::TooLong { max }));
     }
-    Ok(())
+    crate::values::printable(field, value)
+}
+
+/// A supplier's price: 0 to [`crate::Money::MAX`], at most two decimals.
+fn price(field: &'static str, value: Decimal) -> Result<()> {
+    crate::Money::parse(field, value).map(|_| ())
 }
 
 fn in_range(field: &'static str, value: i64, min: i64, max: i64) -> Result<()> {
@@ -419,7 +537,12 @@ fn http_url(field: &'static str, url: &str) -> Result<()> {
         .or_else(|| url.strip_prefix("http://"));
     let host = rest.and_then(|r| r.split(['/', '?', '#']).next());
     match host {
-        Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
+        Some(host)
+            if !host.is_empty()
+                && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(())
+        }
         _ => Err(invalid(field, Violation::Format)),
     }
 }
