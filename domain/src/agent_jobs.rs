@@ -95,8 +95,8 @@ impl WorkerId {
     /// Checks a worker id.
     ///
     /// # Errors
-    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`], [`Violation::TooLong`] or
-    /// [`Violation::ControlCharacter`].
+    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`], [`Violation::TooLong`],
+    /// [`Violation::ControlCharacter`] or [`Violation::Format`] (surrounding whitespace).
     pub fn parse(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
         if id.trim().is_empty() {
@@ -118,6 +118,14 @@ impl WorkerId {
                 violation: Violation::ControlCharacter,
             });
         }
+        // A job's holder is compared exactly; MariaDB ignores trailing spaces even in a
+        // binary collation, so `w1` and `w1 ` would hold each other's jobs there.
+        if id.trim() != id {
+            return Err(Error::Invalid {
+                field: "worker_id",
+                violation: Violation::Format,
+            });
+        }
         Ok(Self(id))
     }
 
@@ -128,7 +136,9 @@ impl WorkerId {
             .chars()
             .filter(|c| !c.is_control())
             .take(200)
-            .collect();
+            .collect::<String>()
+            .trim()
+            .to_owned();
         Self(format!("{prefix}-{}", Uuid::now_v7().simple()))
     }
 

@@ -1,5 +1,18 @@
 //! The validated inputs of identity: email address, display name, image URL and Stripe
 //! account id. Each has one way in, `parse`, whose error names the field and the rule.
+//!
+//! # What equality means
+//! Every one of them is compared exactly, code point for code point, on every backend (the
+//! columns are binary on MariaDB), in the form `parse` gives:
+//! - An email is trimmed, lower-cased (Unicode's full lower-casing) and put in Unicode
+//!   Normalization Form C, so `Ann@Example.com` and `ann@example.com` are one account, and so
+//!   are a composed `á` and an `a` followed by a combining accent (one text, two encodings;
+//!   RFC 6532 asks for NFC). Nothing else is folded: `ánn@…` is not `ann@…`, a full-width
+//!   `ａnn@…` is not `ann@…`, a Cyrillic `а` is not a Latin `a`. Those are other mailboxes,
+//!   and a provider vouching for one of them never reaches the account of the other.
+//! - A Stripe account id keeps its case: Stripe's ids are case-sensitive.
+
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Error, Result, Violation};
 
@@ -16,9 +29,10 @@ fn invalid(field: &'static str, violation: Violation) -> Error {
     Error::Invalid { field, violation }
 }
 
-/// An email address, trimmed and lower-cased (so that `Ann@Example.com` and
-/// `ann@example.com` are one account), with a real address syntax check: no display name, no
-/// IP literal, a domain with at least two labels.
+/// An email address, trimmed, lower-cased and in Unicode NFC (so that `Ann@Example.com` and
+/// `ann@example.com` are one account; see the module documentation for what else is and is
+/// not one account), with a real address syntax check: no display name, no IP literal, a
+/// domain with at least two labels, no control character.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Email(String);
 
@@ -27,9 +41,14 @@ impl Email {
     ///
     /// # Errors
     /// [`Error::Invalid`] for field `email`: [`Violation::Empty`], [`Violation::TooLong`]
-    /// (over [`EMAIL_MAX_LEN`]) or [`Violation::Format`].
+    /// (over [`EMAIL_MAX_LEN`] characters once normalised),
+    /// [`Violation::ControlCharacter`] or [`Violation::Format`].
     pub fn parse(input: &str) -> Result<Self> {
-        let email = input.trim().to_lowercase();
+        let trimmed = input.trim();
+        if trimmed.chars().any(char::is_control) {
+            return Err(invalid("email", Violation::ControlCharacter));
+        }
+        let email: String = trimmed.to_lowercase().nfc().collect();
         if email.is_empty() {
             return Err(invalid("email", Violation::Empty));
         }
@@ -73,7 +92,8 @@ impl DisplayName {
     ///
     /// # Errors
     /// [`Error::Invalid`] for field `name`: [`Violation::Empty`], [`Violation::TooLong`] or
-    /// [`Violation::Format`] (a control character).
+    /// [`Violation::ControlCharacter`] (any, tab and line breaks included: a name is one
+    /// line).
     pub fn parse(input: &str) -> Result<Self> {
         let name = input.trim();
         if name.is_empty() {
@@ -88,7 +108,7 @@ impl DisplayName {
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(invalid("name", Violation::Format));
+            return Err(invalid("name", Violation::ControlCharacter));
         }
         Ok(Self(name.to_owned()))
     }
@@ -109,12 +129,18 @@ impl ImageUrl {
     /// Validates `input`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for field `image`: [`Violation::Empty`], [`Violation::TooLong`],
-    /// [`Violation::Format`] (not a URL, or no host) or [`Violation::Scheme`] (not https).
+    /// [`Error::Invalid`] for field `image`: [`Violation::Empty`], [`Violation::TooLong`]
+    /// (before or after normalisation: the stored form is what is limited),
+    /// [`Violation::ControlCharacter`] (the URL parser would silently drop a tab or a line
+    /// break), [`Violation::Format`] (not a URL, or no host) or [`Violation::Scheme`] (not
+    /// https).
     pub fn parse(input: &str) -> Result<Self> {
         let input = input.trim();
         if input.is_empty() {
             return Err(invalid("image", Violation::Empty));
+        }
+        if input.chars().any(char::is_control) {
+            return Err(invalid("image", Violation::ControlCharacter));
         }
         if input.chars().count() > IMAGE_URL_MAX_LEN {
             return Err(invalid(
@@ -260,7 +286,7 @@ mod tests {
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
         assert_eq!(
             violation(DisplayName::parse("Ann\u{0}Lee"), "name"),
-            Violation::Format
+            Violation::ControlCharacter
         );
     }
 
