@@ -371,3 +371,55 @@ pub(crate) fn normalized(at: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
         .unwrap_or(utc)
         .fixed_offset()
 }
+
+#[cfg(test)]
+mod properties {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// Worker ids: no panic; an accepted id is one line within the limit, without
+        /// surrounding whitespace, and parses to itself; a generated id always parses.
+        #[test]
+        fn worker_ids_are_one_exact_line(input in payload::strategies::edgy()) {
+            if let Ok(id) = WorkerId::parse(input.clone()) {
+                prop_assert!(id.as_str().chars().count() <= MAX_WORKER_ID);
+                prop_assert!(!id.as_str().chars().any(char::is_control));
+                prop_assert_eq!(id.as_str().trim(), id.as_str());
+                prop_assert_eq!(WorkerId::parse(id.as_str()).ok(), Some(id.clone()));
+            }
+            let generated = WorkerId::generate(&input);
+            prop_assert_eq!(WorkerId::parse(generated.as_str()).ok(), Some(generated));
+        }
+
+        /// Progress: exactly 0 to 100.
+        #[test]
+        fn progress_is_a_percentage(percent in any::<u8>()) {
+            prop_assert_eq!(Progress::new(percent).is_ok(), percent <= 100);
+        }
+
+        /// Back-off: no attempt number and no configuration panics or overflows; every
+        /// delay lies in its band and never over `MAX_BACKOFF`.
+        #[test]
+        fn back_off_never_overflows(
+            attempt in any::<i32>(),
+            base in any::<u64>(),
+            max in any::<u64>(),
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let backoff = Backoff {
+                base: Duration::new(base, nanos),
+                max: Duration::new(max, nanos),
+            };
+            let ceiling = backoff.ceiling(attempt);
+            prop_assert!(ceiling <= MAX_BACKOFF && ceiling <= backoff.max);
+            let delay = backoff.delay(attempt);
+            prop_assert!(delay <= ceiling && delay >= ceiling / 2);
+        }
+    }
+}

@@ -347,3 +347,105 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Text an adversary would try: arbitrary Unicode, and strings built from the characters
+    /// that break naive checks (NUL and other controls, combining marks, full-width and
+    /// Cyrillic look-alikes, odd whitespace, case-changing letters such as `İ` and `ẞ`).
+    fn edgy() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            proptest::string::string_regex(
+                "[aA@.\\-_+é\\u{301}\\u{0}\\u{1}\\t\\n\\r \\u{3000}\\u{ff41}\\u{430}İẞΣς]{0,40}"
+            )
+            .expect("regex"),
+            proptest::string::string_regex(
+                "[a-zA-Z0-9.+_\\-éÉñÑ\\u{301}\\u{ff41}\\u{430}İ]{1,30}@[a-zA-Z0-9\\-é]{1,20}\\.[a-zA-Z]{2,6}"
+            )
+            .expect("regex"),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Whatever comes in, `Email::parse` does not panic, and an accepted address is in
+        /// its stored form: NFC, lower-cased, no control character, within the limit, and
+        /// parsing that form again gives the same address.
+        #[test]
+        fn an_accepted_email_is_its_own_normal_form(input in edgy()) {
+            if let Ok(email) = Email::parse(&input) {
+                let stored = email.as_ref();
+                prop_assert!(stored.chars().count() <= EMAIL_MAX_LEN);
+                prop_assert!(!stored.chars().any(char::is_control));
+                prop_assert!(unicode_normalization::is_nfc(stored));
+                prop_assert_eq!(Email::parse(stored).ok(), Some(email.clone()));
+                prop_assert_eq!(Email::from_stored(stored.to_owned()), email);
+            }
+        }
+
+        /// A composed and a decomposed spelling are one address; an accent, a full-width
+        /// letter or a Cyrillic look-alike make another one.
+        #[test]
+        fn look_alike_emails_are_other_addresses(local in "[a-z]{1,10}", domain in "[a-z]{1,10}") {
+            let plain = Email::parse(&format!("a{local}@{domain}.com")).expect("plain");
+            let composed = Email::parse(&format!("\u{e1}{local}@{domain}.com")).expect("composed");
+            let decomposed = Email::parse(&format!("a\u{301}{local}@{domain}.com")).expect("decomposed");
+            prop_assert_eq!(&composed, &decomposed);
+            prop_assert_ne!(&plain, &composed);
+            prop_assert_eq!(Email::parse(&format!("A{local}@{}.COM", domain.to_uppercase())).ok(), Some(plain.clone()));
+            for look_alike in [format!("\u{ff41}{local}@{domain}.com"), format!("\u{430}{local}@{domain}.com")] {
+                if let Ok(other) = Email::parse(&look_alike) {
+                    prop_assert_ne!(&other, &plain);
+                }
+            }
+        }
+
+        /// Display names, image URLs and Stripe ids: no panic; an accepted value is in its
+        /// stored form (parsing it again gives it back) and within its limit.
+        #[test]
+        fn other_identity_values_parse_to_a_stable_stored_form(input in edgy()) {
+            if let Ok(name) = DisplayName::parse(&input) {
+                prop_assert!(name.as_ref().chars().count() <= DISPLAY_NAME_MAX_LEN);
+                prop_assert!(!name.as_ref().chars().any(char::is_control));
+                prop_assert_eq!(DisplayName::parse(name.as_ref()).ok(), Some(name.clone()));
+            }
+            let url = format!("https://cdn.example.com/{input}");
+            if let Ok(image) = ImageUrl::parse(&url) {
+                prop_assert!(image.as_ref().chars().count() <= IMAGE_URL_MAX_LEN);
+                prop_assert_eq!(ImageUrl::parse(image.as_ref()).ok(), Some(image.clone()));
+            }
+            if let Ok(id) = StripeAccountId::parse(&format!("acct_{input}")) {
+                prop_assert!(id.as_ref().len() <= STRIPE_ACCOUNT_ID_MAX_LEN);
+                prop_assert_eq!(StripeAccountId::parse(id.as_ref()).ok(), Some(id.clone()));
+            }
+        }
+
+        /// Stripe ids keep their case: two ids that differ only by case are two ids.
+        #[test]
+        fn stripe_ids_that_differ_by_case_are_distinct(id in "[a-zA-Z0-9]{1,30}") {
+            let lower = StripeAccountId::parse(&format!("acct_{}", id.to_lowercase())).expect("lower");
+            let upper = StripeAccountId::parse(&format!("acct_{}", id.to_uppercase())).expect("upper");
+            prop_assert_eq!(lower == upper, id.to_lowercase() == id.to_uppercase());
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_name() {
+        for bad in ["ann\0@example.com", "ann@exa\u{1}mple.com", "ann\u{7f}@example.com"] {
+            assert!(matches!(
+                Email::parse(bad),
+                Err(Error::Invalid { field: "email", violation: Violation::ControlCharacter })
+            ));
+        }
+        assert!(matches!(
+            ImageUrl::parse("https://cdn.example.com/a\tb.png"),
+            Err(Error::Invalid { field: "image", violation: Violation::ControlCharacter })
+        ));
+    }
+}
