@@ -2,8 +2,10 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod agent_jobs;
+mod agent_jobs_hardening;
 mod connect;
 mod identity;
+mod identity_hardening;
 mod media;
 mod migrations;
 mod pages;
