@@ -36,8 +36,7 @@ pub use payload::{
     JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_DESCRIPTION, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE,
     MAX_IMAGES, MAX_META_DESCRIPTION, MAX_META_TITLE, MAX_PAYLOAD_BYTES, MAX_SCOUT_LIMIT,
     MAX_SHORT_TEXT, MAX_SOURCE_ID, MAX_TITLE, MAX_URL, MAX_VIDEO_SECONDS, ProcessedImage,
-    ProcessedImages,
-    ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
+    ProcessedImages, ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
 };
 pub use queue::{
     JobCounts, JobCursor, JobFilter, JobPage, MAX_PAGE, NewJob, RESCUED_ERROR, RescueReport,

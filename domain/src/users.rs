@@ -18,9 +18,9 @@ use uuid::Uuid;
 use crate::clock::now;
 use crate::error::{Error, Result};
 use crate::rules::OnTable;
-use crate::txn::retry_transient;
 #[cfg(doc)]
 use crate::rules::UniqueRule;
+use crate::txn::retry_transient;
 
 pub mod accounts;
 mod password;

@@ -400,7 +400,11 @@ impl JobOutput {
                 count("output.products", r.products.len(), MAX_COPY_PRODUCTS)?;
                 for p in &r.products {
                     text("output.products.title", &p.title, MAX_TITLE)?;
-                    text("output.products.description", &p.description, MAX_DESCRIPTION)?;
+                    text(
+                        "output.products.description",
+                        &p.description,
+                        MAX_DESCRIPTION,
+                    )?;
                     if let Some(t) = &p.meta_title {
                         text("output.products.meta_title", t, MAX_META_TITLE)?;
                     }
@@ -538,8 +542,7 @@ fn http_url(field: &'static str, url: &str) -> Result<()> {
     let host = rest.and_then(|r| r.split(['/', '?', '#']).next());
     match host {
         Some(host)
-            if !host.is_empty()
-                && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+            if !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
         {
             Ok(())
         }
@@ -712,18 +715,29 @@ pub(crate) mod strategies {
     pub(crate) fn input() -> impl Strategy<Value = JobInput> {
         prop_oneof![
             (edgy(), edgy(), proptest::option::of(edgy())).prop_map(|(niche, tone, store_name)| {
-                JobInput::BrandGenerator(BrandBrief { niche, tone, store_name })
+                JobInput::BrandGenerator(BrandBrief {
+                    niche,
+                    tone,
+                    store_name,
+                })
             }),
             (provider(), edgy(), small_u32()).prop_map(|(provider, query, limit)| {
-                JobInput::ProductScout(ProductSearch { provider, query, limit })
+                JobInput::ProductScout(ProductSearch {
+                    provider,
+                    query,
+                    limit,
+                })
             }),
-            (0usize..103, edgy(), "[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,2}|.{0,10}").prop_map(
-                |(n, tone, language)| JobInput::Copywriter(CopyBrief {
+            (
+                0usize..103,
+                edgy(),
+                "[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,2}|.{0,10}"
+            )
+                .prop_map(|(n, tone, language)| JobInput::Copywriter(CopyBrief {
                     product_ids: (0..n).map(|_| Uuid::now_v7()).collect(),
                     tone,
                     language,
-                })
-            ),
+                })),
             (
                 proptest::collection::vec(url(), 0..22),
                 proptest::collection::vec(
@@ -736,23 +750,31 @@ pub(crate) mod strategies {
                     0..12
                 )
             )
-                .prop_map(|(source_urls, operations)| JobInput::ImageProcessor(ImageWork {
-                    source_urls,
-                    operations
-                })),
-            (any::<u128>().prop_map(Uuid::from_u128), small_u32(), proptest::option::of(edgy())).prop_map(
-                |(product_id, duration_seconds, style)| JobInput::VideoGenerator(VideoBrief {
-                    product_id,
-                    duration_seconds,
-                    style,
-                })
-            ),
+                .prop_map(|(source_urls, operations)| JobInput::ImageProcessor(
+                    ImageWork {
+                        source_urls,
+                        operations
+                    }
+                )),
+            (
+                any::<u128>().prop_map(Uuid::from_u128),
+                small_u32(),
+                proptest::option::of(edgy())
+            )
+                .prop_map(|(product_id, duration_seconds, style)| {
+                    JobInput::VideoGenerator(VideoBrief {
+                        product_id,
+                        duration_seconds,
+                        style,
+                    })
+                }),
         ]
     }
 
     pub(crate) fn output() -> impl Strategy<Value = JobOutput> {
         let color = prop_oneof![
-            "#[0-9a-fA-F]{6}".prop_map(|c| crate::stores::HexColor::parse("color", &c).expect("hex")),
+            "#[0-9a-fA-F]{6}"
+                .prop_map(|c| crate::stores::HexColor::parse("color", &c).expect("hex")),
         ];
         prop_oneof![
             // Built field by field, as a handler may (the fields are public): untrimmed,
@@ -764,15 +786,22 @@ pub(crate) mod strategies {
                 edgy(),
                 proptest::option::of(url())
             )
-                .prop_map(|(name, [primary, secondary, accent], [heading, body], tone, logo)| {
-                    JobOutput::BrandGenerator(BrandIdentity {
-                        name,
-                        colors: crate::stores::BrandColors { primary, secondary, accent },
-                        fonts: crate::stores::BrandFonts { heading, body },
-                        tone,
-                        logo_url: logo.and_then(|l| crate::values::HttpUrl::parse("logo_url", &l).ok()),
-                    })
-                }),
+                .prop_map(
+                    |(name, [primary, secondary, accent], [heading, body], tone, logo)| {
+                        JobOutput::BrandGenerator(BrandIdentity {
+                            name,
+                            colors: crate::stores::BrandColors {
+                                primary,
+                                secondary,
+                                accent,
+                            },
+                            fonts: crate::stores::BrandFonts { heading, body },
+                            tone,
+                            logo_url: logo
+                                .and_then(|l| crate::values::HttpUrl::parse("logo_url", &l).ok()),
+                        })
+                    }
+                ),
             proptest::collection::vec((edgy(), edgy(), url(), price()), 0..4).prop_map(|ps| {
                 JobOutput::ProductScout(ScoutResult {
                     products: ps
@@ -787,19 +816,26 @@ pub(crate) mod strategies {
                 })
             }),
             proptest::collection::vec(
-                (edgy(), edgy(), proptest::option::of(edgy()), proptest::option::of(edgy())),
+                (
+                    edgy(),
+                    edgy(),
+                    proptest::option::of(edgy()),
+                    proptest::option::of(edgy())
+                ),
                 0..4
             )
             .prop_map(|ps| JobOutput::Copywriter(CopyResult {
                 products: ps
                     .into_iter()
-                    .map(|(title, description, meta_title, meta_description)| ProductCopy {
-                        product_id: Uuid::now_v7(),
-                        title,
-                        description,
-                        meta_title,
-                        meta_description,
-                    })
+                    .map(
+                        |(title, description, meta_title, meta_description)| ProductCopy {
+                            product_id: Uuid::now_v7(),
+                            title,
+                            description,
+                            meta_title,
+                            meta_description,
+                        }
+                    )
                     .collect(),
             })),
             proptest::collection::vec((url(), url()), 0..4).prop_map(|images| {
@@ -814,7 +850,10 @@ pub(crate) mod strategies {
                 })
             }),
             (url(), small_u32()).prop_map(|(url, duration_seconds)| {
-                JobOutput::VideoGenerator(GeneratedVideo { url, duration_seconds })
+                JobOutput::VideoGenerator(GeneratedVideo {
+                    url,
+                    duration_seconds,
+                })
             }),
         ]
     }
@@ -950,7 +989,10 @@ mod properties {
         });
         assert_eq!(
             field_of(video.validate()),
-            ("output.duration_seconds", Violation::OutOfRange { min: 1, max: 180 })
+            (
+                "output.duration_seconds",
+                Violation::OutOfRange { min: 1, max: 180 }
+            )
         );
         let scouted = JobOutput::ProductScout(ScoutResult {
             products: vec![ScoutedProduct {

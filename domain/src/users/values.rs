@@ -437,15 +437,25 @@ mod properties {
 
     #[test]
     fn control_characters_are_refused_by_name() {
-        for bad in ["ann\0@example.com", "ann@exa\u{1}mple.com", "ann\u{7f}@example.com"] {
+        for bad in [
+            "ann\0@example.com",
+            "ann@exa\u{1}mple.com",
+            "ann\u{7f}@example.com",
+        ] {
             assert!(matches!(
                 Email::parse(bad),
-                Err(Error::Invalid { field: "email", violation: Violation::ControlCharacter })
+                Err(Error::Invalid {
+                    field: "email",
+                    violation: Violation::ControlCharacter
+                })
             ));
         }
         assert!(matches!(
             ImageUrl::parse("https://cdn.example.com/a\tb.png"),
-            Err(Error::Invalid { field: "image", violation: Violation::ControlCharacter })
+            Err(Error::Invalid {
+                field: "image",
+                violation: Violation::ControlCharacter
+            })
         ));
     }
 }

@@ -129,24 +129,23 @@ fn output_for(agent_type: AgentType) -> BoxedStrategy<JobOutput> {
                 JobOutput::BrandGenerator(brand)
             })
             .boxed(),
-        AgentType::ProductScout => proptest::collection::vec(
-            (edgy(), edgy(), url(), (any::<i64>(), 0u32..4)),
-            0..3,
-        )
-        .prop_map(|ps| {
-            JobOutput::ProductScout(ScoutResult {
-                products: ps
-                    .into_iter()
-                    .map(|(source_id, title, url, (n, scale))| ScoutedProduct {
-                        source_id,
-                        title,
-                        url,
-                        cost_price: Decimal::new(n % 10_000_000_000, scale),
+        AgentType::ProductScout => {
+            proptest::collection::vec((edgy(), edgy(), url(), (any::<i64>(), 0u32..4)), 0..3)
+                .prop_map(|ps| {
+                    JobOutput::ProductScout(ScoutResult {
+                        products: ps
+                            .into_iter()
+                            .map(|(source_id, title, url, (n, scale))| ScoutedProduct {
+                                source_id,
+                                title,
+                                url,
+                                cost_price: Decimal::new(n % 10_000_000_000, scale),
+                            })
+                            .collect(),
                     })
-                    .collect(),
-            })
-        })
-        .boxed(),
+                })
+                .boxed()
+        }
         AgentType::Copywriter => (edgy(), edgy(), proptest::option::of(edgy()))
             .prop_map(|(title, description, meta_title)| {
                 JobOutput::Copywriter(CopyResult {
@@ -198,17 +197,30 @@ backend_test!(
                 Err(Error::Invalid { field, .. }) => {
                     refused += 1;
                     assert!(field.starts_with("input"), "{field}");
-                    assert_eq!(input.validate().err().map(|e| e.to_string()), Some(
-                        Error::Invalid { field, violation: invalid(input.validate()).1 }.to_string()
-                    ));
+                    assert_eq!(
+                        input.validate().err().map(|e| e.to_string()),
+                        Some(
+                            Error::Invalid {
+                                field,
+                                violation: invalid(input.validate()).1
+                            }
+                            .to_string()
+                        )
+                    );
                     assert_eq!(job_count(db).await, before, "nothing written");
                 }
                 Err(other) => panic!("{input:?}: {other:?}"),
             }
         }
-        assert!(accepted > 100 && refused > 50, "{accepted} accepted, {refused} refused");
+        assert!(
+            accepted > 100 && refused > 50,
+            "{accepted} accepted, {refused} refused"
+        );
         // Every page of the list reads (nothing unreadable was written).
-        let mut filter = JobFilter { limit: 100, ..JobFilter::default() };
+        let mut filter = JobFilter {
+            limit: 100,
+            ..JobFilter::default()
+        };
         let mut listed = 0;
         loop {
             let page = jobs::list(db, &scope, &filter).await.expect("list");
@@ -274,15 +286,23 @@ backend_test!(
                 match job.complete(db, output.clone()).await {
                     Ok(done) => {
                         accepted += 1;
-                        assert_eq!(done.output.as_ref().map(JobOutput::agent_type), Some(agent_type));
+                        assert_eq!(
+                            done.output.as_ref().map(JobOutput::agent_type),
+                            Some(agent_type)
+                        );
                         let back = jobs::get(db, &scope, queued.id).await.expect("reads back");
                         assert_eq!(back, done);
-                        let page = jobs::list(db, &scope, &JobFilter::default()).await.expect("list");
+                        let page = jobs::list(db, &scope, &JobFilter::default())
+                            .await
+                            .expect("list");
                         assert!(page.unreadable.is_empty());
                     }
                     Err(Error::Invalid { field, .. }) => {
                         refused += 1;
-                        assert!(field.starts_with("output") || field.starts_with("brand_identity"), "{field}");
+                        assert!(
+                            field.starts_with("output") || field.starts_with("brand_identity"),
+                            "{field}"
+                        );
                         // Nothing was written: the job is exactly as it was, still held.
                         let after = jobs::get(db, &scope, queued.id).await.expect("get");
                         assert_eq!(after, held);
@@ -293,7 +313,10 @@ backend_test!(
                 }
             }
         }
-        assert!(accepted > 80 && refused > 30, "{accepted} accepted, {refused} refused");
+        assert!(
+            accepted > 80 && refused > 30,
+            "{accepted} accepted, {refused} refused"
+        );
     }
 );
 
@@ -315,8 +338,13 @@ backend_test!(
         broken_output.output = Some(serde_json::json!({"name": 42}));
         let broken_output = insert(db, broken_output).await.expect("insert");
 
-        let page = jobs::list(db, &scope, &JobFilter::default()).await.expect("the page reads");
-        assert_eq!(page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(), [good.id]);
+        let page = jobs::list(db, &scope, &JobFilter::default())
+            .await
+            .expect("the page reads");
+        assert_eq!(
+            page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
+            [good.id]
+        );
         let mut unreadable: Vec<_> = page.unreadable.iter().map(|u| (u.id, u.field)).collect();
         unreadable.sort();
         let mut expected = vec![
@@ -346,7 +374,11 @@ backend_test!(
             .expect("read")
             .expect("row");
         assert_eq!(row.status, JobStatus::Failed);
-        assert!(row.error.as_deref().is_some_and(|e| e.contains("agent_jobs.input")));
+        assert!(
+            row.error
+                .as_deref()
+                .is_some_and(|e| e.contains("agent_jobs.input"))
+        );
         assert!(worker.claim(db).await.expect("claim").is_none());
     }
 );
@@ -403,8 +435,14 @@ backend_test!(
         )
         .await
         .expect("the epoch");
-        assert_eq!(jobs::get(db, &scope, late.id).await.expect("get").run_at, last);
-        assert_eq!(jobs::get(db, &scope, early.id).await.expect("get").run_at, epoch);
+        assert_eq!(
+            jobs::get(db, &scope, late.id).await.expect("get").run_at,
+            last
+        );
+        assert_eq!(
+            jobs::get(db, &scope, early.id).await.expect("get").run_at,
+            epoch
+        );
         // Only the due one is claimed: year 9999 is in the future on every backend.
         let worker = Worker::new(WorkerId::generate("times"));
         let claimed = worker.claim(db).await.expect("claim").expect("a job");
@@ -420,13 +458,25 @@ backend_test!(
         for bad in [i32::MIN, -1, 0, MAX_ATTEMPTS + 1, i32::MAX] {
             assert_eq!(
                 invalid(jobs::enqueue(db, &scope, NewJob::new(brief("x")).max_attempts(bad)).await),
-                ("max_attempts", Violation::OutOfRange { min: 1, max: MAX_ATTEMPTS.into() })
+                (
+                    "max_attempts",
+                    Violation::OutOfRange {
+                        min: 1,
+                        max: MAX_ATTEMPTS.into()
+                    }
+                )
             );
         }
         assert_eq!(job_count(db).await, 0);
-        let top = jobs::enqueue(db, &scope, NewJob::new(brief("top")).priority(i32::MAX).max_attempts(MAX_ATTEMPTS))
-            .await
-            .expect("enqueue");
+        let top = jobs::enqueue(
+            db,
+            &scope,
+            NewJob::new(brief("top"))
+                .priority(i32::MAX)
+                .max_attempts(MAX_ATTEMPTS),
+        )
+        .await
+        .expect("enqueue");
         let bottom = jobs::enqueue(db, &scope, NewJob::new(brief("bottom")).priority(i32::MIN))
             .await
             .expect("enqueue");
@@ -451,14 +501,18 @@ backend_test!(
         spent.max_attempts = i32::MAX;
         insert(db, spent.clone()).await.expect("insert");
         assert!(worker.claim(db).await.expect("claim").is_none());
-        let row = job_rows::Entity::find_by_id(spent.id).one(db).await.expect("read").expect("row");
+        let row = job_rows::Entity::find_by_id(spent.id)
+            .one(db)
+            .await
+            .expect("read")
+            .expect("row");
         assert_eq!((row.status, row.attempts), (JobStatus::Pending, i32::MAX));
     }
 );
 
 backend_test!(
     async fn nul_and_control_characters_are_refused_by_name_and_errors_are_stored_alike(
-        t: &TestDb
+        t: &TestDb,
     ) {
         let db = &t.db;
         let scope = store_scope(db).await;
@@ -490,14 +544,20 @@ backend_test!(
         ] {
             let (f, violation) = invalid(jobs::enqueue(db, &scope, NewJob::new(input)).await);
             assert_eq!(f, field);
-            assert!(matches!(violation, Violation::ControlCharacter | Violation::Format));
+            assert!(matches!(
+                violation,
+                Violation::ControlCharacter | Violation::Format
+            ));
         }
         assert_eq!(job_count(db).await, 0);
         assert_eq!(
             invalid(WorkerId::parse("worker\u{0}1")),
             ("worker_id", Violation::ControlCharacter)
         );
-        assert_eq!(invalid(WorkerId::parse("worker-1 ")), ("worker_id", Violation::Format));
+        assert_eq!(
+            invalid(WorkerId::parse("worker-1 ")),
+            ("worker_id", Violation::Format)
+        );
 
         let queued = jobs::enqueue(db, &scope, NewJob::new(brief("neon")).max_attempts(2))
             .await
@@ -510,18 +570,21 @@ backend_test!(
         );
         // A handler's error message may hold anything: it is stored with controls replaced,
         // the same on every backend, and the job moves on.
-        job.fail(db, "upstream said \u{0}\u{7}boom\nline two").await.expect("fail");
+        job.fail(db, "upstream said \u{0}\u{7}boom\nline two")
+            .await
+            .expect("fail");
         let stored = jobs::get(db, &scope, queued.id).await.expect("get");
         assert_eq!(stored.status, JobStatus::Pending);
-        assert_eq!(stored.error.as_deref(), Some("upstream said \u{fffd}\u{fffd}boom\nline two"));
+        assert_eq!(
+            stored.error.as_deref(),
+            Some("upstream said \u{fffd}\u{fffd}boom\nline two")
+        );
         assert_eq!(stored.current_step, None);
     }
 );
 
 backend_test!(
-    async fn an_output_over_the_size_limit_is_refused_and_the_run_loop_retries_the_job(
-        t: &TestDb
-    ) {
+    async fn an_output_over_the_size_limit_is_refused_and_the_run_loop_retries_the_job(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
         let copy = JobInput::Copywriter(CopyBrief {
@@ -552,7 +615,12 @@ backend_test!(
         let held = jobs::get(db, &scope, queued.id).await.expect("get");
         assert_eq!(
             invalid(job.complete(db, huge.clone()).await),
-            ("output", Violation::TooLarge { max_bytes: MAX_PAYLOAD_BYTES })
+            (
+                "output",
+                Violation::TooLarge {
+                    max_bytes: MAX_PAYLOAD_BYTES
+                }
+            )
         );
         assert_eq!(jobs::get(db, &scope, queued.id).await.expect("get"), held);
         jobs::cancel(db, &scope, queued.id).await.expect("cancel");
@@ -592,7 +660,13 @@ backend_test!(
         assert!(stats.retried >= 1, "{stats:?}");
         let after = jobs::get(db, &scope, queued.id).await.expect("get");
         assert_eq!(after.status, JobStatus::Pending);
-        assert!(after.error.as_deref().is_some_and(|e| e.contains("refused")), "{after:?}");
+        assert!(
+            after
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("refused")),
+            "{after:?}"
+        );
     }
 );
 
@@ -643,7 +717,11 @@ backend_test!(
             };
             assert_eq!(cancelled + completed, 1, "round {round}");
             let stored = jobs::get(db, &scope, queued.id).await.expect("get");
-            let expected = if completed == 1 { JobStatus::Completed } else { JobStatus::Cancelled };
+            let expected = if completed == 1 {
+                JobStatus::Completed
+            } else {
+                JobStatus::Cancelled
+            };
             assert_eq!(stored.status, expected);
             assert_eq!(stored.output.is_some(), completed == 1);
         }

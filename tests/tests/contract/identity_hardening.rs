@@ -9,8 +9,7 @@ use domain::crypto::Secret;
 use domain::suppliers::{self, NewSupplierAccount, SupplierProvider};
 use domain::users::accounts::{self, OAuthOutcome, OAuthProfile, OAuthTokens};
 use domain::users::{
-    self, DisplayName, Email, ImageUrl, NewUser, StripeAccountId, UserPatch, sessions,
-    verification,
+    self, DisplayName, Email, ImageUrl, NewUser, StripeAccountId, UserPatch, sessions, verification,
 };
 use domain::{Error, UniqueRule, Violation};
 use entity::{accounts as account_rows, supplier_accounts, users as user_rows};
@@ -26,7 +25,9 @@ use super::*;
 pub fn samples<S: Strategy>(strategy: S, n: usize) -> Vec<S::Value> {
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
-        proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
+        proptest::test_runner::TestRng::deterministic_rng(
+            proptest::test_runner::RngAlgorithm::ChaCha,
+        ),
     );
     (0..n)
         .map(|_| strategy.new_tree(&mut runner).expect("a value").current())
@@ -68,7 +69,10 @@ fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Viol
 async fn rows(t: &TestDb) -> (u64, u64, u64) {
     (
         user_rows::Entity::find().count(&t.db).await.expect("users"),
-        account_rows::Entity::find().count(&t.db).await.expect("accounts"),
+        account_rows::Entity::find()
+            .count(&t.db)
+            .await
+            .expect("accounts"),
         supplier_accounts::Entity::find()
             .count(&t.db)
             .await
@@ -126,8 +130,16 @@ backend_test!(
                 rule: UniqueRule::UsersEmail
             })
         ));
-        let wide = register(&t.db, &Email::parse(&address("\u{ff41}nn", &tag)).expect("e")).await;
-        let cyrillic = register(&t.db, &Email::parse(&address("\u{430}nn", &tag)).expect("e")).await;
+        let wide = register(
+            &t.db,
+            &Email::parse(&address("\u{ff41}nn", &tag)).expect("e"),
+        )
+        .await;
+        let cyrillic = register(
+            &t.db,
+            &Email::parse(&address("\u{430}nn", &tag)).expect("e"),
+        )
+        .await;
         let ids = [ann.id, composed.id, wide.id, cyrillic.id];
         for (i, a) in ids.iter().enumerate() {
             for b in &ids[i + 1..] {
@@ -142,7 +154,11 @@ backend_test!(
         .expect("find");
         assert_eq!(by_decomposed.map(|u| u.id), Some(composed.id));
         // Each reads back exactly as stored.
-        for (user, local) in [(&ann, "ann"), (&composed, "\u{e1}nn"), (&wide, "\u{ff41}nn")] {
+        for (user, local) in [
+            (&ann, "ann"),
+            (&composed, "\u{e1}nn"),
+            (&wide, "\u{ff41}nn"),
+        ] {
             let back = users::get(&t.db, user.id).await.expect("get");
             assert_eq!(back.email.as_ref(), address(local, &tag));
         }
@@ -151,7 +167,7 @@ backend_test!(
 
 backend_test!(
     async fn a_provider_vouching_for_a_look_alike_email_never_lands_in_the_real_account(
-        t: &TestDb
+        t: &TestDb,
     ) {
         let keys = keys(1);
         let tag = unique();
@@ -208,7 +224,10 @@ backend_test!(
                 .expect("sign in");
             assert_eq!(signed.outcome, OAuthOutcome::Created, "variant {i}: {id:?}");
             assert_eq!(signed.account.provider_account_id, *id);
-            assert!(!users_seen.contains(&signed.user.id), "variant {i} reused a user");
+            assert!(
+                !users_seen.contains(&signed.user.id),
+                "variant {i} reused a user"
+            );
             users_seen.push(signed.user.id);
         }
         // Signing in again with each exact id finds its own user and nobody else's.
@@ -216,7 +235,10 @@ backend_test!(
             let again = accounts::sign_in(&t.db, &keys, oauth(id, Some(email()), true))
                 .await
                 .expect("sign in again");
-            assert_eq!((again.outcome, again.user.id), (OAuthOutcome::SignedIn, *user_id));
+            assert_eq!(
+                (again.outcome, again.user.id),
+                (OAuthOutcome::SignedIn, *user_id)
+            );
             let listed = accounts::list(&t.db, *user_id).await.expect("list");
             assert_eq!(listed.len(), 1);
             assert_eq!(listed[0].provider_account_id, *id);
@@ -234,7 +256,7 @@ backend_test!(
 
 backend_test!(
     async fn stripe_ids_that_differ_by_case_are_two_accounts_and_each_webhook_finds_its_user(
-        t: &TestDb
+        t: &TestDb,
     ) {
         let suffix = unique();
         let first = register(&t.db, &email()).await;
@@ -247,12 +269,21 @@ backend_test!(
         users::attach_stripe_account(&t.db, second.id, &lower)
             .await
             .expect("a case variant is another account, not a conflict");
-        let by_upper = users::find_by_stripe_account(&t.db, &upper).await.expect("find");
-        let by_lower = users::find_by_stripe_account(&t.db, &lower).await.expect("find");
+        let by_upper = users::find_by_stripe_account(&t.db, &upper)
+            .await
+            .expect("find");
+        let by_lower = users::find_by_stripe_account(&t.db, &lower)
+            .await
+            .expect("find");
         assert_eq!(by_upper.map(|u| u.id), Some(first.id));
         assert_eq!(by_lower.map(|u| u.id), Some(second.id));
         let other = StripeAccountId::parse(&format!("acct_1ABC{suffix}X")).expect("id");
-        assert!(users::find_by_stripe_account(&t.db, &other).await.expect("find").is_none());
+        assert!(
+            users::find_by_stripe_account(&t.db, &other)
+                .await
+                .expect("find")
+                .is_none()
+        );
         // The exact id again is the conflict.
         let third = register(&t.db, &email()).await;
         assert!(matches!(
@@ -268,7 +299,14 @@ backend_test!(
     async fn supplier_account_ids_are_kept_exactly_as_given(t: &TestDb) {
         let keys = keys(1);
         let user = register(&t.db, &email()).await;
-        let ids = ["supplier-X", "SUPPLIER-x", "supplier-\u{d7}", "s\u{fc}pplier-x", "su\u{308}pplier-x", "\u{ff53}upplier-x"];
+        let ids = [
+            "supplier-X",
+            "SUPPLIER-x",
+            "supplier-\u{d7}",
+            "s\u{fc}pplier-x",
+            "su\u{308}pplier-x",
+            "\u{ff53}upplier-x",
+        ];
         for (provider, id) in [
             SupplierProvider::Aliexpress,
             SupplierProvider::CjDropshipping,
@@ -290,7 +328,9 @@ backend_test!(
             )
             .await
             .expect("connect");
-            let back = suppliers::get(&t.db, user.id, account.id).await.expect("get");
+            let back = suppliers::get(&t.db, user.id, account.id)
+                .await
+                .expect("get");
             assert_eq!(back.account_id.as_deref(), Some(id));
         }
         // Another user may use the look-alikes (there is no uniqueness on the supplier's id,
@@ -327,13 +367,31 @@ backend_test!(
             p
         };
         let cases: Vec<(OAuthProfile, &str)> = vec![
-            (with(&|p| p.provider_account_id = "12\u{0}34".into()), "provider_account_id"),
-            (with(&|p| p.provider_account_id = "12\n34".into()), "provider_account_id"),
+            (
+                with(&|p| p.provider_account_id = "12\u{0}34".into()),
+                "provider_account_id",
+            ),
+            (
+                with(&|p| p.provider_account_id = "12\n34".into()),
+                "provider_account_id",
+            ),
             (with(&|p| p.kind = "oidc\u{0}".into()), "type"),
-            (with(&|p| p.tokens.token_type = Some("Bearer\u{0}".into())), "token_type"),
-            (with(&|p| p.tokens.session_state = Some("s\u{1b}".into())), "session_state"),
-            (with(&|p| p.tokens.scope = Some("openid\u{0}email".into())), "scope"),
-            (with(&|p| p.tokens.access_token = Some(Secret::new("a\u{0}b"))), "access_token"),
+            (
+                with(&|p| p.tokens.token_type = Some("Bearer\u{0}".into())),
+                "token_type",
+            ),
+            (
+                with(&|p| p.tokens.session_state = Some("s\u{1b}".into())),
+                "session_state",
+            ),
+            (
+                with(&|p| p.tokens.scope = Some("openid\u{0}email".into())),
+                "scope",
+            ),
+            (
+                with(&|p| p.tokens.access_token = Some(Secret::new("a\u{0}b"))),
+                "access_token",
+            ),
         ];
         for (profile, field) in cases {
             assert_eq!(
@@ -361,16 +419,31 @@ backend_test!(
         assert_eq!(rows(t).await, before, "nothing was written");
 
         // Email, name and image refuse them at parse time.
-        assert_eq!(invalid(Email::parse("ann\u{0}@example.com")), ("email", Violation::ControlCharacter));
-        assert_eq!(invalid(DisplayName::parse("Ann\u{0}")), ("name", Violation::ControlCharacter));
+        assert_eq!(
+            invalid(Email::parse("ann\u{0}@example.com")),
+            ("email", Violation::ControlCharacter)
+        );
+        assert_eq!(
+            invalid(DisplayName::parse("Ann\u{0}")),
+            ("name", Violation::ControlCharacter)
+        );
         assert_eq!(
             invalid(ImageUrl::parse("https://cdn.example.com/\u{0}.png")),
             ("image", Violation::ControlCharacter)
         );
 
         // Tokens are looked up by digest: a NUL finds nothing, it is never a database error.
-        assert!(sessions::resolve(&t.db, "tok\u{0}en").await.expect("resolve").is_none());
-        assert!(!sessions::revoke_token(&t.db, "\u{0}").await.expect("revoke"));
+        assert!(
+            sessions::resolve(&t.db, "tok\u{0}en")
+                .await
+                .expect("resolve")
+                .is_none()
+        );
+        assert!(
+            !sessions::revoke_token(&t.db, "\u{0}")
+                .await
+                .expect("revoke")
+        );
         assert!(matches!(
             verification::consume(&t.db, &user.email, "tok\u{0}en").await,
             Err(Error::NotFound { .. })
@@ -393,10 +466,20 @@ backend_test!(
                 invalid(sessions::create(&t.db, user.id, bad).await).0,
                 "lifetime"
             );
-            assert_eq!(invalid(verification::issue(&t.db, &user.email, bad).await).0, "lifetime");
+            assert_eq!(
+                invalid(verification::issue(&t.db, &user.email, bad).await).0,
+                "lifetime"
+            );
         }
-        assert!(sessions::list(&t.db, user.id).await.expect("list").is_empty());
-        let longest = sessions::create(&t.db, user.id, max_session).await.expect("a year");
+        assert!(
+            sessions::list(&t.db, user.id)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        let longest = sessions::create(&t.db, user.id, max_session)
+            .await
+            .expect("a year");
         let resolved = sessions::resolve(&t.db, longest.token.expose())
             .await
             .expect("resolve")
@@ -419,7 +502,9 @@ backend_test!(
         for good in [0, 253_402_300_799] {
             let mut profile = oauth(&format!("exp-{}", unique()), Some(email()), true);
             profile.tokens.expires_at = Some(good);
-            let signed = accounts::sign_in(&t.db, &keys, profile).await.expect("sign in");
+            let signed = accounts::sign_in(&t.db, &keys, profile)
+                .await
+                .expect("sign in");
             let listed = accounts::list(&t.db, signed.user.id).await.expect("list");
             assert_eq!(listed[0].expires_at, Some(good));
         }
@@ -451,7 +536,9 @@ backend_test!(
             }
         }
         assert_eq!(winners.len(), 1, "{winners:?}");
-        let owner = users::find_by_stripe_account(&t.db, &account).await.expect("find");
+        let owner = users::find_by_stripe_account(&t.db, &account)
+            .await
+            .expect("find");
         assert_eq!(owner.map(|u| u.id), Some(winners[0]));
     }
 );
@@ -463,7 +550,11 @@ backend_test!(
         let address = email();
         let tasks: Vec<_> = (0..8)
             .map(|_| {
-                let (db, keys, profile) = (t.db.clone(), keys.clone(), oauth(&id, Some(address.clone()), true));
+                let (db, keys, profile) = (
+                    t.db.clone(),
+                    keys.clone(),
+                    oauth(&id, Some(address.clone()), true),
+                );
                 tokio::spawn(async move { accounts::sign_in(&db, &keys, profile).await })
             })
             .collect();
@@ -477,7 +568,13 @@ backend_test!(
         users_seen.dedup();
         assert_eq!(users_seen.len(), 1, "one user for one person");
         assert_eq!(created, 1);
-        assert_eq!(accounts::list(&t.db, users_seen[0]).await.expect("list").len(), 1);
+        assert_eq!(
+            accounts::list(&t.db, users_seen[0])
+                .await
+                .expect("list")
+                .len(),
+            1
+        );
     }
 );
 
@@ -560,7 +657,11 @@ backend_test!(
         let credentials = suppliers::credentials(&t.db, &keys, user.id, listed[0].id)
             .await
             .expect("credentials");
-        let i = listed[0].account_id.as_deref().expect("id").trim_start_matches("acc-");
+        let i = listed[0]
+            .account_id
+            .as_deref()
+            .expect("id")
+            .trim_start_matches("acc-");
         assert_eq!(credentials.api_key.expose(), format!("key-{i}"));
     }
 );
@@ -573,19 +674,26 @@ backend_test!(
         for (name, image) in samples((edgy(), edgy()), 150) {
             let name = DisplayName::parse(&name);
             let image = ImageUrl::parse(&format!("https://cdn.example.com/{image}"));
-            let (Ok(name), Ok(image)) = (name, image) else { continue };
+            let (Ok(name), Ok(image)) = (name, image) else {
+                continue;
+            };
             accepted += 1;
             let patch = UserPatch {
                 name: Some(Some(name.clone())),
                 image: Some(Some(image.clone())),
             };
-            let updated = users::update_profile(&t.db, user.id, patch).await.expect("update");
+            let updated = users::update_profile(&t.db, user.id, patch)
+                .await
+                .expect("update");
             let back = users::get(&t.db, user.id).await.expect("get");
             assert_eq!(back, updated);
             assert_eq!(back.name.as_deref(), Some(name.as_ref()));
             assert_eq!(back.image.as_deref(), Some(image.as_ref()));
         }
-        assert!(accepted > 50, "the generator must produce valid values too ({accepted})");
+        assert!(
+            accepted > 50,
+            "the generator must produce valid values too ({accepted})"
+        );
 
         let mut linked = 0;
         for (i, id) in samples(edgy(), 150).into_iter().enumerate() {
@@ -600,8 +708,15 @@ backend_test!(
                         .expect("again");
                     assert_eq!(again.user.id, signed.user.id);
                 }
-                Err(Error::Invalid { field: "provider_account_id", .. }) => {
-                    assert!(id.chars().any(char::is_control) || id.trim() != id || id.chars().count() > 255);
+                Err(Error::Invalid {
+                    field: "provider_account_id",
+                    ..
+                }) => {
+                    assert!(
+                        id.chars().any(char::is_control)
+                            || id.trim() != id
+                            || id.chars().count() > 255
+                    );
                 }
                 Err(other) => panic!("{id:?}: {other:?}"),
             }
@@ -614,7 +729,10 @@ backend_test!(
                 continue;
             };
             let user = register(&t.db, &address).await;
-            let back = users::find_by_email(&t.db, &address).await.expect("find").expect("found");
+            let back = users::find_by_email(&t.db, &address)
+                .await
+                .expect("find")
+                .expect("found");
             assert_eq!((back.id, back.email), (user.id, address));
             found += 1;
         }

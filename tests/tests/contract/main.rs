@@ -4,6 +4,7 @@
 mod agent_jobs;
 mod agent_jobs_hardening;
 mod connect;
+mod deadlocks_identity_jobs;
 mod identity;
 mod identity_hardening;
 mod media;
