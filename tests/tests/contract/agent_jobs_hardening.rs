@@ -682,7 +682,7 @@ backend_test!(
             let job = worker.claim(db).await.expect("claim").expect("job");
             let cancels: Vec<_> = (0..8)
                 .map(|_| {
-                    let (db, scope) = (db.clone(), scope.clone());
+                    let db = db.clone();
                     tokio::spawn(async move { jobs::cancel(&db, &scope, queued.id).await })
                 })
                 .collect();
