@@ -727,3 +727,37 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn steps_errors_and_worker_ids_store_their_maximum_in_four_byte_characters(t: &TestDb) {
+        let wide = |n: usize| '\u{1f600}'.to_string().repeat(n);
+        let db = &t.db;
+        let scope = store_scope(db).await;
+        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("wide")).max_attempts(2))
+            .await
+            .expect("enqueue");
+        assert_eq!(
+            invalid(WorkerId::parse(wide(jobs::MAX_WORKER_ID + 1))).0,
+            "worker_id"
+        );
+        let worker = Worker::new(WorkerId::parse(wide(jobs::MAX_WORKER_ID)).expect("id"));
+        let mut job = worker.claim(db).await.expect("claim").expect("job");
+        assert_eq!(
+            invalid(job.report(db, 5, Some(&wide(jobs::MAX_STEP + 1))).await).0,
+            "current_step"
+        );
+        job.report(db, 10, Some(&wide(jobs::MAX_STEP)))
+            .await
+            .expect("report");
+        let stored = jobs::get(db, &scope, queued.id).await.expect("get");
+        assert_eq!(&stored, job.job());
+        assert_eq!(stored.current_step, Some(wide(jobs::MAX_STEP)));
+        assert_eq!(stored.locked_by, Some(wide(jobs::MAX_WORKER_ID)));
+        // An error longer than the limit is cut to it, in whole characters.
+        job.fail(db, &wide(jobs::MAX_ERROR + 10))
+            .await
+            .expect("fail");
+        let stored = jobs::get(db, &scope, queued.id).await.expect("get");
+        assert_eq!(stored.error, Some(wide(jobs::MAX_ERROR)));
+    }
+);

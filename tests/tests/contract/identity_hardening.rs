@@ -739,3 +739,140 @@ backend_test!(
         assert!(found > 50, "{found}");
     }
 );
+
+backend_test!(
+    async fn every_limited_text_field_stores_its_maximum_in_four_byte_characters(t: &TestDb) {
+        const WIDE: char = '\u{1f600}';
+        let wide = |n: usize| WIDE.to_string().repeat(n);
+        let keys = keys(1);
+
+        // Email: 254 characters (64 in the local part, labels of at most 63).
+        let longest = format!(
+            "{}@{}.{}.{}{}.com",
+            "a".repeat(64),
+            "b".repeat(63),
+            "c".repeat(63),
+            "d".repeat(57 - unique().len()),
+            unique()
+        );
+        assert_eq!(longest.chars().count(), users::EMAIL_MAX_LEN);
+        let longest_email = Email::parse(&longest).expect("254 characters");
+        assert_eq!(
+            longest_email.as_ref().chars().count(),
+            longest.chars().count()
+        );
+        let user = register(&t.db, &longest_email).await;
+        assert_eq!(
+            users::find_by_email(&t.db, &longest_email)
+                .await
+                .expect("find")
+                .map(|u| u.id),
+            Some(user.id)
+        );
+
+        // Display name: 100 four-byte characters; image URL: 2,048 characters.
+        let name = DisplayName::parse(&wide(users::DISPLAY_NAME_MAX_LEN)).expect("name");
+        assert!(DisplayName::parse(&wide(users::DISPLAY_NAME_MAX_LEN + 1)).is_err());
+        let prefix = "https://cdn.example.com/";
+        let image = ImageUrl::parse(&format!(
+            "{prefix}{}",
+            "a".repeat(users::IMAGE_URL_MAX_LEN - prefix.len())
+        ))
+        .expect("image");
+        let updated = users::update_profile(
+            &t.db,
+            user.id,
+            UserPatch {
+                name: Some(Some(name.clone())),
+                image: Some(Some(image.clone())),
+            },
+        )
+        .await
+        .expect("update");
+        assert_eq!(users::get(&t.db, user.id).await.expect("get"), updated);
+        assert_eq!(updated.name.as_deref(), Some(name.as_ref()));
+        assert_eq!(updated.image.as_deref(), Some(image.as_ref()));
+
+        // OAuth: ids, type, token type and state of 255 four-byte characters; a scope and
+        // tokens of 16 KiB.
+        let short = accounts::SHORT_FIELD_MAX_LEN;
+        let big = accounts::TOKEN_MAX_LEN;
+        let mut profile = oauth(&wide(short), Some(email()), true);
+        profile.kind = wide(short);
+        profile.tokens = OAuthTokens {
+            refresh_token: Some(Secret::new(wide(big / 4))),
+            access_token: Some(Secret::new("t".repeat(big))),
+            id_token: Some(Secret::new(wide(big / 4))),
+            expires_at: Some(253_402_300_799),
+            token_type: Some(wide(short)),
+            scope: Some(wide(big / 4)),
+            session_state: Some(wide(short)),
+        };
+        let signed = accounts::sign_in(&t.db, &keys, profile.clone())
+            .await
+            .expect("sign in");
+        let stored = accounts::tokens(&t.db, &keys, signed.user.id, signed.account.id)
+            .await
+            .expect("tokens");
+        assert_eq!(stored, profile.tokens);
+        let listed = accounts::list(&t.db, signed.user.id).await.expect("list");
+        assert_eq!(listed[0].provider_account_id, wide(short));
+        assert_eq!(listed[0].kind, wide(short));
+        let mut over = profile.clone();
+        over.provider_account_id = wide(short + 1);
+        assert_eq!(
+            invalid(accounts::sign_in(&t.db, &keys, over).await).0,
+            "provider_account_id"
+        );
+        let mut over = profile;
+        over.tokens.scope = Some(format!("{}s", wide(big / 4)));
+        assert_eq!(
+            invalid(accounts::sign_in(&t.db, &keys, over).await).0,
+            "scope"
+        );
+
+        // Supplier: an account id of 255 four-byte characters, credentials of 4 KiB.
+        let account = suppliers::connect(
+            &t.db,
+            &keys,
+            user.id,
+            NewSupplierAccount {
+                provider: SupplierProvider::Aliexpress,
+                api_key: Secret::new(wide(suppliers::CREDENTIAL_MAX_LEN / 4)),
+                api_secret: Some(Secret::new("s".repeat(suppliers::CREDENTIAL_MAX_LEN))),
+                account_id: Some(wide(suppliers::ACCOUNT_ID_MAX_LEN)),
+            },
+        )
+        .await
+        .expect("connect");
+        let back = suppliers::get(&t.db, user.id, account.id)
+            .await
+            .expect("get");
+        assert_eq!(back.account_id, Some(wide(suppliers::ACCOUNT_ID_MAX_LEN)));
+        let credentials = suppliers::credentials(&t.db, &keys, user.id, account.id)
+            .await
+            .expect("credentials");
+        assert_eq!(
+            credentials.api_key.expose(),
+            wide(suppliers::CREDENTIAL_MAX_LEN / 4)
+        );
+        assert_eq!(
+            invalid(
+                suppliers::connect(
+                    &t.db,
+                    &keys,
+                    user.id,
+                    NewSupplierAccount {
+                        provider: SupplierProvider::Spocket,
+                        api_key: Secret::new("k"),
+                        api_secret: None,
+                        account_id: Some(wide(suppliers::ACCOUNT_ID_MAX_LEN + 1)),
+                    },
+                )
+                .await
+            )
+            .0,
+            "account_id"
+        );
+    }
+);
