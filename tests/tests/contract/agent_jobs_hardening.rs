@@ -761,3 +761,48 @@ backend_test!(
         assert_eq!(stored.error, Some(wide(jobs::MAX_ERROR)));
     }
 );
+
+backend_test!(
+    async fn a_brand_output_with_a_long_spaced_logo_url_never_breaks_get_or_list(t: &TestDb) {
+        let db = &t.db;
+        let scope = store_scope(db).await;
+        let other = jobs::enqueue(db, &scope, NewJob::new(brief("other")))
+            .await
+            .expect("enqueue");
+        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("logo")).priority(1))
+            .await
+            .expect("enqueue");
+        // About 1,800 characters with spaces: over 3,000 once percent-encoded.
+        let logo = format!("https://cdn.example.com/{}", "a b ".repeat(450));
+        let Ok(brand) = BrandIdentity::parse(
+            "Neon",
+            ["#FF00FF", "#00FFFF", "#FFFF00"],
+            ["Orbitron", "Inter"],
+            "bold",
+            Some(&logo),
+        ) else {
+            // Refused at the constructor: nothing can be stored.
+            return;
+        };
+        let worker = Worker::new(WorkerId::generate("logo"));
+        let job = worker.claim(db).await.expect("claim").expect("job");
+        assert_eq!(job.id(), queued.id);
+        let held = jobs::get(db, &scope, queued.id).await.expect("get");
+        match job.complete(db, JobOutput::BrandGenerator(brand)).await {
+            // Accepted: it reads back equal.
+            Ok(done) => assert_eq!(jobs::get(db, &scope, queued.id).await.expect("get"), done),
+            // Refused at the write, naming the output: the job is as it was.
+            Err(Error::Invalid { field, .. }) => {
+                assert!(field.starts_with("output") || field.starts_with("brand_identity"));
+                assert_eq!(jobs::get(db, &scope, queued.id).await.expect("get"), held);
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+        let page = jobs::list(db, &scope, &JobFilter::default())
+            .await
+            .expect("list");
+        assert!(page.unreadable.is_empty());
+        assert_eq!(page.jobs.len(), 2);
+        assert_eq!(jobs::get(db, &scope, other.id).await.expect("get"), other);
+    }
+);
