@@ -806,3 +806,54 @@ backend_test!(
         assert_eq!(jobs::get(db, &scope, other.id).await.expect("get"), other);
     }
 );
+
+backend_test!(
+    async fn leases_ages_and_progress_at_their_extremes_neither_panic_nor_misfire(t: &TestDb) {
+        let db = &t.db;
+        let scope = store_scope(db).await;
+        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("extreme")))
+            .await
+            .expect("enqueue");
+        let worker = Worker::new(WorkerId::generate("extreme"));
+        let mut job = worker.claim(db).await.expect("claim").expect("job");
+        for bad in [101u8, u8::MAX] {
+            assert_eq!(
+                invalid(job.report(db, bad, None).await),
+                ("progress", Violation::OutOfRange { min: 0, max: 100 })
+            );
+        }
+        job.report(db, 100, None).await.expect("the maximum");
+        assert!(matches!(
+            invalid(job.report(db, 99, None).await),
+            ("progress", Violation::Backwards { current: 100 })
+        ));
+        // A lease or an age too long to subtract from now means "since the epoch": nothing
+        // is old enough.
+        for long in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
+            assert_eq!(jobs::rescue(db, long).await.expect("rescue").requeued, 0);
+            assert_eq!(jobs::prune(db, long).await.expect("prune"), 0);
+        }
+        let stored = jobs::get(db, &scope, queued.id).await.expect("get");
+        assert_eq!(stored.status, JobStatus::Processing);
+        assert_eq!(stored.progress.percent(), 100);
+        // A worker whose back-off is absurd still computes a next run time in range.
+        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("backoff")))
+            .await
+            .expect("enqueue");
+        let absurd = Worker::new(WorkerId::generate("absurd")).backoff(jobs::Backoff {
+            base: Duration::MAX,
+            max: Duration::MAX,
+        });
+        let job = absurd.claim(db).await.expect("claim").expect("job");
+        assert_eq!(job.id(), queued.id);
+        let outcome = job.fail(db, "again").await.expect("fail");
+        let jobs::FailOutcome::Retrying { delay, run_at } = outcome else {
+            panic!("{outcome:?}");
+        };
+        assert!(delay <= jobs::MAX_BACKOFF);
+        assert_eq!(
+            jobs::get(db, &scope, queued.id).await.expect("get").run_at,
+            run_at
+        );
+    }
+);

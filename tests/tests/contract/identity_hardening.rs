@@ -876,3 +876,82 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn eight_concurrent_consumes_of_one_token_verify_once_and_look_alike_tokens_open_nothing(
+        t: &TestDb,
+    ) {
+        let user = register(&t.db, &email()).await;
+        let issued = verification::issue(&t.db, &user.email, Duration::from_secs(600))
+            .await
+            .expect("issue");
+        let token = issued.token.expose().to_owned();
+        // A token differing only by case (tokens are case-sensitive base64url) opens nothing.
+        let flipped: String = token
+            .chars()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        assert_ne!(flipped, token);
+        assert!(matches!(
+            verification::consume(&t.db, &user.email, &flipped).await,
+            Err(Error::NotFound { .. })
+        ));
+        let tasks: Vec<_> = (0..8)
+            .map(|_| {
+                let (db, email, token) = (t.db.clone(), user.email.clone(), token.clone());
+                tokio::spawn(async move { verification::consume(&db, &email, &token).await })
+            })
+            .collect();
+        let mut verified = 0;
+        for task in tasks {
+            match task.await.expect("task") {
+                Ok(done) => {
+                    verified += 1;
+                    assert_eq!(done.user.map(|u| u.id), Some(user.id));
+                }
+                Err(Error::NotFound { .. }) => {}
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(verified, 1);
+
+        let session = sessions::create(&t.db, user.id, Duration::from_secs(600))
+            .await
+            .expect("session");
+        let token = session.token.expose();
+        let flipped: String = token
+            .chars()
+            .map(|c| {
+                if c.is_ascii_lowercase() {
+                    c.to_ascii_uppercase()
+                } else {
+                    c.to_ascii_lowercase()
+                }
+            })
+            .collect();
+        assert!(
+            sessions::resolve(&t.db, &flipped)
+                .await
+                .expect("resolve")
+                .is_none()
+        );
+        assert!(
+            sessions::resolve(&t.db, &format!("{token} "))
+                .await
+                .expect("resolve")
+                .is_none()
+        );
+        assert!(
+            sessions::resolve(&t.db, token)
+                .await
+                .expect("resolve")
+                .is_some()
+        );
+    }
+);
