@@ -604,3 +604,33 @@ pub(super) fn before(now: DateTime<FixedOffset>, age: Duration) -> DateTime<Fixe
         .and_then(|age| now.checked_sub_signed(age))
         .map_or(epoch, |at| Ord::max(at, epoch))
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// Any text: no panic; a cursor that parses prints back to a text that parses to it.
+        #[test]
+        fn a_cursor_reads_back_from_its_text(text in prop_oneof!["[0-9a-f\\-]{30,40}", any::<String>()], n in any::<u128>()) {
+            if let Ok(cursor) = text.parse::<JobCursor>() {
+                prop_assert_eq!(cursor.to_string().parse::<JobCursor>().ok(), Some(cursor));
+            }
+            let cursor = JobCursor(Uuid::from_u128(n));
+            prop_assert_eq!(cursor.to_string().parse::<JobCursor>().ok(), Some(cursor));
+        }
+
+        /// Lease arithmetic never panics and never goes before the epoch or after now.
+        #[test]
+        fn before_stays_between_the_epoch_and_now(secs in any::<u64>(), nanos in 0u32..1_000_000_000) {
+            let now = clock::now();
+            let at = before(now, Duration::new(secs, nanos));
+            prop_assert!(at <= now);
+            prop_assert!(at >= DateTime::UNIX_EPOCH.fixed_offset());
+        }
+    }
+}

@@ -528,3 +528,61 @@ pub async fn unlink<C: ConnectionTrait>(db: &C, user_id: Uuid, account_id: Uuid)
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[a-zA-Z0-9_\\-]{1,30}",
+            1 => any::<String>(),
+            1 => "[a \\u{0}\\u{1}\\t\\n\\u{301}\\u{ff41}\\u{430}]{0,10}",
+            1 => (250usize..260).prop_map(|n| "\u{1f600}".repeat(n)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// No profile makes the check panic; an accepted one has only one-line, NUL-free,
+        /// bounded fields, ids without surrounding whitespace and an expiry in range.
+        #[test]
+        fn an_accepted_profile_is_storable_everywhere(
+            provider in prop_oneof!["[a-z0-9_\\-]{1,50}", text()],
+            id in text(),
+            kind in text(),
+            token in proptest::option::of(text()),
+            scope in proptest::option::of(text()),
+            expires_at in proptest::option::of(prop_oneof![any::<i64>(), 0i64..253_402_300_800]),
+        ) {
+            let profile = OAuthProfile {
+                provider,
+                provider_account_id: id,
+                kind,
+                email: None,
+                email_verified: false,
+                name: None,
+                image: None,
+                tokens: OAuthTokens {
+                    access_token: token.clone().map(Secret::new),
+                    token_type: token,
+                    scope,
+                    expires_at,
+                    ..OAuthTokens::default()
+                },
+            };
+            if validate(&profile).is_ok() {
+                let id = &profile.provider_account_id;
+                prop_assert!(id.chars().count() <= SHORT_FIELD_MAX_LEN);
+                prop_assert_eq!(id.trim(), id.as_str());
+                for field in [Some(id), Some(&profile.kind), profile.tokens.token_type.as_ref(), profile.tokens.scope.as_ref()].into_iter().flatten() {
+                    prop_assert!(!field.chars().any(char::is_control));
+                }
+                prop_assert!(profile.tokens.expires_at.is_none_or(|at| (0..=253_402_300_799).contains(&at)));
+            }
+        }
+    }
+}
