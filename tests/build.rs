@@ -15,6 +15,8 @@ fn main() {
     files.sort();
     let mut hasher = DefaultHasher::new();
     for file in files {
+        // Listed one by one as well: a directory alone is not reliably rescanned for edits.
+        println!("cargo:rerun-if-changed={}", file.display());
         file.file_name().hash(&mut hasher);
         std::fs::read(&file)
             .expect("migration source is readable")

@@ -22,6 +22,7 @@ use crate::error::{Error, Result, Violation};
 use crate::paging::{Page, PageRequest};
 use crate::rules::OnTable;
 use crate::stores::StoreScope;
+use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text, required_text};
 
 /// The longest file name, in characters (the column is a `varchar(255)` on MySQL).
@@ -32,6 +33,10 @@ pub const MIME_TYPE_MAX: usize = 255;
 pub const FORMAT_MAX: usize = 32;
 /// The longest [`MediaMetadata::duration_seconds`]: a day; anything longer is a mistake.
 pub const DURATION_MAX_SECONDS: i64 = 86_400;
+/// The largest asset, in bytes: 1 TiB. Far above any image or video a store serves, and low
+/// enough that a store's [`total_bytes`] stays exact in an `i64` up to some eight million
+/// assets of that size (the sum is never allowed to wrap or saturate).
+pub const SIZE_MAX: i64 = 1 << 40;
 
 /// What is known about an asset's content, stored in the `metadata` JSON column. Every field
 /// is optional; absent fields are left out of the JSON.
@@ -147,7 +152,7 @@ pub struct NewMediaAsset {
     /// [`MediaType::Image`], [`MediaType::Logo`] and [`MediaType::Background`], `video/*` for
     /// [`MediaType::Video`].
     pub mime_type: String,
-    /// Size in bytes, not negative (`i64`: a video can pass 2 GiB).
+    /// Size in bytes, from 0 to [`SIZE_MAX`] (`i64`: a video can pass 2 GiB).
     pub size: i64,
     /// Where the asset is served from: an absolute http(s) URL.
     pub url: String,
@@ -234,12 +239,12 @@ pub async fn register<C: ConnectionTrait>(
 ) -> Result<MediaAsset> {
     let filename = checked_filename(&new.filename)?;
     let mime_type = checked_mime_type(new.media_type, &new.mime_type)?;
-    if new.size < 0 {
+    if !(0..=SIZE_MAX).contains(&new.size) {
         return Err(invalid(
             "size",
             Violation::OutOfRange {
                 min: 0,
-                max: i64::MAX,
+                max: SIZE_MAX,
             },
         ));
     }
@@ -267,11 +272,14 @@ pub async fn register<C: ConnectionTrait>(
         metadata: Set(metadata),
         created_at: Set(now()),
     };
-    media_assets::Entity::insert(asset)
-        .exec_with_returning(db)
-        .await
-        .on_table("media_assets")?
-        .try_into()
+    retry_transient(db, || async {
+        media_assets::Entity::insert(asset.clone())
+            .exec_with_returning(db)
+            .await
+            .on_table("media_assets")
+    })
+    .await?
+    .try_into()
 }
 
 /// The store's asset with this id.
@@ -333,11 +341,14 @@ pub async fn list<C: ConnectionTrait>(
 /// [`Error::NotFound`] (`"media_asset"`) when the store has no such asset;
 /// [`Error::Database`] when the database fails.
 pub async fn delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<()> {
-    let deleted = media_assets::Entity::delete_many()
-        .filter(media_assets::Column::Id.eq(id))
-        .filter(media_assets::Column::StoreId.eq(scope.store_id()))
-        .exec(db)
-        .await?;
+    let deleted = retry_transient(db, || async {
+        Ok(media_assets::Entity::delete_many()
+            .filter(media_assets::Column::Id.eq(id))
+            .filter(media_assets::Column::StoreId.eq(scope.store_id()))
+            .exec(db)
+            .await?)
+    })
+    .await?;
     if deleted.rows_affected == 0 {
         return Err(not_found());
     }
@@ -350,8 +361,12 @@ pub async fn delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) ->
 /// so the sum is cast back to a 64-bit integer in SQL (`BIGINT` on Postgres, `SIGNED` on
 /// MySQL, `INTEGER` on SQLite, whose sum of integers is already one).
 ///
+/// Each asset is at most [`SIZE_MAX`], so the total cannot pass `i64::MAX` before a store
+/// holds millions of terabyte-sized assets; if it ever did, the database refuses the cast
+/// (Postgres, SQLite) rather than wrapping.
+///
 /// # Errors
-/// [`Error::Database`] when the database fails (or the total passes `i64::MAX`).
+/// [`Error::Database`] when the database fails.
 pub async fn total_bytes<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Result<i64> {
     let integer = match db.get_database_backend() {
         DbBackend::Postgres => "BIGINT",

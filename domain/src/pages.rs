@@ -21,6 +21,7 @@ use crate::db::begin_write;
 use crate::error::{Error, Result, Violation};
 use crate::rules::{OnTable, UniqueRule};
 use crate::stores::StoreScope;
+use crate::txn::retry_transient;
 use crate::values::{Slug, required_text};
 
 /// The longest page title, in characters (the column is a `varchar(255)` on MySQL).
@@ -152,7 +153,7 @@ fn checked_content(content: &str) -> Result<()> {
             violation: Violation::TooLong { max: CONTENT_MAX },
         });
     }
-    Ok(())
+    crate::values::printable("content", content)
 }
 
 fn not_found() -> Error {
@@ -294,23 +295,27 @@ pub async fn create<C: ConnectionTrait + TransactionTrait>(
 
     if let Some(slug) = given {
         model.slug = slug.as_str().to_owned();
-        return insert_in_savepoint(db, model).await;
+        return retry_transient(db, || insert_in_savepoint(db, model.clone())).await;
     }
 
     let base = Slug::from_title(&model.title, SLUG_FALLBACK);
-    for _ in 0..SLUG_ATTEMPTS {
-        let taken = taken_slugs(db, scope, &base).await?;
-        model.slug = first_free(&base, &taken).as_str().to_owned();
-        match insert_in_savepoint(db, model.clone()).await {
-            Err(Error::Conflict {
-                rule: UniqueRule::PagesStoreSlug,
-            }) => continue,
-            result => return result,
+    retry_transient(db, || async {
+        let mut model = model.clone();
+        for _ in 0..SLUG_ATTEMPTS {
+            let taken = taken_slugs(db, scope, &base).await?;
+            model.slug = first_free(&base, &taken).as_str().to_owned();
+            match insert_in_savepoint(db, model.clone()).await {
+                Err(Error::Conflict {
+                    rule: UniqueRule::PagesStoreSlug,
+                }) => continue,
+                result => return result,
+            }
         }
-    }
-    Err(Error::Conflict {
-        rule: UniqueRule::PagesStoreSlug,
+        Err(Error::Conflict {
+            rule: UniqueRule::PagesStoreSlug,
+        })
     })
+    .await
 }
 
 /// The store's slugs that `base` or one of its suffixed forms could collide with. The prefix
@@ -451,18 +456,29 @@ pub async fn update<C: ConnectionTrait + TransactionTrait>(
         return get(db, scope, id).await;
     }
 
-    let txn = begin_write(db).await?;
-    let updated = update_in(&txn, scope, id, title, slug, patch.content).await;
-    match updated {
-        Ok(page) => {
-            txn.commit().await?;
-            Ok(page)
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        let updated = update_in(
+            &txn,
+            scope,
+            id,
+            title.clone(),
+            slug.clone(),
+            patch.content.clone(),
+        )
+        .await;
+        match updated {
+            Ok(page) => {
+                txn.commit().await?;
+                Ok(page)
+            }
+            Err(err) => {
+                rollback(txn).await;
+                Err(err)
+            }
         }
-        Err(err) => {
-            rollback(txn).await;
-            Err(err)
-        }
-    }
+    })
+    .await
 }
 
 async fn update_in<C: ConnectionTrait>(
@@ -502,11 +518,14 @@ async fn update_in<C: ConnectionTrait>(
 /// [`Error::NotFound`] (`"page"`) when the store has no such page; [`Error::Database`] when
 /// the database fails.
 pub async fn delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<()> {
-    let deleted = pages::Entity::delete_many()
-        .filter(pages::Column::Id.eq(id))
-        .filter(pages::Column::StoreId.eq(scope.store_id()))
-        .exec(db)
-        .await?;
+    let deleted = retry_transient(db, || async {
+        Ok(pages::Entity::delete_many()
+            .filter(pages::Column::Id.eq(id))
+            .filter(pages::Column::StoreId.eq(scope.store_id()))
+            .exec(db)
+            .await?)
+    })
+    .await?;
     if deleted.rows_affected == 0 {
         return Err(not_found());
     }

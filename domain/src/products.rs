@@ -663,7 +663,7 @@ fn product_with(product: products::Model, variants: Vec<Variant>, images: Vec<Im
         cost_price: Money::from_db(product.cost_price),
         selling_price: Money::from_db(product.selling_price),
         compare_at_price: product.compare_at_price.map(Money::from_db),
-        currency: Currency::parse("currency", &product.currency).unwrap_or_default(),
+        currency: Currency::from_stored(&product.currency).unwrap_or_default(),
         stock_quantity: product.stock_quantity,
         track_inventory: product.track_inventory,
         meta_title: product.meta_title,
@@ -798,68 +798,74 @@ pub async fn patch<C>(db: &C, scope: &StoreScope, id: Uuid, patch: ProductPatch)
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = begin_write(db).await?;
-    let current = get(&txn, scope, id).await?;
-    let mut row = products::ActiveModel {
-        updated_at: Set(clock::now()),
-        ..Default::default()
-    };
-    if let Some(title) = &patch.title {
-        let title = required_text("title", title, TITLE_MAX)?;
-        row.search_title = Set(search_key(&title));
-        row.title = Set(title);
-    }
-    if let Some(description) = &patch.description {
-        row.description = Set(
-            optional_text("description", Some(description), DESCRIPTION_MAX)?.unwrap_or_default(),
-        );
-    }
-    if let Some(meta_title) = &patch.meta_title {
-        row.meta_title = Set(optional_text(
-            "meta_title",
-            meta_title.as_deref(),
-            TITLE_MAX,
-        )?);
-    }
-    if let Some(meta_description) = &patch.meta_description {
-        row.meta_description = Set(optional_text(
-            "meta_description",
-            meta_description.as_deref(),
-            DESCRIPTION_MAX,
-        )?);
-    }
-    if patch.selling_price.is_some() || patch.compare_at_price.is_some() {
-        let selling = patch
-            .selling_price
-            .unwrap_or(current.selling_price.amount());
-        let compare_at = patch
-            .compare_at_price
-            .unwrap_or(current.compare_at_price.map(Money::amount));
-        let (selling, compare_at) = values::prices(selling, compare_at)?;
-        row.selling_price = Set(selling.amount());
-        row.compare_at_price = Set(compare_at.map(Money::amount));
-    }
-    if let Some(track) = patch.track_inventory {
-        row.track_inventory = Set(track);
-        // Tracking decides between ACTIVE and OUT_OF_STOCK, so switching it re-judges that.
-        match current.status {
-            ProductStatus::OutOfStock if !track => row.status = Set(ProductStatus::Active),
-            ProductStatus::Active if track && current.stock_quantity == 0 => {
-                row.status = Set(ProductStatus::OutOfStock);
-            }
-            _ => {}
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        stock::lock_product(&txn, scope, id).await?;
+        let current = get(&txn, scope, id).await?;
+        let mut row = products::ActiveModel {
+            updated_at: Set(clock::now()),
+            ..Default::default()
+        };
+        if let Some(title) = &patch.title {
+            let title = required_text("title", title, TITLE_MAX)?;
+            row.search_title = Set(search_key(&title));
+            row.title = Set(title);
         }
-    }
-    products::Entity::update_many()
-        .set(row)
-        .filter(products::Column::Id.eq(id))
-        .filter(products::Column::StoreId.eq(scope.store_id()))
-        .exec(&txn)
-        .await
-        .on_table("products")?;
-    let product = get(&txn, scope, id).await?;
-    txn.commit().await?;
-    Ok(product)
+        if let Some(description) = &patch.description {
+            row.description =
+                Set(
+                    optional_text("description", Some(description), DESCRIPTION_MAX)?
+                        .unwrap_or_default(),
+                );
+        }
+        if let Some(meta_title) = &patch.meta_title {
+            row.meta_title = Set(optional_text(
+                "meta_title",
+                meta_title.as_deref(),
+                TITLE_MAX,
+            )?);
+        }
+        if let Some(meta_description) = &patch.meta_description {
+            row.meta_description = Set(optional_text(
+                "meta_description",
+                meta_description.as_deref(),
+                DESCRIPTION_MAX,
+            )?);
+        }
+        if patch.selling_price.is_some() || patch.compare_at_price.is_some() {
+            let selling = patch
+                .selling_price
+                .unwrap_or(current.selling_price.amount());
+            let compare_at = patch
+                .compare_at_price
+                .unwrap_or(current.compare_at_price.map(Money::amount));
+            let (selling, compare_at) = values::prices(selling, compare_at)?;
+            row.selling_price = Set(selling.amount());
+            row.compare_at_price = Set(compare_at.map(Money::amount));
+        }
+        if let Some(track) = patch.track_inventory {
+            row.track_inventory = Set(track);
+            // Tracking decides between ACTIVE and OUT_OF_STOCK, so switching it re-judges that.
+            match current.status {
+                ProductStatus::OutOfStock if !track => row.status = Set(ProductStatus::Active),
+                ProductStatus::Active if track && current.stock_quantity == 0 => {
+                    row.status = Set(ProductStatus::OutOfStock);
+                }
+                _ => {}
+            }
+        }
+        products::Entity::update_many()
+            .set(row.clone())
+            .filter(products::Column::Id.eq(id))
+            .filter(products::Column::StoreId.eq(scope.store_id()))
+            .exec(&txn)
+            .await
+            .on_table("products")?;
+        let product = get(&txn, scope, id).await?;
+        txn.commit().await?;
+        Ok(product)
+    })
+    .await
 }
 
 /// Moves a product along the status machine ([`can_transition`]). Activating a tracked
@@ -876,34 +882,40 @@ pub async fn transition<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = begin_write(db).await?;
-    let current = get(&txn, scope, id).await?;
-    if !can_transition(current.status, to) {
-        return Err(Error::InvalidTransition {
-            entity: "product",
-            from: status_name(current.status),
-            to: status_name(to),
-        });
-    }
-    let target =
-        if to == ProductStatus::Active && current.track_inventory && current.stock_quantity == 0 {
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        stock::lock_product(&txn, scope, id).await?;
+        let current = get(&txn, scope, id).await?;
+        if !can_transition(current.status, to) {
+            return Err(Error::InvalidTransition {
+                entity: "product",
+                from: status_name(current.status),
+                to: status_name(to),
+            });
+        }
+        let target = if to == ProductStatus::Active
+            && current.track_inventory
+            && current.stock_quantity == 0
+        {
             ProductStatus::OutOfStock
         } else {
             to
         };
-    products::Entity::update_many()
-        .set(products::ActiveModel {
-            status: Set(target),
-            updated_at: Set(clock::now()),
-            ..Default::default()
-        })
-        .filter(products::Column::Id.eq(id))
-        .filter(products::Column::StoreId.eq(scope.store_id()))
-        .exec(&txn)
-        .await?;
-    let product = get(&txn, scope, id).await?;
-    txn.commit().await?;
-    Ok(product)
+        products::Entity::update_many()
+            .set(products::ActiveModel {
+                status: Set(target),
+                updated_at: Set(clock::now()),
+                ..Default::default()
+            })
+            .filter(products::Column::Id.eq(id))
+            .filter(products::Column::StoreId.eq(scope.store_id()))
+            .exec(&txn)
+            .await?;
+        let product = get(&txn, scope, id).await?;
+        txn.commit().await?;
+        Ok(product)
+    })
+    .await
 }
 
 /// Soft-deletes a product: it disappears from every read until [`restore`]d.
@@ -912,14 +924,17 @@ where
 /// [`Error::NotFound`] when there is no such live product in the store.
 pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<()> {
     let now = clock::now();
-    let done = products::Entity::update_many()
-        .col_expr(products::Column::DeletedAt, Expr::value(now))
-        .col_expr(products::Column::UpdatedAt, Expr::value(now))
-        .filter(products::Column::Id.eq(id))
-        .filter(products::Column::StoreId.eq(scope.store_id()))
-        .filter(products::Column::DeletedAt.is_null())
-        .exec(db)
-        .await?;
+    let done = retry_transient(db, || async {
+        Ok(products::Entity::update_many()
+            .col_expr(products::Column::DeletedAt, Expr::value(now))
+            .col_expr(products::Column::UpdatedAt, Expr::value(now))
+            .filter(products::Column::Id.eq(id))
+            .filter(products::Column::StoreId.eq(scope.store_id()))
+            .filter(products::Column::DeletedAt.is_null())
+            .exec(db)
+            .await?)
+    })
+    .await?;
     if done.rows_affected == 0 {
         return Err(Error::NotFound { entity: "product" });
     }
@@ -931,17 +946,20 @@ pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uui
 /// # Errors
 /// [`Error::NotFound`] when the store has no such deleted product.
 pub async fn restore<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<Product> {
-    let done = products::Entity::update_many()
-        .col_expr(
-            products::Column::DeletedAt,
-            Expr::value(Option::<DateTime<FixedOffset>>::None),
-        )
-        .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
-        .filter(products::Column::Id.eq(id))
-        .filter(products::Column::StoreId.eq(scope.store_id()))
-        .filter(products::Column::DeletedAt.is_not_null())
-        .exec(db)
-        .await?;
+    let done = retry_transient(db, || async {
+        Ok(products::Entity::update_many()
+            .col_expr(
+                products::Column::DeletedAt,
+                Expr::value(Option::<DateTime<FixedOffset>>::None),
+            )
+            .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
+            .filter(products::Column::Id.eq(id))
+            .filter(products::Column::StoreId.eq(scope.store_id()))
+            .filter(products::Column::DeletedAt.is_not_null())
+            .exec(db)
+            .await?)
+    })
+    .await?;
     if done.rows_affected == 0 {
         return Err(Error::NotFound { entity: "product" });
     }

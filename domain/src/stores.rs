@@ -348,18 +348,29 @@ pub async fn set_custom_domain<C: ConnectionTrait>(
 /// Moves the store to `to` along the status machine ([`can_transition`]); the first move to
 /// ACTIVE sets `published_at`.
 ///
-/// The move is a compare-and-set on the current status, so two concurrent moves cannot both
+/// The current status is read under the row's lock, so two concurrent moves cannot both
 /// apply from the same state.
 ///
 /// # Errors
 /// [`Error::InvalidTransition`] when the machine forbids it; [`Error::NotFound`].
-pub async fn transition<C: ConnectionTrait>(
-    db: &C,
-    scope: &StoreScope,
-    to: StoreStatus,
-) -> Result<Store> {
-    loop {
-        let current = get(db, scope).await?;
+pub async fn transition<C>(db: &C, scope: &StoreScope, to: StoreStatus) -> Result<Store>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        // A locking read: the current row, not a snapshot (MariaDB's REPEATABLE READ inside a
+        // caller's transaction), and no other move can come in before the update.
+        let mut query = stores::Entity::find_by_id(scope.store_id())
+            .filter(stores::Column::UserId.eq(scope.owner_id()))
+            .filter(stores::Column::DeletedAt.is_null());
+        if txn.get_database_backend() != sea_orm::DbBackend::Sqlite {
+            query = query.lock(sea_orm::sea_query::LockType::Update);
+        }
+        let current = query
+            .one(&txn)
+            .await?
+            .ok_or(Error::NotFound { entity: "store" })?;
         if !can_transition(current.status, to) {
             return Err(Error::InvalidTransition {
                 entity: "store",
@@ -367,23 +378,21 @@ pub async fn transition<C: ConnectionTrait>(
                 to: status_name(to),
             });
         }
-        let now = clock::now();
         let mut row = live_row(scope);
         row.status = Set(to);
         if to == StoreStatus::Active && current.published_at.is_none() {
-            row.published_at = Set(Some(now));
+            row.published_at = Set(Some(clock::now()));
         }
-        let update = stores::Entity::update_many()
+        stores::Entity::update_many()
             .set(row)
             .filter(stores::Column::Id.eq(scope.store_id()))
-            .filter(stores::Column::UserId.eq(scope.owner_id()))
-            .filter(stores::Column::DeletedAt.is_null())
-            .filter(stores::Column::Status.eq(current.status));
-        if update.exec(db).await?.rows_affected == 1 {
-            return get(db, scope).await;
-        }
-        // Someone moved it first: judge the move again from the new state.
-    }
+            .exec(&txn)
+            .await?;
+        let store = get(&txn, scope).await?;
+        txn.commit().await?;
+        Ok(store)
+    })
+    .await
 }
 
 /// The owner's live stores, newest first, keyset-paged.
@@ -417,25 +426,30 @@ pub async fn list_for_owner<C: ConnectionTrait>(
 }
 
 /// The ACTIVE store that serves requests for `host`: a store's custom domain, or
-/// `<subdomain>.<base_domain>`. Case, a trailing dot and a port are ignored.
+/// `<subdomain>.<base_domain>`. A trailing dot and a port are ignored, and the host is mapped
+/// as browsers map it before they send it (IDNA: case and width folded, international
+/// names in punycode), the same mapping [`CustomDomain::parse`] applies when a domain is
+/// set. Accented and look-alike letters are not folded: `tést-store` is not `test-store`.
 ///
 /// # Errors
-/// [`Error::Database`] only; an unknown host is `Ok(None)`.
+/// [`Error::Database`] only; an unknown host, or text that is no host name at all (a NUL,
+/// spaces), is `Ok(None)`.
 pub async fn resolve_host<C: ConnectionTrait>(
     db: &C,
     host: &str,
     base_domain: &str,
 ) -> Result<Option<Store>> {
-    let host = host.trim().to_ascii_lowercase();
+    let host = host.trim();
     let host = host
         .rsplit_once(':')
         .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host.as_str(), |(h, _)| h);
-    let host = host.trim_end_matches('.');
-    let base = base_domain
-        .trim()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+        .map_or(host, |(h, _)| h);
+    let Some(host) = host_name(host) else {
+        return Ok(None);
+    };
+    let Some(base) = host_name(base_domain.trim()) else {
+        return Ok(None);
+    };
     let by_subdomain = host
         .strip_suffix(&base)
         .and_then(|rest| rest.strip_suffix('.'))
@@ -445,9 +459,25 @@ pub async fn resolve_host<C: ConnectionTrait>(
         .filter(stores::Column::Status.eq(StoreStatus::Active));
     let query = match by_subdomain {
         Some(label) => query.filter(stores::Column::Subdomain.eq(label)),
-        None => query.filter(stores::Column::CustomDomain.eq(host)),
+        None => query.filter(stores::Column::CustomDomain.eq(host.as_str())),
     };
     query.one(db).await?.map(Store::try_from).transpose()
+}
+
+/// A host name in the form stores keep: IDNA-mapped ASCII without a trailing dot, or `None`
+/// for text that is no host name.
+fn host_name(host: &str) -> Option<String> {
+    let host = host.trim_end_matches('.');
+    if host.is_empty() || host.len() > 4 * values::HOSTNAME_MAX {
+        return None;
+    }
+    let ascii = idna::domain_to_ascii(host).ok()?;
+    let well_formed = !ascii.is_empty()
+        && ascii.len() <= values::HOSTNAME_MAX
+        && ascii
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    well_formed.then_some(ascii)
 }
 
 /// Soft-deletes the store: it disappears from every read (its slug, subdomain and domain stay
@@ -457,14 +487,17 @@ pub async fn resolve_host<C: ConnectionTrait>(
 /// [`Error::NotFound`] when it is already gone.
 pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Result<()> {
     let now = clock::now();
-    let done = stores::Entity::update_many()
-        .col_expr(stores::Column::DeletedAt, Expr::value(now))
-        .col_expr(stores::Column::UpdatedAt, Expr::value(now))
-        .filter(stores::Column::Id.eq(scope.store_id()))
-        .filter(stores::Column::UserId.eq(scope.owner_id()))
-        .filter(stores::Column::DeletedAt.is_null())
-        .exec(db)
-        .await?;
+    let done = retry_transient(db, || async {
+        Ok(stores::Entity::update_many()
+            .col_expr(stores::Column::DeletedAt, Expr::value(now))
+            .col_expr(stores::Column::UpdatedAt, Expr::value(now))
+            .filter(stores::Column::Id.eq(scope.store_id()))
+            .filter(stores::Column::UserId.eq(scope.owner_id()))
+            .filter(stores::Column::DeletedAt.is_null())
+            .exec(db)
+            .await?)
+    })
+    .await?;
     if done.rows_affected == 0 {
         return Err(Error::NotFound { entity: "store" });
     }
@@ -476,17 +509,20 @@ pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Resu
 /// # Errors
 /// [`Error::NotFound`] when the owner has no such deleted store.
 pub async fn restore<C: ConnectionTrait>(db: &C, owner_id: Uuid, store_id: Uuid) -> Result<Store> {
-    let done = stores::Entity::update_many()
-        .col_expr(
-            stores::Column::DeletedAt,
-            Expr::value(Option::<DateTime<FixedOffset>>::None),
-        )
-        .col_expr(stores::Column::UpdatedAt, Expr::value(clock::now()))
-        .filter(stores::Column::Id.eq(store_id))
-        .filter(stores::Column::UserId.eq(owner_id))
-        .filter(stores::Column::DeletedAt.is_not_null())
-        .exec(db)
-        .await?;
+    let done = retry_transient(db, || async {
+        Ok(stores::Entity::update_many()
+            .col_expr(
+                stores::Column::DeletedAt,
+                Expr::value(Option::<DateTime<FixedOffset>>::None),
+            )
+            .col_expr(stores::Column::UpdatedAt, Expr::value(clock::now()))
+            .filter(stores::Column::Id.eq(store_id))
+            .filter(stores::Column::UserId.eq(owner_id))
+            .filter(stores::Column::DeletedAt.is_not_null())
+            .exec(db)
+            .await?)
+    })
+    .await?;
     if done.rows_affected == 0 {
         return Err(Error::NotFound { entity: "store" });
     }
@@ -500,10 +536,13 @@ pub async fn restore<C: ConnectionTrait>(db: &C, owner_id: Uuid, store_id: Uuid)
 /// [`Error::Database`] only.
 pub async fn purge_deleted<C: ConnectionTrait>(db: &C, age: chrono::Duration) -> Result<u64> {
     let cutoff = clock::now() - age;
-    let done = stores::Entity::delete_many()
-        .filter(stores::Column::DeletedAt.lt(cutoff))
-        .exec(db)
-        .await?;
+    let done = retry_transient(db, || async {
+        Ok(stores::Entity::delete_many()
+            .filter(stores::Column::DeletedAt.lt(cutoff))
+            .exec(db)
+            .await?)
+    })
+    .await?;
     Ok(done.rows_affected)
 }
 
@@ -521,16 +560,19 @@ async fn write_row<C: ConnectionTrait>(
     scope: &StoreScope,
     row: stores::ActiveModel,
 ) -> Result<Store> {
-    let done = stores::Entity::update_many()
-        .set(row)
-        .filter(stores::Column::Id.eq(scope.store_id()))
-        .filter(stores::Column::UserId.eq(scope.owner_id()))
-        .filter(stores::Column::DeletedAt.is_null())
-        .exec(db)
-        .await
-        .on_table("stores")?;
-    if done.rows_affected == 0 {
-        return Err(Error::NotFound { entity: "store" });
-    }
-    get(db, scope).await
+    retry_transient(db, || async {
+        let done = stores::Entity::update_many()
+            .set(row.clone())
+            .filter(stores::Column::Id.eq(scope.store_id()))
+            .filter(stores::Column::UserId.eq(scope.owner_id()))
+            .filter(stores::Column::DeletedAt.is_null())
+            .exec(db)
+            .await
+            .on_table("stores")?;
+        if done.rows_affected == 0 {
+            return Err(Error::NotFound { entity: "store" });
+        }
+        get(db, scope).await
+    })
+    .await
 }

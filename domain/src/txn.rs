@@ -132,6 +132,14 @@ async fn in_transaction<C: ConnectionTrait>(db: &C) -> Result<bool> {
 /// caller's transaction back (a deadlock does; a lock-wait timeout only undoes the statement),
 /// closes the connection so that nothing later can commit, or seem to commit, on it.
 async fn poison_if_lost<C: ConnectionTrait>(db: &C, err: Error) -> Error {
+    // The savepoints that the failed attempt opened were rolled back on drop, by statements
+    // queued on the connection; after a deadlock they fail (the savepoints are gone), and
+    // each failure is reported to the next statement. Drain them first.
+    for _ in 0..8 {
+        if db.execute_unprepared("DO 0").await.is_ok() {
+            break;
+        }
+    }
     if matches!(in_transaction(db).await, Ok(true)) {
         return err;
     }

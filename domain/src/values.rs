@@ -224,7 +224,17 @@ impl HttpUrl {
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
             return Err(invalid(field, Violation::Format));
         }
-        Ok(Self(url.into()))
+        // What is stored is the parser's serialisation (spaces percent-encoded, the host
+        // lower-cased), so that is the form the limits apply to, and it must parse back to
+        // itself: reading a stored URL goes through this same function.
+        let stored = String::from(url);
+        if stored.len() > URL_MAX {
+            return Err(invalid(field, Violation::TooLong { max: URL_MAX }));
+        }
+        if url::Url::parse(&stored).map(String::from).as_deref() != Ok(stored.as_str()) {
+            return Err(invalid(field, Violation::Format));
+        }
+        Ok(Self(stored))
     }
 
     /// The URL as text (normalised by the parser, e.g. a lower-case scheme and host).
@@ -268,15 +278,25 @@ impl Currency {
     /// US dollars, the default currency of products and stores.
     pub const USD: Currency = Currency(iso_currency::Currency::USD);
 
-    /// Validates a currency code (upper case, as ISO 4217 writes it).
+    /// Validates the currency of a price: a current ISO 4217 code, in upper case as ISO writes
+    /// it, of money that prices are paid in. Codes that are not (`XXX` "no currency", `XTS`
+    /// for tests, the precious metals `XAU` `XAG` `XPT` `XPD`, units of account such as `XDR`,
+    /// funds such as `USN` or `CLF`) and superseded codes (`HRK`, `BGN` …) are refused.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming `field` with [`Violation::Format`] for anything that is not a
-    /// current ISO 4217 code.
+    /// [`Error::Invalid`] naming `field` with [`Violation::Format`] for anything else.
     pub fn parse(field: &'static str, code: &str) -> Result<Self> {
         iso_currency::Currency::from_code(code)
+            .filter(|currency| currency.flags().is_empty())
             .map(Self)
             .ok_or_else(|| invalid(field, Violation::Format))
+    }
+
+    /// Reads a stored currency code: any ISO 4217 code, including those that
+    /// [`Currency::parse`] no longer takes for new prices, so that rows written before a code
+    /// was superseded still read.
+    pub(crate) fn from_stored(code: &str) -> Option<Self> {
+        iso_currency::Currency::from_code(code).map(Self)
     }
 
     /// The three-letter code.
@@ -294,8 +314,11 @@ impl Default for Currency {
 impl TryFrom<String> for Currency {
     type Error = Error;
 
+    /// Reads a currency from JSON: any ISO 4217 code, as [`Currency::from_stored`], so that a
+    /// stored document always reads back; inputs are held to [`Currency::parse`] by the
+    /// `validated` step of the type that carries them.
     fn try_from(value: String) -> Result<Self> {
-        Self::parse("currency", &value)
+        Self::from_stored(&value).ok_or_else(|| invalid("currency", Violation::Format))
     }
 }
 

@@ -11,7 +11,8 @@
 //!   before it is looked up, so exact comparison is the right one for every column.
 //! - **MariaDB/MySQL: `MEDIUMTEXT` where a limit passes `TEXT`'s 65,535 bytes.** Limits are
 //!   in characters and a character takes up to 4 bytes: a page (200,000 characters), a
-//!   product description (50,000) and an OAuth token (16,384, stored as base64 ciphertext).
+//!   product description and meta description (50,000) and an OAuth token (16,384, stored
+//!   as base64 ciphertext). Every other text column's limit fits `TEXT` or `varchar(255)`.
 //! - **SQLite: range triggers on the `int` columns that arithmetic changes** (stock and image
 //!   positions). SQLite stores any 64-bit integer in an `integer` column, so an increment past
 //!   2,147,483,647 was kept and every later read failed to decode. The triggers raise the
@@ -46,6 +47,7 @@ const TABLES: &[&str] = &[
 const MEDIUM_TEXT: &[(&str, &str, bool)] = &[
     ("pages", "content", true),
     ("products", "description", true),
+    ("products", "meta_description", false),
     ("accounts", "refresh_token", false),
     ("accounts", "access_token", false),
     ("accounts", "id_token", false),

@@ -1,18 +1,20 @@
 //! Atomic stock moves that never go below zero.
 
 use entity::{product_variants, products};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::live;
 use crate::clock;
 use crate::db::begin_write;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Violation};
+use crate::rules::OnTable;
 use crate::stores::StoreScope;
+use crate::txn::retry_transient;
 
 fn status_value(status: &str) -> Expr {
     // On Postgres a bound text parameter must be cast to the enum type to compare or assign.
@@ -43,12 +45,62 @@ pub(super) fn status_for_stock(new_stock: Expr) -> Expr {
     .into()
 }
 
+/// The condition under which `column + delta` stays within `0 ..= i32::MAX`, written without
+/// arithmetic on the column, so that no backend ever computes (or, on SQLite, stores) a value
+/// outside the `int` range.
+fn stays_in_range<Col: ColumnTrait>(column: Col, delta: i32) -> SimpleExpr {
+    if delta >= 0 {
+        Expr::col(column).lte(i32::MAX - delta)
+    } else {
+        Expr::col(column).gte(-i64::from(delta))
+    }
+}
+
+/// The error for a stock move that would pass `i32::MAX`.
+fn too_much(field: &'static str) -> Error {
+    Error::Invalid {
+        field,
+        violation: Violation::OutOfRange {
+            min: 0,
+            max: i64::from(i32::MAX),
+        },
+    }
+}
+
+/// Adds `delta` to the product's `stock_quantity` and moves its status with it, in one
+/// UPDATE guarded by [`stays_in_range`]; `scoped` narrows it to the caller's scope. Returns
+/// whether the row changed.
+pub(super) async fn move_product_stock<C: ConnectionTrait>(
+    db: &C,
+    product_id: Uuid,
+    delta: i32,
+    scoped: Option<&StoreScope>,
+) -> Result<bool> {
+    let new_stock = || Expr::col(products::Column::StockQuantity).add(delta);
+    // The status is assigned first: MariaDB evaluates SET left to right with the values
+    // already assigned, the others with the old row; both then read the old stock here.
+    let mut update = products::Entity::update_many()
+        .col_expr(products::Column::Status, status_for_stock(new_stock()))
+        .col_expr(products::Column::StockQuantity, new_stock())
+        .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
+        .filter(products::Column::Id.eq(product_id))
+        .filter(stays_in_range(products::Column::StockQuantity, delta));
+    if let Some(scope) = scoped {
+        update = update
+            .filter(products::Column::StoreId.eq(scope.store_id()))
+            .filter(products::Column::DeletedAt.is_null());
+    }
+    let done = update.exec(db).await.on_table("products")?;
+    Ok(done.rows_affected == 1)
+}
+
 /// Adds `delta` (negative to take out) to the stock of a product without variants, in one
-/// conditional UPDATE: it applies only when the result is not negative, and moves a tracked
-/// product between ACTIVE and OUT_OF_STOCK at zero. Returns the new stock.
+/// conditional UPDATE: it applies only when the result is within `0 ..= i32::MAX`, and moves
+/// a tracked product between ACTIVE and OUT_OF_STOCK at zero. Returns the new stock.
 ///
 /// # Errors
-/// [`Error::InsufficientStock`] when the result would be negative (nothing changes);
+/// [`Error::InsufficientStock`] when the result would be negative, [`Error::Invalid`] naming
+/// `stock_quantity` when it would pass `i32::MAX` (nothing changes either way);
 /// [`Error::NotFound`] when the store has no such live product.
 pub async fn adjust_stock<C: ConnectionTrait>(
     db: &C,
@@ -56,43 +108,46 @@ pub async fn adjust_stock<C: ConnectionTrait>(
     product_id: Uuid,
     delta: i32,
 ) -> Result<i32> {
-    let new_stock = || Expr::col(products::Column::StockQuantity).add(delta);
-    // The status is assigned first: MariaDB evaluates SET left to right with the values
-    // already assigned, the others with the old row; both then read the old stock here.
-    let done = products::Entity::update_many()
-        .col_expr(products::Column::Status, status_for_stock(new_stock()))
-        .col_expr(products::Column::StockQuantity, new_stock())
-        .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
-        .filter(products::Column::Id.eq(product_id))
-        .filter(products::Column::StoreId.eq(scope.store_id()))
-        .filter(products::Column::DeletedAt.is_null())
-        .filter(new_stock().gte(0))
-        .exec(db)
-        .await?;
-    let stock: Option<i32> = live(scope)
-        .select_only()
-        .column(products::Column::StockQuantity)
-        .filter(products::Column::Id.eq(product_id))
+    let (moved, stock) = retry_transient(db, || async {
+        let moved = move_product_stock(db, product_id, delta, Some(scope)).await?;
+        let stock: Option<i32> = current(
+            live(scope)
+                .select_only()
+                .column(products::Column::StockQuantity)
+                .filter(products::Column::Id.eq(product_id)),
+            db.get_database_backend(),
+        )
         .into_tuple()
         .one(db)
         .await?;
-    match (done.rows_affected, stock) {
+        Ok((moved, stock))
+    })
+    .await?;
+    match (moved, stock) {
         (_, None) => Err(Error::NotFound { entity: "product" }),
-        (0, Some(available)) => Err(Error::InsufficientStock {
+        (false, Some(_)) if delta > 0 => Err(too_much("stock_quantity")),
+        (false, Some(available)) => Err(Error::InsufficientStock {
             requested: delta.saturating_neg(),
             available,
         }),
-        (_, Some(stock)) => Ok(stock),
+        (true, Some(stock)) => Ok(stock),
     }
 }
 
 /// Adds `delta` to a variant's stock and to its product's total in one transaction; the
-/// variant never goes below zero, and the product moves between ACTIVE and OUT_OF_STOCK when
-/// its tracked total reaches zero. Returns the variant's new stock.
+/// variant never goes below zero nor past `i32::MAX`, nor does the product's total, and the
+/// product moves between ACTIVE and OUT_OF_STOCK when its tracked total reaches zero. Returns
+/// the variant's new stock.
+///
+/// Locks are taken in one order, the product row first, so that concurrent moves on the
+/// variants of one product queue behind each other instead of deadlocking (on MariaDB the
+/// variant update's check of its product would otherwise share-lock the product row that
+/// the other transaction then waits to update).
 ///
 /// # Errors
-/// [`Error::InsufficientStock`] (nothing changes); [`Error::NotFound`] when the store has no
-/// such variant on a live product.
+/// [`Error::InsufficientStock`]; [`Error::Invalid`] naming `variants.stock` or
+/// `stock_quantity` for a result past `i32::MAX` (nothing changes either way);
+/// [`Error::NotFound`] when the store has no such variant on a live product.
 pub async fn adjust_variant_stock<C>(
     db: &C,
     scope: &StoreScope,
@@ -102,70 +157,100 @@ pub async fn adjust_variant_stock<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = begin_write(db).await?;
-    // The conditional UPDATE comes first: it reads the latest row under its lock, and no
-    // snapshot taken earlier in the transaction (MariaDB's REPEATABLE READ) can make the
-    // stock reported below stale.
-    let new_stock = Expr::col(product_variants::Column::Stock).add(delta);
-    let done = product_variants::Entity::update_many()
-        .col_expr(product_variants::Column::Stock, new_stock.clone())
-        .col_expr(
-            product_variants::Column::UpdatedAt,
-            Expr::value(clock::now()),
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        let not_found = || Error::NotFound {
+            entity: "product_variant",
+        };
+        let product_id: Uuid = product_variants::Entity::find_by_id(variant_id)
+            .select_only()
+            .column(product_variants::Column::ProductId)
+            .into_tuple()
+            .one(&txn)
+            .await?
+            .ok_or_else(not_found)?;
+        lock_product(&txn, scope, product_id)
+            .await
+            .map_err(|_| not_found())?;
+        let done = product_variants::Entity::update_many()
+            .col_expr(
+                product_variants::Column::Stock,
+                Expr::col(product_variants::Column::Stock).add(delta),
+            )
+            .col_expr(
+                product_variants::Column::UpdatedAt,
+                Expr::value(clock::now()),
+            )
+            .filter(product_variants::Column::Id.eq(variant_id))
+            .filter(product_variants::Column::ProductId.eq(product_id))
+            .filter(stays_in_range(product_variants::Column::Stock, delta))
+            .exec(&txn)
+            .await
+            .on_table("product_variants")?;
+        // Read under the product's lock: no other move of this variant can come in between.
+        let stock: i32 = current(
+            product_variants::Entity::find_by_id(variant_id)
+                .select_only()
+                .column(product_variants::Column::Stock),
+            txn.get_database_backend(),
         )
-        .filter(product_variants::Column::Id.eq(variant_id))
-        .filter(product_variants::Column::ProductId.in_subquery(scope_products(scope)))
-        .filter(new_stock.gte(0))
-        .exec(&txn)
-        .await?;
-    let stock: Option<i32> = product_variants::Entity::find_by_id(variant_id)
-        .select_only()
-        .column(product_variants::Column::Stock)
-        .filter(product_variants::Column::ProductId.in_subquery(scope_products(scope)))
         .into_tuple()
         .one(&txn)
-        .await?;
-    let stock = match (done.rows_affected, stock) {
-        (_, None) => {
-            return Err(Error::NotFound {
-                entity: "product_variant",
+        .await?
+        .ok_or_else(not_found)?;
+        if done.rows_affected == 0 {
+            return Err(if delta > 0 {
+                too_much("variants.stock")
+            } else {
+                Error::InsufficientStock {
+                    requested: delta.saturating_neg(),
+                    available: stock,
+                }
             });
         }
-        (0, Some(available)) => {
-            return Err(Error::InsufficientStock {
-                requested: delta.saturating_neg(),
-                available,
-            });
+        if !move_product_stock(&txn, product_id, delta, None).await? {
+            return Err(too_much("stock_quantity"));
         }
-        (_, Some(stock)) => stock,
-    };
-    let product_stock = || Expr::col(products::Column::StockQuantity).add(delta);
-    products::Entity::update_many()
-        .col_expr(products::Column::Status, status_for_stock(product_stock()))
-        .col_expr(products::Column::StockQuantity, product_stock())
-        .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
-        .filter(
-            products::Column::Id.in_subquery(
-                Query::select()
-                    .column(product_variants::Column::ProductId)
-                    .from(product_variants::Entity)
-                    .and_where(product_variants::Column::Id.eq(variant_id))
-                    .to_owned(),
-            ),
-        )
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    Ok(stock)
+        txn.commit().await?;
+        Ok(stock)
+    })
+    .await
 }
 
-/// `SELECT id FROM products WHERE store_id = <scope> AND deleted_at IS NULL`, for statements
-/// on child rows that must stay inside the scope.
-fn scope_products(scope: &StoreScope) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(products::Column::Id)
-        .from(products::Entity)
-        .and_where(products::Column::StoreId.eq(scope.store_id()))
-        .and_where(products::Column::DeletedAt.is_null())
-        .to_owned()
+/// Makes `query` a locking read where the backend has them, so that it reads the newest
+/// committed rows: inside a transaction MariaDB's plain reads see the transaction's snapshot,
+/// which may predate the lock this code waited for (Postgres reads the newest rows at its
+/// default READ COMMITTED anyway; SQLite has one writer and no such snapshot).
+pub(super) fn current<Q: QuerySelect>(query: Q, backend: DbBackend) -> Q {
+    if backend == DbBackend::Sqlite {
+        query
+    } else {
+        query.lock(LockType::Update)
+    }
+}
+
+/// Takes the write lock on a live product of the scope (`SELECT … FOR UPDATE`; on SQLite the
+/// writer's `BEGIN IMMEDIATE` already holds the database's one write lock), so that every
+/// read-then-write on the product's children (variant count, image positions, stock totals)
+/// runs one at a time per product.
+///
+/// # Errors
+/// [`Error::NotFound`] when the store has no such live product.
+pub(super) async fn lock_product<C: ConnectionTrait>(
+    db: &C,
+    scope: &StoreScope,
+    id: Uuid,
+) -> Result<()> {
+    current(
+        live(scope)
+            .select_only()
+            .column(products::Column::Id)
+            .filter(products::Column::Id.eq(id)),
+        db.get_database_backend(),
+    )
+    .into_tuple::<Uuid>()
+    .one(db)
+    .await?
+    .map(|_| ())
+    .ok_or(Error::NotFound { entity: "product" })
 }

@@ -128,14 +128,29 @@ pub fn options(options: BTreeMap<String, String>) -> Result<BTreeMap<String, Str
             violation: Violation::TooMany { max: OPTIONS_MAX },
         });
     }
-    options
-        .into_iter()
-        .map(|(name, value)| {
-            let name = crate::values::required_text(field, &name, OPTION_TEXT_MAX)?;
-            let value = crate::values::required_text(field, &value, OPTION_TEXT_MAX)?;
-            Ok((name, value))
-        })
-        .collect()
+    let mut checked = BTreeMap::new();
+    for (name, value) in options {
+        let name = crate::values::required_text(field, &name, OPTION_TEXT_MAX)?;
+        let value = crate::values::required_text(field, &value, OPTION_TEXT_MAX)?;
+        // Two names that differ only in surrounding spaces would silently become one.
+        if checked.insert(name, value).is_some() {
+            return Err(Error::Invalid {
+                field,
+                violation: Violation::Format,
+            });
+        }
+    }
+    Ok(checked)
+}
+
+/// The stored form of checked options: a JSON object of strings.
+pub(super) fn options_json(options: BTreeMap<String, String>) -> serde_json::Value {
+    serde_json::Value::Object(
+        options
+            .into_iter()
+            .map(|(name, value)| (name, serde_json::Value::String(value)))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

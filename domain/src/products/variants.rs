@@ -3,16 +3,16 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
-use entity::{product_images, product_variants, products};
+use entity::{product_images, product_variants};
 use rust_decimal::Decimal;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::stock::status_for_stock;
+use super::stock::{current, lock_product, move_product_stock};
 use super::values::{self, Sku};
 use super::{IMAGES_MAX, Image, TITLE_MAX, VARIANTS_MAX, Variant, ensure_product};
 use crate::clock;
@@ -21,6 +21,7 @@ use crate::error::{Error, Result, Violation};
 use crate::money::Money;
 use crate::rules::OnTable;
 use crate::stores::StoreScope;
+use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text, required_text};
 
 /// A variant to add to a product.
@@ -83,8 +84,7 @@ pub(super) fn check_variant(
         price: Money::parse("variants.price", new.price)?.amount(),
         cost_price: Money::parse("variants.cost_price", new.cost_price)?.amount(),
         stock: values::stock("variants.stock", new.stock)?,
-        options: serde_json::to_value(values::options(new.options)?)
-            .map_err(|e| Error::Database(sea_orm::DbErr::Json(e.to_string())))?,
+        options: values::options_json(values::options(new.options)?),
         created_at: now,
         updated_at: now,
     })
@@ -134,10 +134,14 @@ pub(super) fn image_from(m: product_images::Model) -> Image {
 
 /// Adds a variant; its stock joins the product's total.
 ///
+/// Runs under the product's row lock, so concurrent additions cannot pass
+/// [`VARIANTS_MAX`] between the count and the insert.
+///
 /// # Errors
-/// [`Error::Invalid`] naming the field; [`Error::Conflict`] with
-/// [`crate::UniqueRule::ProductVariantsProductSku`] for a SKU the product has;
-/// [`Error::NotFound`] for a product not in the store.
+/// [`Error::Invalid`] naming the field, `variants` when the product has [`VARIANTS_MAX`]
+/// variants, or `stock_quantity` when the product's total would pass `i32::MAX`;
+/// [`Error::Conflict`] with [`crate::UniqueRule::ProductVariantsProductSku`] for a SKU the
+/// product has; [`Error::NotFound`] for a product not in the store.
 pub async fn add_variant<C>(
     db: &C,
     scope: &StoreScope,
@@ -148,25 +152,37 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let model = check_variant(product_id, new, clock::now())?;
-    let txn = begin_write(db).await?;
-    ensure_product(&txn, scope, product_id).await?;
-    let count = product_variants::Entity::find()
-        .filter(product_variants::Column::ProductId.eq(product_id))
-        .count(&txn)
-        .await?;
-    if count >= VARIANTS_MAX as u64 {
-        return Err(Error::Invalid {
-            field: "variants",
-            violation: Violation::TooMany { max: VARIANTS_MAX },
-        });
-    }
-    product_variants::Entity::insert(model.clone().into_active_model())
-        .exec_without_returning(&txn)
-        .await
-        .on_table("product_variants")?;
-    move_product_stock(&txn, product_id, model.stock).await?;
-    txn.commit().await?;
-    Ok(variant_from(model))
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        lock_product(&txn, scope, product_id).await?;
+        let count = current(
+            product_variants::Entity::find()
+                .select_only()
+                .column(product_variants::Column::Id)
+                .filter(product_variants::Column::ProductId.eq(product_id)),
+            txn.get_database_backend(),
+        )
+        .into_tuple::<Uuid>()
+        .all(&txn)
+        .await?
+        .len();
+        if count >= VARIANTS_MAX {
+            return Err(Error::Invalid {
+                field: "variants",
+                violation: Violation::TooMany { max: VARIANTS_MAX },
+            });
+        }
+        product_variants::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .on_table("product_variants")?;
+        if !move_product_stock(&txn, product_id, model.stock, None).await? {
+            return Err(stock_total_out_of_range());
+        }
+        txn.commit().await?;
+        Ok(variant_from(model.clone()))
+    })
+    .await
 }
 
 /// Changes a variant's SKU, title, prices or options.
@@ -203,20 +219,22 @@ where
         row.cost_price = Set(Money::parse("variants.cost_price", cost)?.amount());
     }
     if let Some(options) = patch.options {
-        row.options = Set(serde_json::to_value(values::options(options)?)
-            .map_err(|e| Error::Database(sea_orm::DbErr::Json(e.to_string())))?);
+        row.options = Set(values::options_json(values::options(options)?));
     }
-    let txn = begin_write(db).await?;
-    let variant = scoped_variant(&txn, scope, variant_id).await?;
-    product_variants::Entity::update_many()
-        .set(row)
-        .filter(product_variants::Column::Id.eq(variant.id))
-        .exec(&txn)
-        .await
-        .on_table("product_variants")?;
-    let updated = scoped_variant(&txn, scope, variant_id).await?;
-    txn.commit().await?;
-    Ok(variant_from(updated))
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        let variant = scoped_variant(&txn, scope, variant_id).await?;
+        product_variants::Entity::update_many()
+            .set(row.clone())
+            .filter(product_variants::Column::Id.eq(variant.id))
+            .exec(&txn)
+            .await
+            .on_table("product_variants")?;
+        let updated = scoped_variant(&txn, scope, variant_id).await?;
+        txn.commit().await?;
+        Ok(variant_from(updated))
+    })
+    .await
 }
 
 /// Removes a variant; its stock leaves the product's total.
@@ -227,14 +245,29 @@ pub async fn remove_variant<C>(db: &C, scope: &StoreScope, variant_id: Uuid) -> 
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = begin_write(db).await?;
-    let variant = scoped_variant(&txn, scope, variant_id).await?;
-    product_variants::Entity::delete_by_id(variant.id)
-        .exec(&txn)
-        .await?;
-    move_product_stock(&txn, variant.product_id, -variant.stock).await?;
-    txn.commit().await?;
-    Ok(())
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        let product_id = scoped_variant(&txn, scope, variant_id).await?.product_id;
+        lock_product(&txn, scope, product_id).await?;
+        // Its stock as it is now, under the lock (another move may have come first).
+        let variant = current(
+            product_variants::Entity::find_by_id(variant_id),
+            txn.get_database_backend(),
+        )
+        .one(&txn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: "product_variant",
+        })?;
+        product_variants::Entity::delete_by_id(variant.id)
+            .exec(&txn)
+            .await?;
+        // A variant's stock is part of the total, so taking it out cannot leave the range.
+        move_product_stock(&txn, variant.product_id, -variant.stock, None).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
 }
 
 async fn scoped_variant<C: ConnectionTrait>(
@@ -256,27 +289,20 @@ async fn scoped_variant<C: ConnectionTrait>(
     Ok(variant)
 }
 
-async fn move_product_stock<C: ConnectionTrait>(
-    db: &C,
-    product_id: Uuid,
-    delta: i32,
-) -> Result<()> {
-    if delta == 0 {
-        return Ok(());
+fn stock_total_out_of_range() -> Error {
+    Error::Invalid {
+        field: "stock_quantity",
+        violation: Violation::OutOfRange {
+            min: 0,
+            max: i64::from(i32::MAX),
+        },
     }
-    let new_stock = || Expr::col(products::Column::StockQuantity).add(delta);
-    products::Entity::update_many()
-        .col_expr(products::Column::Status, status_for_stock(new_stock()))
-        .col_expr(products::Column::StockQuantity, new_stock())
-        .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
-        .filter(products::Column::Id.eq(product_id))
-        .exec(db)
-        .await
-        .on_table("products")?;
-    Ok(())
 }
 
 /// Adds an image at the end of the product's gallery.
+///
+/// Runs under the product's row lock, so concurrent additions get contiguous positions and
+/// cannot pass [`IMAGES_MAX`].
 ///
 /// # Errors
 /// [`Error::Invalid`] naming the field (or `images` when the gallery is full);
@@ -290,26 +316,39 @@ pub async fn add_image<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = begin_write(db).await?;
-    ensure_product(&txn, scope, product_id).await?;
-    let count = product_images::Entity::find()
-        .filter(product_images::Column::ProductId.eq(product_id))
-        .count(&txn)
-        .await?;
-    if count >= IMAGES_MAX as u64 {
-        return Err(Error::Invalid {
-            field: "images",
-            violation: Violation::TooMany { max: IMAGES_MAX },
-        });
-    }
-    let position = i32::try_from(count).unwrap_or(i32::MAX);
-    let model = check_image(product_id, new, position, clock::now())?;
-    product_images::Entity::insert(model.clone().into_active_model())
-        .exec_without_returning(&txn)
-        .await
-        .on_table("product_images")?;
-    txn.commit().await?;
-    Ok(image_from(model))
+    // Validated once, before any lock; the position is set under the lock.
+    let checked = check_image(product_id, new, 0, clock::now())?;
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        lock_product(&txn, scope, product_id).await?;
+        let count = current(
+            product_images::Entity::find()
+                .select_only()
+                .column(product_images::Column::Id)
+                .filter(product_images::Column::ProductId.eq(product_id)),
+            txn.get_database_backend(),
+        )
+        .into_tuple::<Uuid>()
+        .all(&txn)
+        .await?
+        .len();
+        if count >= IMAGES_MAX {
+            return Err(Error::Invalid {
+                field: "images",
+                violation: Violation::TooMany { max: IMAGES_MAX },
+            });
+        }
+        let mut model = checked.clone();
+        // Below IMAGES_MAX, so it fits.
+        model.position = i32::try_from(count).unwrap_or(i32::MAX);
+        product_images::Entity::insert(model.clone().into_active_model())
+            .exec_without_returning(&txn)
+            .await
+            .on_table("product_images")?;
+        txn.commit().await?;
+        Ok(image_from(model))
+    })
+    .await
 }
 
 /// Puts the product's images in the order of `image_ids`, which must name each of them once.
@@ -326,37 +365,40 @@ pub async fn reorder_images<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = begin_write(db).await?;
-    ensure_product(&txn, scope, product_id).await?;
-    let mut current: Vec<Uuid> = product_images::Entity::find()
-        .filter(product_images::Column::ProductId.eq(product_id))
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        lock_product(&txn, scope, product_id).await?;
+        let mut existing: Vec<Uuid> = current(
+            product_images::Entity::find()
+                .select_only()
+                .column(product_images::Column::Id)
+                .filter(product_images::Column::ProductId.eq(product_id)),
+            txn.get_database_backend(),
+        )
+        .into_tuple()
         .all(&txn)
-        .await?
-        .into_iter()
-        .map(|i| i.id)
-        .collect();
-    let mut wanted = image_ids.to_vec();
-    current.sort();
-    wanted.sort();
-    if current != wanted {
-        return Err(Error::Invalid {
-            field: "image_ids",
-            violation: Violation::Format,
-        });
-    }
-    for (position, id) in image_ids.iter().enumerate() {
-        product_images::Entity::update_many()
-            .col_expr(
-                product_images::Column::Position,
-                Expr::value(i32::try_from(position).unwrap_or(i32::MAX)),
-            )
-            .filter(product_images::Column::Id.eq(*id))
-            .exec(&txn)
-            .await?;
-    }
-    let images = images_of(&txn, product_id).await?;
-    txn.commit().await?;
-    Ok(images)
+        .await?;
+        let mut wanted = image_ids.to_vec();
+        existing.sort();
+        wanted.sort();
+        if existing != wanted {
+            return Err(Error::Invalid {
+                field: "image_ids",
+                violation: Violation::Format,
+            });
+        }
+        for (position, id) in (0i32..).zip(image_ids) {
+            product_images::Entity::update_many()
+                .col_expr(product_images::Column::Position, Expr::value(position))
+                .filter(product_images::Column::Id.eq(*id))
+                .exec(&txn)
+                .await?;
+        }
+        let images = images_of(&txn, product_id).await?;
+        txn.commit().await?;
+        Ok(images)
+    })
+    .await
 }
 
 /// Removes an image; the ones after it move up, so positions stay 0, 1, 2, …
@@ -367,42 +409,58 @@ pub async fn remove_image<C>(db: &C, scope: &StoreScope, image_id: Uuid) -> Resu
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let txn = begin_write(db).await?;
-    let image = product_images::Entity::find_by_id(image_id)
+    let not_found = || Error::NotFound {
+        entity: "product_image",
+    };
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        let product_id: Uuid = product_images::Entity::find_by_id(image_id)
+            .select_only()
+            .column(product_images::Column::ProductId)
+            .into_tuple()
+            .one(&txn)
+            .await?
+            .ok_or_else(not_found)?;
+        lock_product(&txn, scope, product_id)
+            .await
+            .map_err(|_| not_found())?;
+        // Read again under the lock: the position may have moved while this call waited.
+        let image = current(
+            product_images::Entity::find_by_id(image_id),
+            txn.get_database_backend(),
+        )
         .one(&txn)
         .await?
-        .ok_or(Error::NotFound {
-            entity: "product_image",
-        })?;
-    ensure_product(&txn, scope, image.product_id)
-        .await
-        .map_err(|_| Error::NotFound {
-            entity: "product_image",
-        })?;
-    product_images::Entity::delete_by_id(image.id)
-        .exec(&txn)
-        .await?;
-    product_images::Entity::update_many()
-        .col_expr(
-            product_images::Column::Position,
-            Expr::col(product_images::Column::Position).sub(1),
-        )
-        .filter(product_images::Column::ProductId.eq(image.product_id))
-        .filter(product_images::Column::Position.gt(image.position))
-        .exec(&txn)
-        .await?;
-    let images = images_of(&txn, image.product_id).await?;
-    txn.commit().await?;
-    Ok(images)
+        .ok_or_else(not_found)?;
+        product_images::Entity::delete_by_id(image.id)
+            .exec(&txn)
+            .await?;
+        product_images::Entity::update_many()
+            .col_expr(
+                product_images::Column::Position,
+                Expr::col(product_images::Column::Position).sub(1),
+            )
+            .filter(product_images::Column::ProductId.eq(product_id))
+            .filter(product_images::Column::Position.gt(image.position))
+            .exec(&txn)
+            .await?;
+        let images = images_of(&txn, product_id).await?;
+        txn.commit().await?;
+        Ok(images)
+    })
+    .await
 }
 
 async fn images_of<C: ConnectionTrait>(db: &C, product_id: Uuid) -> Result<Vec<Image>> {
-    Ok(product_images::Entity::find()
-        .filter(product_images::Column::ProductId.eq(product_id))
-        .order_by_asc(product_images::Column::Position)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(image_from)
-        .collect())
+    Ok(current(
+        product_images::Entity::find()
+            .filter(product_images::Column::ProductId.eq(product_id))
+            .order_by_asc(product_images::Column::Position),
+        db.get_database_backend(),
+    )
+    .all(db)
+    .await?
+    .into_iter()
+    .map(image_from)
+    .collect())
 }

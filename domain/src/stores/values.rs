@@ -213,7 +213,12 @@ pub struct BrandFonts {
 
 /// A store's brand identity, stored in `stores.brand_identity` (usually written by the brand
 /// generator agent).
+///
+/// Reading one from JSON validates it exactly as [`BrandIdentity::validated`] does, so a
+/// document that reads is one that could have been written, and one that was written
+/// (trimmed and checked) reads back equal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "BrandIdentityDocument")]
 pub struct BrandIdentity {
     /// The brand's name, e.g. `NeonNest`.
     pub name: String,
@@ -230,6 +235,32 @@ pub struct BrandIdentity {
 
 /// The longest brand name, font name or tone, in characters.
 pub const BRAND_TEXT_MAX: usize = 100;
+
+/// [`BrandIdentity`] as it is in JSON, before validation.
+#[derive(Deserialize)]
+struct BrandIdentityDocument {
+    name: String,
+    colors: BrandColors,
+    fonts: BrandFonts,
+    tone: String,
+    #[serde(default)]
+    logo_url: Option<HttpUrl>,
+}
+
+impl TryFrom<BrandIdentityDocument> for BrandIdentity {
+    type Error = Error;
+
+    fn try_from(doc: BrandIdentityDocument) -> Result<Self> {
+        Self {
+            name: doc.name,
+            colors: doc.colors,
+            fonts: doc.fonts,
+            tone: doc.tone,
+            logo_url: doc.logo_url,
+        }
+        .validated()
+    }
+}
 
 impl BrandIdentity {
     /// Builds a brand identity from plain text, as a brand generator produces it:
@@ -289,9 +320,11 @@ impl BrandIdentity {
 }
 
 /// A store's settings, stored in `stores.settings`; every field has a default, so a store
-/// without settings reads as [`StoreSettings::default`].
+/// without settings reads as [`StoreSettings::default`]. Reading them from JSON checks them
+/// as [`StoreSettings::validated`] does (but for the currency, which reads as any ISO 4217
+/// code so that settings stored before a code was superseded still read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, try_from = "StoreSettingsDocument")]
 pub struct StoreSettings {
     /// The currency prices are shown in.
     pub currency: Currency,
@@ -314,12 +347,60 @@ impl Default for StoreSettings {
     }
 }
 
+/// [`StoreSettings`] as it is in JSON, before validation.
+#[derive(Deserialize)]
+#[serde(default)]
+struct StoreSettingsDocument {
+    currency: Currency,
+    language: String,
+    show_out_of_stock: bool,
+    free_shipping_threshold: Option<Money>,
+}
+
+impl Default for StoreSettingsDocument {
+    fn default() -> Self {
+        let StoreSettings {
+            currency,
+            language,
+            show_out_of_stock,
+            free_shipping_threshold,
+        } = StoreSettings::default();
+        Self {
+            currency,
+            language,
+            show_out_of_stock,
+            free_shipping_threshold,
+        }
+    }
+}
+
+impl TryFrom<StoreSettingsDocument> for StoreSettings {
+    type Error = Error;
+
+    fn try_from(doc: StoreSettingsDocument) -> Result<Self> {
+        Self {
+            currency: doc.currency,
+            language: doc.language,
+            show_out_of_stock: doc.show_out_of_stock,
+            free_shipping_threshold: doc.free_shipping_threshold,
+        }
+        .checked_language()
+    }
+}
+
 impl StoreSettings {
-    /// Checks the fields that their types do not.
+    /// Checks the fields that their types do not: the language, and that the currency is one
+    /// that prices may use ([`Currency::parse`]).
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming `settings.language` with [`Violation::Format`].
-    pub fn validated(mut self) -> Result<Self> {
+    /// [`Error::Invalid`] naming `settings.language` or `settings.currency` with
+    /// [`Violation::Format`].
+    pub fn validated(self) -> Result<Self> {
+        Currency::parse("settings.currency", self.currency.code())?;
+        self.checked_language()
+    }
+
+    fn checked_language(mut self) -> Result<Self> {
         self.language = self.language.trim().to_ascii_lowercase();
         if self.language.len() != 2 || !self.language.bytes().all(|b| b.is_ascii_lowercase()) {
             return Err(invalid("settings.language", Violation::Format));

@@ -229,7 +229,7 @@ backend_test!(
                     "size",
                     Violation::OutOfRange {
                         min: 0,
-                        max: i64::MAX,
+                        max: media::SIZE_MAX,
                     },
                 ),
             ),
@@ -413,8 +413,8 @@ backend_test!(
         let scope = owner(db).await;
         let other = owner(db).await;
         let empty = media::total_bytes(db, &scope).await.expect("empty total");
-        // 2^31 and 2^32 overflow 32-bit sums; 2^53 + 1 would be rounded by any f64 on the way.
-        let sizes: [i64; 4] = [1 << 31, 1 << 32, 1 << 53, 1];
+        // 2^31 and 2^32 overflow 32-bit sums; the largest asset allowed is 2^40.
+        let sizes: [i64; 4] = [1 << 31, 1 << 32, media::SIZE_MAX, 1];
         for size in sizes {
             media::register(db, &scope, image(size))
                 .await
@@ -425,8 +425,8 @@ backend_test!(
         let total = media::total_bytes(db, &scope).await.expect("total");
 
         assert_eq!(empty, 0);
-        assert_eq!(total, (1_i64 << 31) + (1 << 32) + (1 << 53) + 1);
-        assert_eq!(total, 9_007_205_697_191_937);
+        assert_eq!(total, (1_i64 << 31) + (1 << 32) + (1 << 40) + 1);
+        assert_eq!(total, 1_105_954_078_721);
         assert_eq!(media::total_bytes(db, &other).await.expect("other"), 7);
     }
 );
