@@ -24,6 +24,12 @@ use crate::txn::retry_transient;
 /// Rows per `INSERT` of [`enqueue_many`]: 19 columns each stays well under every backend's
 /// limit of bound parameters (SQLite's is the lowest, 32,766).
 const INSERT_CHUNK: usize = 1_000;
+/// Bytes of input JSON per `INSERT` of [`enqueue_many`], at most (counted with a margin for
+/// the other columns): a batch of large inputs (an image job's twenty long URLs is about
+/// 45 kB) is split so that no statement nears MariaDB's default `max_allowed_packet` (16 MiB).
+const INSERT_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// What the columns besides the input add to a row's size in a statement, at most.
+const ROW_OVERHEAD_BYTES: usize = 1_024;
 /// The largest page [`list`] returns.
 pub const MAX_PAGE: u64 = 100;
 /// The error kept on a job that [`rescue`] took back from a silent worker.
@@ -135,7 +141,8 @@ where
     AgentJob::try_from(row)
 }
 
-/// Enqueues many jobs for `owner` at once: all or none, one `INSERT` per 1,000 jobs, one
+/// Enqueues many jobs for `owner` at once: all or none, one `INSERT` per 1,000 jobs (or per
+/// 4 MiB of input, so that a batch of large inputs fits every backend's packet limit), one
 /// notification per agent type. Returns their ids in the order given.
 ///
 /// # Errors
@@ -173,22 +180,44 @@ where
     if rows.is_empty() {
         return Ok(());
     }
-    if rows.len() <= INSERT_CHUNK && !postgres {
+    let chunks = chunked(rows);
+    if chunks.len() == 1 && !postgres {
         // One statement: atomic on its own.
-        return retry_transient(db, || insert_chunk(db, rows.clone())).await;
+        return retry_transient(db, || insert_chunk(db, chunks[0].clone())).await;
     }
     // Several statements, or the insert and its notification (sent on commit): one
     // transaction (a savepoint when `db` is one already).
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        for chunk in rows.chunks(INSERT_CHUNK) {
-            insert_chunk(&txn, chunk.to_vec()).await?;
+        for chunk in &chunks {
+            insert_chunk(&txn, chunk.clone()).await?;
         }
         wakeup::notify(&txn, types.iter().copied().map(Some)).await?;
         txn.commit().await?;
         Ok(())
     })
     .await
+}
+
+/// Splits rows into statements of at most [`INSERT_CHUNK`] rows and about
+/// [`INSERT_CHUNK_BYTES`] (a single larger row goes alone).
+fn chunked(rows: Vec<agent_jobs::Model>) -> Vec<Vec<agent_jobs::Model>> {
+    let mut chunks = Vec::new();
+    let mut chunk: Vec<agent_jobs::Model> = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let size = row.input.to_string().len() + ROW_OVERHEAD_BYTES;
+        if !chunk.is_empty() && (chunk.len() >= INSERT_CHUNK || bytes + size > INSERT_CHUNK_BYTES) {
+            chunks.push(std::mem::take(&mut chunk));
+            bytes = 0;
+        }
+        bytes += size;
+        chunk.push(row);
+    }
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
 }
 
 async fn insert_chunk<C: ConnectionTrait>(db: &C, rows: Vec<agent_jobs::Model>) -> Result<()> {

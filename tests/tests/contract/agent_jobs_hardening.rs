@@ -857,3 +857,35 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn a_batch_of_a_thousand_maximal_inputs_is_enqueued_whole_on_every_backend(t: &TestDb) {
+        let db = &t.db;
+        let scope = store_scope(db).await;
+        // Twenty URLs of 2,048 characters: about 41 kB of JSON per job, 41 MB per batch, far
+        // over MariaDB's default packet limit if written as one statement.
+        let prefix = "https://cdn.example.com/";
+        let url = |i: usize| {
+            let tail = format!("-{i}.png");
+            format!(
+                "{prefix}{}{tail}",
+                "a".repeat(jobs::MAX_URL - prefix.len() - tail.len())
+            )
+        };
+        let input = JobInput::ImageProcessor(ImageWork {
+            source_urls: (0..jobs::MAX_IMAGES).map(url).collect(),
+            operations: vec![ImageOperation::Enhance; jobs::MAX_IMAGE_OPERATIONS],
+        });
+        input
+            .validate()
+            .expect("the largest input an image job takes");
+        let ids = jobs::enqueue_many(db, &scope, (0..1_000).map(|_| NewJob::new(input.clone())))
+            .await
+            .expect("enqueue the batch");
+        assert_eq!(ids.len(), 1_000);
+        assert_eq!(job_count(db).await, 1_000);
+        let first = jobs::get(db, &scope, ids[0]).await.expect("get");
+        let last = jobs::get(db, &scope, ids[999]).await.expect("get");
+        assert_eq!((first.input, last.input), (input.clone(), input));
+    }
+);
