@@ -468,6 +468,13 @@ backend_test!(
             );
         }
         assert_eq!(job_count(db).await, 0);
+        for limit in [0, jobs::MAX_PAGE + 1, u64::MAX] {
+            let filter = JobFilter {
+                limit,
+                ..JobFilter::default()
+            };
+            assert_eq!(invalid(jobs::list(db, &scope, &filter).await).0, "limit");
+        }
         let top = jobs::enqueue(
             db,
             &scope,

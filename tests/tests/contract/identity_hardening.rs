@@ -723,6 +723,42 @@ backend_test!(
         }
         assert!(linked > 50, "{linked}");
 
+        let mut connected = 0;
+        for id in samples(edgy(), 100) {
+            let result = suppliers::connect(
+                &t.db,
+                &keys,
+                user.id,
+                NewSupplierAccount {
+                    provider: SupplierProvider::CjDropshipping,
+                    api_key: Secret::new("key"),
+                    api_secret: None,
+                    account_id: Some(id.clone()),
+                },
+            )
+            .await;
+            match result {
+                Ok(account) => {
+                    connected += 1;
+                    let back = suppliers::get(&t.db, user.id, account.id)
+                        .await
+                        .expect("get");
+                    assert_eq!(back.account_id.as_deref(), Some(id.trim()));
+                    assert_eq!(back, account);
+                }
+                Err(Error::Invalid {
+                    field: "account_id",
+                    ..
+                }) => assert!(
+                    id.trim().is_empty()
+                        || id.chars().any(char::is_control)
+                        || id.trim().chars().count() > suppliers::ACCOUNT_ID_MAX_LEN
+                ),
+                Err(other) => panic!("{id:?}: {other:?}"),
+            }
+        }
+        assert!(connected > 50, "{connected}");
+
         let mut found = 0;
         for local in samples("[a-z\u{e1}\u{301}\u{ff41}\u{430}A-Z]{1,12}", 100) {
             let Ok(address) = Email::parse(&format!("{local}-{}@example.com", unique())) else {
