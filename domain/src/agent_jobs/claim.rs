@@ -92,7 +92,13 @@ impl Worker {
     /// Runs only jobs of these agent types (none given: every type).
     #[must_use]
     pub fn only(mut self, types: impl IntoIterator<Item = AgentType>) -> Self {
-        self.types = types.into_iter().collect();
+        // Each type once: the claim's `IN (…)` stays a handful of values whatever is given.
+        self.types.clear();
+        for agent_type in types {
+            if !self.types.contains(&agent_type) {
+                self.types.push(agent_type);
+            }
+        }
         self
     }
 
@@ -712,5 +718,21 @@ mod tests {
     fn absurd_attempt_numbers_stay_at_the_cap() {
         assert_eq!(Backoff::DEFAULT.ceiling(i32::MAX), Backoff::DEFAULT.max);
         assert_eq!(Backoff::DEFAULT.ceiling(0), Backoff::DEFAULT.base);
+    }
+}
+
+#[cfg(test)]
+mod only_tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_keeps_each_agent_type_once() {
+        let worker = Worker::new(WorkerId::generate("w")).only(
+            std::iter::repeat_n(AgentType::Copywriter, 100_000).chain([AgentType::ProductScout]),
+        );
+        assert_eq!(
+            worker.types(),
+            [AgentType::Copywriter, AgentType::ProductScout]
+        );
     }
 }
