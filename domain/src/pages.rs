@@ -374,9 +374,14 @@ pub async fn get_by_slug<C: ConnectionTrait>(
     scope: &StoreScope,
     slug: &str,
 ) -> Result<Page> {
+    // Text that is no slug (upper case, a NUL, …) names no page; it is not sent to the
+    // database, where Postgres would refuse a NUL with an error instead.
+    let Ok(slug) = Slug::parse("slug", slug) else {
+        return Err(not_found());
+    };
     pages::Entity::find()
         .filter(pages::Column::StoreId.eq(scope.store_id()))
-        .filter(pages::Column::Slug.eq(slug))
+        .filter(pages::Column::Slug.eq(slug.as_str()))
         .one(db)
         .await?
         .map(Page::from)

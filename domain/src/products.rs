@@ -4,6 +4,7 @@
 //! in one transaction; an import from a supplier is idempotent by (store, provider, source id)
 //! and keeps what the merchant edited; stock moves atomically and never below zero.
 
+mod lock;
 mod rows;
 mod stock;
 mod values;
@@ -800,7 +801,7 @@ where
 {
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        stock::lock_product(&txn, scope, id).await?;
+        lock::lock_product(&txn, scope, id).await?;
         let current = get(&txn, scope, id).await?;
         let mut row = products::ActiveModel {
             updated_at: Set(clock::now()),
@@ -884,7 +885,7 @@ where
 {
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        stock::lock_product(&txn, scope, id).await?;
+        lock::lock_product(&txn, scope, id).await?;
         let current = get(&txn, scope, id).await?;
         if !can_transition(current.status, to) {
             return Err(Error::InvalidTransition {

@@ -533,9 +533,19 @@ pub async fn restore<C: ConnectionTrait>(db: &C, owner_id: Uuid, store_id: Uuid)
 /// (its jobs stay, without a store). Returns how many stores were purged.
 ///
 /// # Errors
-/// [`Error::Database`] only.
+/// [`Error::Invalid`] naming `age` when it is negative or reaches before the earliest time
+/// there is; [`Error::Database`] when the database fails.
 pub async fn purge_deleted<C: ConnectionTrait>(db: &C, age: chrono::Duration) -> Result<u64> {
-    let cutoff = clock::now() - age;
+    let cutoff = clock::now()
+        .checked_sub_signed(age)
+        .filter(|_| age >= chrono::Duration::zero())
+        .ok_or(Error::Invalid {
+            field: "age",
+            violation: crate::Violation::OutOfRange {
+                min: 0,
+                max: i64::MAX,
+            },
+        })?;
     let done = retry_transient(db, || async {
         Ok(stores::Entity::delete_many()
             .filter(stores::Column::DeletedAt.lt(cutoff))

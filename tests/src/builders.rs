@@ -237,3 +237,16 @@ pub async fn user_with_store<C: ConnectionTrait>(db: &C) -> (users::Model, store
     let store = insert(db, store(user.id)).await.expect("insert store");
     (user, store)
 }
+
+/// A decimal from its literal, for money in tests.
+pub fn dec(literal: &str) -> Decimal {
+    literal.parse().expect("decimal literal")
+}
+
+/// The scope of a fresh owner's fresh store, for tests of what a store holds.
+pub async fn owner_scope(db: &sea_orm::DatabaseConnection) -> domain::stores::StoreScope {
+    let (user, store) = user_with_store(db).await;
+    domain::stores::StoreScope::obtain(db, user.id, store.id)
+        .await
+        .expect("scope")
+}

@@ -1,14 +1,15 @@
 //! Atomic stock moves that never go below zero.
 
 use entity::{product_variants, products};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::live;
+use super::lock::{current, lock_product_of};
 use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Violation};
@@ -162,16 +163,15 @@ where
         let not_found = || Error::NotFound {
             entity: "product_variant",
         };
-        let product_id: Uuid = product_variants::Entity::find_by_id(variant_id)
-            .select_only()
-            .column(product_variants::Column::ProductId)
-            .into_tuple()
-            .one(&txn)
-            .await?
-            .ok_or_else(not_found)?;
-        lock_product(&txn, scope, product_id)
-            .await
-            .map_err(|_| not_found())?;
+        let product_id = lock_product_of(
+            &txn,
+            scope,
+            variant_id,
+            product_variants::Column::Id,
+            product_variants::Column::ProductId,
+        )
+        .await?
+        .ok_or_else(not_found)?;
         let done = product_variants::Entity::update_many()
             .col_expr(
                 product_variants::Column::Stock,
@@ -215,42 +215,4 @@ where
         Ok(stock)
     })
     .await
-}
-
-/// Makes `query` a locking read where the backend has them, so that it reads the newest
-/// committed rows: inside a transaction MariaDB's plain reads see the transaction's snapshot,
-/// which may predate the lock this code waited for (Postgres reads the newest rows at its
-/// default READ COMMITTED anyway; SQLite has one writer and no such snapshot).
-pub(super) fn current<Q: QuerySelect>(query: Q, backend: DbBackend) -> Q {
-    if backend == DbBackend::Sqlite {
-        query
-    } else {
-        query.lock(LockType::Update)
-    }
-}
-
-/// Takes the write lock on a live product of the scope (`SELECT … FOR UPDATE`; on SQLite the
-/// writer's `BEGIN IMMEDIATE` already holds the database's one write lock), so that every
-/// read-then-write on the product's children (variant count, image positions, stock totals)
-/// runs one at a time per product.
-///
-/// # Errors
-/// [`Error::NotFound`] when the store has no such live product.
-pub(super) async fn lock_product<C: ConnectionTrait>(
-    db: &C,
-    scope: &StoreScope,
-    id: Uuid,
-) -> Result<()> {
-    current(
-        live(scope)
-            .select_only()
-            .column(products::Column::Id)
-            .filter(products::Column::Id.eq(id)),
-        db.get_database_backend(),
-    )
-    .into_tuple::<Uuid>()
-    .one(db)
-    .await?
-    .map(|_| ())
-    .ok_or(Error::NotFound { entity: "product" })
 }

@@ -12,7 +12,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::stock::{current, lock_product, move_product_stock};
+use super::lock::{count_children, current, lock_product, lock_product_of};
+use super::stock::move_product_stock;
 use super::values::{self, Sku};
 use super::{IMAGES_MAX, Image, TITLE_MAX, VARIANTS_MAX, Variant, ensure_product};
 use crate::clock;
@@ -155,17 +156,13 @@ where
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
         lock_product(&txn, scope, product_id).await?;
-        let count = current(
-            product_variants::Entity::find()
-                .select_only()
-                .column(product_variants::Column::Id)
-                .filter(product_variants::Column::ProductId.eq(product_id)),
-            txn.get_database_backend(),
+        let count = count_children(
+            &txn,
+            product_id,
+            product_variants::Column::Id,
+            product_variants::Column::ProductId,
         )
-        .into_tuple::<Uuid>()
-        .all(&txn)
-        .await?
-        .len();
+        .await?;
         if count >= VARIANTS_MAX {
             return Err(Error::Invalid {
                 field: "variants",
@@ -321,17 +318,13 @@ where
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
         lock_product(&txn, scope, product_id).await?;
-        let count = current(
-            product_images::Entity::find()
-                .select_only()
-                .column(product_images::Column::Id)
-                .filter(product_images::Column::ProductId.eq(product_id)),
-            txn.get_database_backend(),
+        let count = count_children(
+            &txn,
+            product_id,
+            product_images::Column::Id,
+            product_images::Column::ProductId,
         )
-        .into_tuple::<Uuid>()
-        .all(&txn)
-        .await?
-        .len();
+        .await?;
         if count >= IMAGES_MAX {
             return Err(Error::Invalid {
                 field: "images",
@@ -414,16 +407,15 @@ where
     };
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        let product_id: Uuid = product_images::Entity::find_by_id(image_id)
-            .select_only()
-            .column(product_images::Column::ProductId)
-            .into_tuple()
-            .one(&txn)
-            .await?
-            .ok_or_else(not_found)?;
-        lock_product(&txn, scope, product_id)
-            .await
-            .map_err(|_| not_found())?;
+        let product_id = lock_product_of(
+            &txn,
+            scope,
+            image_id,
+            product_images::Column::Id,
+            product_images::Column::ProductId,
+        )
+        .await?
+        .ok_or_else(not_found)?;
         // Read again under the lock: the position may have moved while this call waited.
         let image = current(
             product_images::Entity::find_by_id(image_id),

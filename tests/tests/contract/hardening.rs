@@ -4,7 +4,6 @@
 //! error whose commit cannot look successful.
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use domain::media::{self, MediaMetadata, MediaType, NewMediaAsset};
@@ -27,15 +26,8 @@ use sea_orm::{
 
 use super::*;
 
-fn dec(s: &str) -> Decimal {
-    Decimal::from_str(s).expect("decimal literal")
-}
-
 async fn scope(t: &TestDb) -> StoreScope {
-    let (user, store) = user_with_store(&t.db).await;
-    StoreScope::obtain(&t.db, user.id, store.id)
-        .await
-        .expect("scope")
+    owner_scope(&t.db).await
 }
 
 fn product(source_id: &str, title: &str) -> NewProduct {
@@ -340,7 +332,6 @@ backend_test! {
         }
         let search = |text: &'static str| {
             let db = t.db.clone();
-            let scope = scope.clone();
             async move {
                 let mut titles: Vec<String> = products::list(
                     &db,
@@ -465,7 +456,6 @@ backend_test! {
         let tasks: Vec<_> = (0..8)
             .map(|n| {
                 let db = t.db.clone();
-                let scope = scope.clone();
                 tokio::spawn(async move {
                     products::add_image(&db, &scope, gallery.id, image(100 + n)).await
                 })
@@ -497,7 +487,6 @@ backend_test! {
         let tasks: Vec<_> = (0..8)
             .map(|n| {
                 let db = t.db.clone();
-                let scope = scope.clone();
                 tokio::spawn(async move {
                     products::add_variant(&db, &scope, p.id, variant(&format!("new{n}"), 2)).await
                 })
@@ -528,7 +517,6 @@ backend_test! {
         let tasks: Vec<_> = (0..8)
             .map(|n| {
                 let db = t.db.clone();
-                let scope = scope.clone();
                 let ids = ids.clone();
                 tokio::spawn(async move {
                     for i in 0..25 {
@@ -644,7 +632,7 @@ where
     });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
-    let outcome = call(&caller, scope.clone(), lamp.id).await;
+    let outcome = call(&caller, scope, lamp.id).await;
     match t.backend {
         Backend::MySql => {
             assert!(
@@ -757,11 +745,9 @@ backend_test! {
         // again whole.
         let run = |first: &'static str, second: &'static str| {
             let db = t.db.clone();
-            let scope = scope.clone();
             let attempts = attempts.clone();
             tokio::spawn(async move {
                 domain::transaction(&db, move |txn| {
-                    let scope = scope.clone();
                     let attempts = attempts.clone();
                     Box::pin(async move {
                         attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -912,5 +898,27 @@ backend_test! {
         p.description = "line one\n\tline two\r\n".into();
         products::create(&t.db, &scope, p).await.expect("tabs and new lines are kept");
         assert_eq!(count_products(&t.db).await, 1, "nothing else was written");
+    }
+}
+
+backend_test! {
+    async fn lookups_with_text_that_is_no_identifier_find_nothing_instead_of_failing(t: &TestDb) {
+        let scope = scope(t).await;
+        for slug in ["a\0b", "ABOUT", "", "about\u{200b}"] {
+            assert!(
+                matches!(
+                    pages::get_by_slug(&t.db, &scope, slug).await,
+                    Err(Error::NotFound { entity: "page" })
+                ),
+                "{slug:?}"
+            );
+        }
+        for age in [chrono::Duration::MAX, chrono::Duration::seconds(-1)] {
+            assert!(is_invalid(&stores::purge_deleted(&t.db, age).await, "age"));
+        }
+        assert_eq!(
+            stores::purge_deleted(&t.db, chrono::Duration::days(30)).await.ok(),
+            Some(0)
+        );
     }
 }

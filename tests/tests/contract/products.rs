@@ -1,5 +1,4 @@
 use std::collections::{BTreeMap, HashSet};
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -11,20 +10,12 @@ use domain::products::{
 use domain::stores::StoreScope;
 use domain::{Error, UniqueRule, Violation};
 use entity::{product_images, product_variants, products as product_rows};
-use rust_decimal::Decimal;
 use sea_orm::{EntityTrait, PaginatorTrait};
 
 use super::*;
 
-fn dec(s: &str) -> Decimal {
-    Decimal::from_str(s).expect("decimal literal")
-}
-
 async fn scope(t: &TestDb) -> StoreScope {
-    let (user, store) = user_with_store(&t.db).await;
-    StoreScope::obtain(&t.db, user.id, store.id)
-        .await
-        .expect("scope")
+    owner_scope(&t.db).await
 }
 
 fn variant(sku: &str, stock: i32) -> NewVariant {

@@ -1,5 +1,3 @@
-use std::str::FromStr;
-
 use chrono::{DateTime, FixedOffset};
 use entity::sea_orm_active_enums::{
     AgentType, JobStatus, MediaType, PageType, ProductStatus, StoreStatus, SupplierProvider,
@@ -8,15 +6,10 @@ use entity::{
     accounts, agent_jobs, media_assets, pages, product_images, product_variants, products,
     sessions, stores, supplier_accounts, users, verification_tokens,
 };
-use rust_decimal::Decimal;
 use sea_orm::{EntityTrait, Iterable};
 use serde_json::json;
 
 use super::*;
-
-fn dec(s: &str) -> Decimal {
-    Decimal::from_str(s).expect("decimal literal")
-}
 
 /// An instant written with a +05:30 offset; every backend must give back the same instant.
 fn kolkata() -> DateTime<FixedOffset> {
