@@ -922,3 +922,97 @@ backend_test! {
         );
     }
 }
+
+backend_test! {
+    async fn random_media_and_pages_that_are_accepted_read_back_equal(t: &TestDb) {
+        let scope = scope(t).await;
+        let text = proptest::collection::vec(
+            prop_oneof![
+                200 => Just('a'), 30 => Just('é'), 30 => Just(' '), 10 => Just('.'),
+                10 => Just('/'), 20 => Just('\u{1F600}'), 10 => Just('\n'),
+            ],
+            0..200,
+        )
+        .prop_map(|c| c.into_iter().collect::<String>());
+        // One in six values starts with a control character that no backend may receive.
+        let text = (
+            prop_oneof![10 => Just(""), 1 => Just("\0"), 1 => Just("\u{85}")],
+            text,
+        )
+            .prop_map(|(control, rest)| format!("{control}{rest}"));
+        let strategy = (
+            text.clone(),
+            text,
+            "(image|video|IMAGE|application)/[a-z0-9+.-]{0,12}",
+            proptest::option::of(0u32..3),
+            proptest::option::of(prop_oneof![
+                Just(0.0f64),
+                Just(-0.0f64),
+                Just(f64::NAN),
+                Just(86_400.0f64),
+                Just(86_400.000_001f64),
+                0.0f64..90_000.0,
+            ]),
+            -1i64..=media::SIZE_MAX + 1,
+        );
+        let mut runner = TestRunner::deterministic();
+        let (mut assets, mut pages_written) = (0, 0);
+        for n in 0..48 {
+            let (name, body, mime, width, duration, size) =
+                strategy.new_tree(&mut runner).expect("value").current();
+            let new = NewMediaAsset {
+                media_type: if mime.starts_with("video") {
+                    MediaType::Video
+                } else {
+                    MediaType::Image
+                },
+                // Mostly without a folder separator or line break, which are refused.
+                filename: if n % 8 == 0 {
+                    name.clone()
+                } else {
+                    name.replace(['/', '\n'], "_")
+                },
+                mime_type: mime,
+                size,
+                url: format!("https://cdn.example.com/{n}.bin"),
+                original_url: None,
+                metadata: Some(MediaMetadata {
+                    width,
+                    height: width,
+                    format: Some(name.chars().take(24).collect()),
+                    duration_seconds: duration,
+                }),
+            };
+            match media::register(&t.db, &scope, new).await {
+                Ok(asset) => {
+                    assets += 1;
+                    let read = media::get(&t.db, &scope, asset.id).await.expect("asset reads");
+                    assert_eq!(read, asset);
+                }
+                Err(Error::Invalid { .. }) => {}
+                Err(other) => panic!("an untyped refusal: {other:?}"),
+            }
+            let page = pages::create(&t.db, &scope, NewPage {
+                page_type: PageType::Custom,
+                title: name,
+                slug: None,
+                content: body,
+            })
+            .await;
+            match page {
+                Ok(page) => {
+                    pages_written += 1;
+                    let read = pages::get(&t.db, &scope, page.id).await.expect("page reads");
+                    assert_eq!(read, page);
+                }
+                Err(Error::Invalid { .. }) => {}
+                Err(other) => panic!("an untyped refusal: {other:?}"),
+            }
+        }
+        assert!(assets > 5 && pages_written > 5, "{assets} assets, {pages_written} pages");
+        let listed = media::list(&t.db, &scope, None, PageRequest::first(100))
+            .await
+            .expect("every asset of the store lists");
+        assert_eq!(listed.items.len(), assets);
+    }
+}
