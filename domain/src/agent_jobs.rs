@@ -29,17 +29,18 @@ mod queue;
 mod run;
 mod wakeup;
 
-pub use claim::{Backoff, ClaimedJob, FailOutcome, Worker};
+pub use claim::{Backoff, ClaimedJob, FailOutcome, MAX_BACKOFF, Worker};
 pub use entity::sea_orm_active_enums::{AgentType, JobStatus};
 pub use payload::{
     BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo, ImageOperation, ImageWork,
-    JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE, MAX_IMAGES,
-    MAX_SCOUT_LIMIT, MAX_SHORT_TEXT, MAX_URL, MAX_VIDEO_SECONDS, ProcessedImage, ProcessedImages,
-    ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
+    JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_DESCRIPTION, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE,
+    MAX_IMAGES, MAX_META_DESCRIPTION, MAX_META_TITLE, MAX_PAYLOAD_BYTES, MAX_SCOUT_LIMIT,
+    MAX_SHORT_TEXT, MAX_SOURCE_ID, MAX_TITLE, MAX_URL, MAX_VIDEO_SECONDS, ProcessedImage,
+    ProcessedImages, ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
 };
 pub use queue::{
     JobCounts, JobCursor, JobFilter, JobPage, MAX_PAGE, NewJob, RESCUED_ERROR, RescueReport,
-    cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
+    UnreadableJob, cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
 };
 pub use run::{HandlerFuture, JobFailure, WorkerOptions, WorkerStats};
 pub use wakeup::{CHANNEL, WakeSubscription, Wakeup, Woken};
@@ -83,8 +84,9 @@ impl From<StoreScope> for JobOwner {
     }
 }
 
-/// Who holds a job while it runs (`agent_jobs.locked_by`): 1 to [`MAX_WORKER_ID`] characters.
-/// Make it unique per worker process and task, e.g. with [`WorkerId::generate`].
+/// Who holds a job while it runs (`agent_jobs.locked_by`): 1 to [`MAX_WORKER_ID`] characters,
+/// no control character. Make it unique per worker process and task, e.g. with
+/// [`WorkerId::generate`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct WorkerId(String);
 
@@ -92,7 +94,8 @@ impl WorkerId {
     /// Checks a worker id.
     ///
     /// # Errors
-    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`] or [`Violation::TooLong`].
+    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`], [`Violation::TooLong`],
+    /// [`Violation::ControlCharacter`] or [`Violation::Format`] (surrounding whitespace).
     pub fn parse(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
         if id.trim().is_empty() {
@@ -107,13 +110,34 @@ impl WorkerId {
                 violation: Violation::TooLong { max: MAX_WORKER_ID },
             });
         }
+        // Any control character, tab and line breaks included: an id is one line.
+        if id.chars().any(char::is_control) {
+            return Err(Error::Invalid {
+                field: "worker_id",
+                violation: Violation::ControlCharacter,
+            });
+        }
+        // A job's holder is compared exactly; MariaDB ignores trailing spaces even in a
+        // binary collation, so `w1` and `w1 ` would hold each other's jobs there.
+        if id.trim() != id {
+            return Err(Error::Invalid {
+                field: "worker_id",
+                violation: Violation::Format,
+            });
+        }
         Ok(Self(id))
     }
 
-    /// A fresh unique id, `<prefix>-<uuid>`; the prefix (cut to 200 characters) says what the
-    /// worker is, e.g. `"copywriter"`.
+    /// A fresh unique id, `<prefix>-<uuid>`; the prefix (without its control characters, cut
+    /// to 200 characters) says what the worker is, e.g. `"copywriter"`.
     pub fn generate(prefix: &str) -> Self {
-        let prefix: String = prefix.chars().take(200).collect();
+        let prefix: String = prefix
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect::<String>()
+            .trim()
+            .to_owned();
         Self(format!("{prefix}-{}", Uuid::now_v7().simple()))
     }
 
@@ -345,4 +369,56 @@ pub(crate) fn normalized(at: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
     utc.with_nanosecond(utc.nanosecond() / 1_000 * 1_000)
         .unwrap_or(utc)
         .fixed_offset()
+}
+
+#[cfg(test)]
+mod properties {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// Worker ids: no panic; an accepted id is one line within the limit, without
+        /// surrounding whitespace, and parses to itself; a generated id always parses.
+        #[test]
+        fn worker_ids_are_one_exact_line(input in payload::strategies::edgy()) {
+            if let Ok(id) = WorkerId::parse(input.clone()) {
+                prop_assert!(id.as_str().chars().count() <= MAX_WORKER_ID);
+                prop_assert!(!id.as_str().chars().any(char::is_control));
+                prop_assert_eq!(id.as_str().trim(), id.as_str());
+                prop_assert_eq!(WorkerId::parse(id.as_str()).ok(), Some(id.clone()));
+            }
+            let generated = WorkerId::generate(&input);
+            prop_assert_eq!(WorkerId::parse(generated.as_str()).ok(), Some(generated));
+        }
+
+        /// Progress: exactly 0 to 100.
+        #[test]
+        fn progress_is_a_percentage(percent in any::<u8>()) {
+            prop_assert_eq!(Progress::new(percent).is_ok(), percent <= 100);
+        }
+
+        /// Back-off: no attempt number and no configuration panics or overflows; every
+        /// delay lies in its band and never over `MAX_BACKOFF`.
+        #[test]
+        fn back_off_never_overflows(
+            attempt in any::<i32>(),
+            base in any::<u64>(),
+            max in any::<u64>(),
+            nanos in 0u32..1_000_000_000,
+        ) {
+            let backoff = Backoff {
+                base: Duration::new(base, nanos),
+                max: Duration::new(max, nanos),
+            };
+            let ceiling = backoff.ceiling(attempt);
+            prop_assert!(ceiling <= MAX_BACKOFF && ceiling <= backoff.max);
+            let delay = backoff.delay(attempt);
+            prop_assert!(delay <= ceiling && delay >= ceiling / 2);
+        }
+    }
 }

@@ -19,6 +19,7 @@ use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
 use crate::error::{Error, Result, Violation};
 use crate::rules::OnTable;
+use crate::txn::retry_transient;
 
 pub use entity::sea_orm_active_enums::SupplierProvider;
 
@@ -90,8 +91,12 @@ pub struct SupplierCredentials {
 ///
 /// # Errors
 /// [`Error::Invalid`] for `api_key`, `api_secret` or `account_id` ([`Violation::Empty`],
-/// [`Violation::TooLong`]); [`Error::MissingReference`] when the user does not exist;
-/// [`Error::Crypto`]; [`Error::Database`].
+/// [`Violation::TooLong`], [`Violation::ControlCharacter`]): nothing is written;
+/// [`Error::MissingReference`] when the user does not exist; [`Error::Transient`] when it
+/// lost a deadlock inside the caller's transaction; [`Error::Crypto`]; [`Error::Database`].
+///
+/// The account id is kept as given (trimmed) and never folded: `supplier-X` and
+/// `SUPPLIER-x` are two ids, on every backend.
 #[tracing::instrument(skip_all, err, fields(user_id = %user_id, provider = ?new.provider))]
 pub async fn connect<C: ConnectionTrait>(
     db: &C,
@@ -117,6 +122,12 @@ pub async fn connect<C: ConnectionTrait>(
                 },
             });
         }
+        Some(id) if id.chars().any(char::is_control) => {
+            return Err(Error::Invalid {
+                field: "account_id",
+                violation: Violation::ControlCharacter,
+            });
+        }
         Some(id) => Some(id.to_owned()),
     };
     let provider = new.provider;
@@ -135,31 +146,36 @@ pub async fn connect<C: ConnectionTrait>(
         })
         .transpose()?;
     let at = now();
-    supplier_accounts::Entity::insert(supplier_accounts::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(user_id),
-        provider: Set(provider),
-        api_key: Set(api_key),
-        api_secret: Set(api_secret),
-        account_id: Set(account_id),
-        is_active: Set(true),
-        created_at: Set(at),
-        updated_at: Set(at),
+    // Concurrent upserts of one (user, provider) can deadlock on InnoDB's unique-index locks:
+    // one statement, run again when it loses.
+    retry_transient(db, || async {
+        supplier_accounts::Entity::insert(supplier_accounts::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id),
+            provider: Set(provider),
+            api_key: Set(api_key.clone()),
+            api_secret: Set(api_secret.clone()),
+            account_id: Set(account_id.clone()),
+            is_active: Set(true),
+            created_at: Set(at),
+            updated_at: Set(at),
+        })
+        .on_conflict(
+            OnConflict::columns([Column::UserId, Column::Provider])
+                .update_columns([
+                    Column::ApiKey,
+                    Column::ApiSecret,
+                    Column::AccountId,
+                    Column::IsActive,
+                    Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await
+        .on_table("supplier_accounts")
     })
-    .on_conflict(
-        OnConflict::columns([Column::UserId, Column::Provider])
-            .update_columns([
-                Column::ApiKey,
-                Column::ApiSecret,
-                Column::AccountId,
-                Column::IsActive,
-                Column::UpdatedAt,
-            ])
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await
-    .on_table("supplier_accounts")?;
+    .await?;
     supplier_accounts::Entity::find()
         .filter(Column::UserId.eq(user_id))
         .filter(Column::Provider.eq(provider))

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::rules::OnTable;
 #[cfg(doc)]
 use crate::rules::UniqueRule;
+use crate::txn::retry_transient;
 
 pub mod accounts;
 mod password;
@@ -195,7 +196,9 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
         .ok_or(Error::NotFound { entity: "user" })
 }
 
-/// The user with `email` (in any casing: [`Email`] is normalised), if there is one.
+/// The user with `email` (in any casing: [`Email`] is normalised), if there is one. The
+/// normalised address is compared exactly: an address that differs by an accent, a
+/// full-width letter or a look-alike letter of another script finds nobody else's account.
 ///
 /// # Errors
 /// [`Error::Database`].
@@ -241,9 +244,14 @@ pub async fn update_profile<C: ConnectionTrait>(
 /// by email rather than by user, are deleted in the same transaction.
 ///
 /// # Errors
-/// [`Error::NotFound`] when there is no such user; [`Error::Database`].
+/// [`Error::NotFound`] when there is no such user; [`Error::Transient`] when it lost a
+/// deadlock inside the caller's transaction (alone, it runs again); [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
 pub async fn delete<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) -> Result<()> {
+    retry_transient(db, || delete_once(db, id)).await
+}
+
+async fn delete_once<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) -> Result<()> {
     let txn = crate::db::begin_write(db).await?;
     let user = users::Entity::find_by_id(id)
         .one(&txn)
@@ -263,9 +271,19 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) -> 
 ///
 /// # Errors
 /// [`Error::Conflict`] with [`UniqueRule::UsersStripeAccountId`] when another user has the
-/// account; [`Error::NotFound`] when there is no such user; [`Error::Database`].
+/// account (the ids are compared exactly: `acct_1Ab` and `acct_1aB` are two accounts);
+/// [`Error::NotFound`] when there is no such user; [`Error::Transient`] when it lost a
+/// deadlock inside the caller's transaction; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
 pub async fn attach_stripe_account<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    id: Uuid,
+    account: &StripeAccountId,
+) -> Result<User> {
+    retry_transient(db, || attach_stripe_account_once(db, id, account)).await
+}
+
+async fn attach_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     id: Uuid,
     account: &StripeAccountId,
@@ -318,7 +336,8 @@ pub async fn mark_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Resu
     Ok(user)
 }
 
-/// The user a Stripe Connect account belongs to (for Stripe's webhooks), if any.
+/// The user a Stripe Connect account belongs to (for Stripe's webhooks), if any; the id is
+/// compared exactly, case included, on every backend.
 ///
 /// # Errors
 /// [`Error::Database`].

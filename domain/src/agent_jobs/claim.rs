@@ -20,9 +20,14 @@ use crate::error::{Error, Result, Violation};
 use crate::rules::OnTable;
 use crate::txn::retry_transient;
 
+/// The longest back-off of any retry, whatever a [`Backoff`] says: 30 days. It keeps the
+/// next run time of a job computable and inside the range every backend stores.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// How long a failed job waits before its next attempt: exponential, with jitter.
 ///
-/// The ceiling of attempt `n` (1-based) is `base × 2ⁿ⁻¹`, capped at `max`; the delay is drawn
+/// The ceiling of attempt `n` (1-based) is `base × 2ⁿ⁻¹`, capped at `max` (and at
+/// [`MAX_BACKOFF`]); the delay is drawn
 /// uniformly between half the ceiling and the ceiling ("equal jitter"), so retries of many
 /// jobs that failed together spread out, and each retry of one job waits at least as long as
 /// the one before could have.
@@ -47,6 +52,7 @@ impl Backoff {
         self.base
             .saturating_mul(2u32.saturating_pow(doublings))
             .min(self.max)
+            .min(MAX_BACKOFF)
     }
 
     /// A delay after failed attempt `attempt`: between half of [`Backoff::ceiling`] and all
@@ -86,7 +92,13 @@ impl Worker {
     /// Runs only jobs of these agent types (none given: every type).
     #[must_use]
     pub fn only(mut self, types: impl IntoIterator<Item = AgentType>) -> Self {
-        self.types = types.into_iter().collect();
+        // Each type once: the claim's `IN (…)` stays a handful of values whatever is given.
+        self.types.clear();
+        for agent_type in types {
+            if !self.types.contains(&agent_type) {
+                self.types.push(agent_type);
+            }
+        }
         self
     }
 
@@ -117,40 +129,74 @@ impl Worker {
     /// by the database's single writer; on MariaDB/MySQL (no `RETURNING`) a READ COMMITTED
     /// transaction that selects the row `FOR UPDATE SKIP LOCKED` and updates it.
     ///
+    /// A job whose stored input does not read as its type (a row written by other means:
+    /// this crate refuses such input at the enqueue) can never run: the claim fails it for
+    /// good at once, with the reason in its error, and goes on to the next job.
+    ///
     /// # Errors
-    /// [`Error::Database`]; [`Error::Invalid`] when the claimed row's JSON no longer fits its
-    /// type (the job then stays PROCESSING until rescued).
+    /// [`Error::Transient`] when it lost a deadlock inside the caller's transaction;
+    /// [`Error::Database`].
     pub async fn claim<C>(&self, db: &C) -> Result<Option<ClaimedJob>>
     where
         C: ConnectionTrait + TransactionTrait,
     {
-        let row = match db.get_database_backend() {
-            DbBackend::MySql => {
-                // InnoDB may still pick a deadlock victim among concurrent claims; the
-                // victim's transaction is rolled back whole, so trying again is safe.
-                retry_transient(db, || self.claim_in_transaction(db)).await?
-            }
-            _ => self.claim_returning(db).await?,
-        };
-        let Some(row) = row else {
-            return Ok(None);
-        };
-        Ok(Some(ClaimedJob {
-            hold: Hold {
+        loop {
+            let row = match db.get_database_backend() {
+                DbBackend::MySql => {
+                    // InnoDB may still pick a deadlock victim among concurrent claims; the
+                    // victim's transaction is rolled back whole, so trying again is safe.
+                    retry_transient(db, || self.claim_in_transaction(db)).await?
+                }
+                _ => self.claim_returning(db).await?,
+            };
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            let hold = Hold {
                 job_id: row.id,
                 worker: self.id.clone(),
                 attempt: row.attempts,
-            },
-            job: AgentJob::try_from(row)?,
-            backoff: self.backoff,
-        }))
+            };
+            match AgentJob::try_from(row) {
+                Ok(job) => {
+                    return Ok(Some(ClaimedJob {
+                        hold,
+                        job,
+                        backoff: self.backoff,
+                    }));
+                }
+                Err(err) => {
+                    tracing::warn!(job_id = %hold.job_id, error = %err, "an agent job's stored input does not read; failing it");
+                    let now = clock::now();
+                    Entity::update_many()
+                        .set(agent_jobs::ActiveModel {
+                            status: Set(JobStatus::Failed),
+                            error: Set(Some(cut(
+                                &format!("its stored input cannot be read: {err}"),
+                                MAX_ERROR,
+                            ))),
+                            completed_at: Set(Some(now)),
+                            heartbeat_at: Set(None),
+                            updated_at: Set(now),
+                            ..Default::default()
+                        })
+                        .filter(hold.held())
+                        .exec(db)
+                        .await
+                        .on_table("agent_jobs")?;
+                }
+            }
+        }
     }
 
     /// The next runnable job, locked and skipped by concurrent claims.
     fn next_runnable(&self, now: DateTime<FixedOffset>) -> Select<Entity> {
         let mut query = Entity::find()
             .filter(Column::Status.eq(JobStatus::Pending))
-            .filter(Column::RunAt.lte(now));
+            .filter(Column::RunAt.lte(now))
+            // Every PENDING job the crate writes has attempts left; a row that has none
+            // (written by other means) is never claimed, so `attempts + 1` cannot overflow.
+            .filter(Expr::col(Column::Attempts).lt(Expr::col(Column::MaxAttempts)));
         if !self.types.is_empty() {
             query = query.filter(Column::Type.is_in(self.types.iter().copied()));
         }
@@ -381,7 +427,8 @@ impl ClaimedJob {
     /// # Errors
     /// [`Error::Invalid`] (`progress`): [`Violation::OutOfRange`] above 100,
     /// [`Violation::Backwards`] below the current value; (`current_step`):
-    /// [`Violation::Empty`], [`Violation::TooLong`]. [`Error::JobReleased`] when the job was
+    /// [`Violation::Empty`], [`Violation::TooLong`], [`Violation::ControlCharacter`]
+    /// (nothing is written then). [`Error::JobReleased`] when the job was
     /// cancelled or rescued and claimed again; [`Error::InvalidTransition`] when it is no
     /// longer PROCESSING; [`Error::NotFound`] when it was deleted; [`Error::Database`].
     pub async fn report<C: ConnectionTrait>(
@@ -407,6 +454,7 @@ impl ClaimedJob {
                     violation: Violation::TooLong { max: MAX_STEP },
                 });
             }
+            crate::values::printable("current_step", step)?;
         }
         let now = clock::now();
         let mut change = agent_jobs::ActiveModel {
@@ -459,24 +507,24 @@ impl ClaimedJob {
     /// Completes the job with the agent's output: COMPLETED, progress 100, completion time
     /// set, the error of earlier attempts cleared. Returns the job as it now is.
     ///
+    /// The output is checked first ([`JobOutput::validate`]: every field, at most
+    /// [`super::MAX_PAYLOAD_BYTES`], and it must read back as given) and stored in the form
+    /// that check returns (a brand identity trimmed); the job returned, like every later
+    /// read, holds that form. A refused output writes nothing: the job stays PROCESSING and
+    /// held, so check it with [`ClaimedJob::check_output`] first when the handle is still
+    /// needed to fail the attempt ([`Worker::run`] does; otherwise the job is rescued when
+    /// its lease runs out).
+    ///
     /// # Errors
-    /// [`Error::Invalid`] (`output`, [`Violation::AgentTypeMismatch`]) when the output is of
-    /// another agent type; [`Error::JobReleased`]; [`Error::InvalidTransition`] (e.g. from
-    /// PENDING after a rescue, to COMPLETED); [`Error::NotFound`]; [`Error::Database`].
+    /// [`Error::Invalid`] as [`ClaimedJob::check_output`] says; [`Error::JobReleased`];
+    /// [`Error::InvalidTransition`] (e.g. from PENDING after a rescue, to COMPLETED);
+    /// [`Error::NotFound`]; [`Error::Database`].
     pub async fn complete<C: ConnectionTrait>(
         mut self,
         db: &C,
         output: JobOutput,
     ) -> Result<AgentJob> {
-        if output.agent_type() != self.job.agent_type() {
-            return Err(Error::Invalid {
-                field: "output",
-                violation: Violation::AgentTypeMismatch {
-                    expected: self.job.agent_type(),
-                    found: output.agent_type(),
-                },
-            });
-        }
+        let output = self.check_output(output)?;
         let now = clock::now();
         self.finish(
             db,
@@ -503,8 +551,30 @@ impl ClaimedJob {
         Ok(self.job)
     }
 
-    /// Fails this attempt with `error` (kept on the job, cut to [`MAX_ERROR`] characters):
-    /// back to PENDING after the worker's [`Backoff`] while attempts remain, else FAILED.
+    /// Checks an output for this job, as [`ClaimedJob::complete`] would, without writing:
+    /// gives the form that would be stored.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`]: `output` with [`Violation::AgentTypeMismatch`] when it is of
+    /// another agent type, with [`Violation::TooLarge`] over [`super::MAX_PAYLOAD_BYTES`];
+    /// the field and its rule otherwise (see [`JobOutput::validate`]).
+    pub fn check_output(&self, output: JobOutput) -> Result<JobOutput> {
+        if output.agent_type() != self.job.agent_type() {
+            return Err(Error::Invalid {
+                field: "output",
+                violation: Violation::AgentTypeMismatch {
+                    expected: self.job.agent_type(),
+                    found: output.agent_type(),
+                },
+            });
+        }
+        output.validate()
+    }
+
+    /// Fails this attempt with `error` (kept on the job, cut to [`MAX_ERROR`] characters,
+    /// control characters but tab and line breaks replaced by `U+FFFD`, so that any message a
+    /// handler has is stored alike on every backend): back to PENDING after the worker's
+    /// [`Backoff`] while attempts remain, else FAILED.
     ///
     /// # Errors
     /// [`Error::JobReleased`]; [`Error::InvalidTransition`] when the job is no longer
@@ -517,7 +587,7 @@ impl ClaimedJob {
                 .map(|()| FailOutcome::Failed);
         }
         let now = clock::now();
-        let delay = self.backoff.delay(self.job.attempts);
+        let delay = self.backoff.delay(self.job.attempts).min(MAX_BACKOFF);
         let run_at = normalized(
             chrono::Duration::from_std(delay)
                 .ok()
@@ -529,7 +599,7 @@ impl ClaimedJob {
             "PENDING",
             agent_jobs::ActiveModel {
                 status: Set(JobStatus::Pending),
-                error: Set(Some(cut(error, MAX_ERROR))),
+                error: Set(Some(error_text(error))),
                 locked_by: Set(None),
                 heartbeat_at: Set(None),
                 run_at: Set(run_at),
@@ -552,7 +622,7 @@ impl ClaimedJob {
             "FAILED",
             agent_jobs::ActiveModel {
                 status: Set(JobStatus::Failed),
-                error: Set(Some(cut(error, MAX_ERROR))),
+                error: Set(Some(error_text(error))),
                 completed_at: Set(Some(now)),
                 heartbeat_at: Set(None),
                 updated_at: Set(now),
@@ -586,6 +656,22 @@ impl ClaimedJob {
         }
         Ok(())
     }
+}
+
+/// An error message as stored: control characters (but tab and line breaks) replaced by
+/// `U+FFFD`, cut to [`MAX_ERROR`] characters.
+fn error_text(error: &str) -> String {
+    let printable: String = error
+        .chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\t' | '\n' | '\r') {
+                char::REPLACEMENT_CHARACTER
+            } else {
+                c
+            }
+        })
+        .collect();
+    cut(&printable, MAX_ERROR)
 }
 
 fn backwards(current: Progress) -> Error {
@@ -632,5 +718,21 @@ mod tests {
     fn absurd_attempt_numbers_stay_at_the_cap() {
         assert_eq!(Backoff::DEFAULT.ceiling(i32::MAX), Backoff::DEFAULT.max);
         assert_eq!(Backoff::DEFAULT.ceiling(0), Backoff::DEFAULT.base);
+    }
+}
+
+#[cfg(test)]
+mod only_tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_keeps_each_agent_type_once() {
+        let worker = Worker::new(WorkerId::generate("w")).only(
+            std::iter::repeat_n(AgentType::Copywriter, 100_000).chain([AgentType::ProductScout]),
+        );
+        assert_eq!(
+            worker.types(),
+            [AgentType::Copywriter, AgentType::ProductScout]
+        );
     }
 }

@@ -1,6 +1,12 @@
 //! What each agent type is given (its input) and gives back (its output), stored as JSON in
 //! `agent_jobs.input` and `agent_jobs.output`. The job's `type` column says which variant the
 //! JSON is, so the JSON itself carries no tag.
+//!
+//! Both are checked before they are written ([`JobInput::validate`], [`JobOutput::validate`]):
+//! every field against its rule (no NUL or other control character in any text), the whole
+//! document against [`MAX_PAYLOAD_BYTES`], and finally the JSON to be stored is read back and
+//! must give the very value that was checked. So a payload that a write accepts always reads
+//! back; one that would not is refused at the write, naming `input` or `output`.
 
 use entity::sea_orm_active_enums::{AgentType, SupplierProvider};
 use rust_decimal::Decimal;
@@ -27,6 +33,21 @@ pub const MAX_IMAGE_SIDE: u32 = 8_192;
 pub const MAX_VIDEO_SECONDS: u32 = 180;
 /// Longest URL accepted, in characters.
 pub const MAX_URL: usize = 2_048;
+/// Largest input or output of a job, in bytes of its JSON: 1 MiB. Far above what an agent
+/// needs (the largest typed payload, 100 products of copy, stays under it unless the
+/// descriptions are huge), and far below every backend's packet and column limits
+/// (MariaDB's `max_allowed_packet` is 16 MiB by default), so that a write never fails there.
+pub const MAX_PAYLOAD_BYTES: usize = 1024 * 1024;
+/// Longest title in an output (a scouted product's, a written product title), in characters.
+pub const MAX_TITLE: usize = 500;
+/// Longest written description, in characters (the products' own limit).
+pub const MAX_DESCRIPTION: usize = 50_000;
+/// Longest supplier product id in a scout's output, in characters.
+pub const MAX_SOURCE_ID: usize = 255;
+/// Longest SEO title written by a copywriter, in characters.
+pub const MAX_META_TITLE: usize = 200;
+/// Longest SEO description written by a copywriter, in characters.
+pub const MAX_META_DESCRIPTION: usize = 500;
 
 /// The input of a job: what its agent needs. The variant decides the job's [`AgentType`].
 ///
@@ -230,12 +251,30 @@ impl JobInput {
         }
     }
 
-    /// Checks every field against its rule.
+    /// Checks every field against its rule, then the whole document: at most
+    /// [`MAX_PAYLOAD_BYTES`], and read back from its stored JSON as this very value.
     ///
     /// # Errors
     /// [`Error::Invalid`] naming the field as `input.<name>`: [`Violation::Empty`],
-    /// [`Violation::TooLong`], [`Violation::OutOfRange`] or [`Violation::Format`].
+    /// [`Violation::TooLong`], [`Violation::OutOfRange`], [`Violation::Format`] or
+    /// [`Violation::ControlCharacter`]; naming `input`: [`Violation::TooLarge`], or
+    /// [`Violation::Format`] when its JSON would not read back as the same value.
     pub fn validate(&self) -> Result<()> {
+        self.stored_json().map(|_| ())
+    }
+
+    /// The JSON to store, once every check of [`JobInput::validate`] passed.
+    pub(crate) fn stored_json(&self) -> Result<serde_json::Value> {
+        self.validate_fields()?;
+        let json = self.to_json();
+        crate::values::json_document("input", &json, MAX_PAYLOAD_BYTES)?;
+        match Self::from_json(self.agent_type(), json.clone()) {
+            Ok(back) if back == *self => Ok(json),
+            _ => Err(invalid("input", Violation::Format)),
+        }
+    }
+
+    fn validate_fields(&self) -> Result<()> {
         match self {
             JobInput::BrandGenerator(b) => {
                 short_text("input.niche", &b.niche)?;
@@ -313,6 +352,83 @@ impl JobOutput {
         }
     }
 
+    /// Checks an output before it is stored and gives the form that is stored: every field
+    /// against its rule (a brand identity as [`BrandIdentity::validated`] does, trimmed), then
+    /// the whole document: at most [`MAX_PAYLOAD_BYTES`], and read back from its stored JSON
+    /// as the very value returned.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] naming the field (`output.<name>`, or `brand_identity.<name>`):
+    /// [`Violation::Empty`], [`Violation::TooLong`], [`Violation::OutOfRange`],
+    /// [`Violation::Format`] or [`Violation::ControlCharacter`]; naming `output`:
+    /// [`Violation::TooLarge`], or [`Violation::Format`] when its JSON would not read back
+    /// as the same value.
+    pub fn validate(self) -> Result<Self> {
+        let output = self.validate_fields()?;
+        output.stored_json()?;
+        Ok(output)
+    }
+
+    /// The JSON to store: checked for size, and read back as this value.
+    pub(crate) fn stored_json(&self) -> Result<serde_json::Value> {
+        let json = self.to_json();
+        crate::values::json_document("output", &json, MAX_PAYLOAD_BYTES)?;
+        match Self::from_json(self.agent_type(), json.clone()) {
+            Ok(back) if back == *self => Ok(json),
+            _ => Err(invalid("output", Violation::Format)),
+        }
+    }
+
+    fn validate_fields(self) -> Result<Self> {
+        match self {
+            JobOutput::BrandGenerator(brand) => {
+                return brand.validated().map(JobOutput::BrandGenerator);
+            }
+            JobOutput::ProductScout(ref r) => {
+                let max = MAX_SCOUT_LIMIT as usize;
+                if r.products.len() > max {
+                    return Err(invalid("output.products", Violation::TooMany { max }));
+                }
+                for p in &r.products {
+                    text("output.products.source_id", &p.source_id, MAX_SOURCE_ID)?;
+                    text("output.products.title", &p.title, MAX_TITLE)?;
+                    http_url("output.products.url", &p.url)?;
+                    price("output.products.cost_price", p.cost_price)?;
+                }
+            }
+            JobOutput::Copywriter(ref r) => {
+                count("output.products", r.products.len(), MAX_COPY_PRODUCTS)?;
+                for p in &r.products {
+                    text("output.products.title", &p.title, MAX_TITLE)?;
+                    text(
+                        "output.products.description",
+                        &p.description,
+                        MAX_DESCRIPTION,
+                    )?;
+                    if let Some(t) = &p.meta_title {
+                        text("output.products.meta_title", t, MAX_META_TITLE)?;
+                    }
+                    if let Some(d) = &p.meta_description {
+                        text("output.products.meta_description", d, MAX_META_DESCRIPTION)?;
+                    }
+                }
+            }
+            JobOutput::ImageProcessor(ref r) => {
+                count("output.images", r.images.len(), MAX_IMAGES)?;
+                for image in &r.images {
+                    http_url("output.images.source_url", &image.source_url)?;
+                    http_url("output.images.processed_url", &image.processed_url)?;
+                }
+            }
+            JobOutput::VideoGenerator(ref v) => {
+                http_url("output.url", &v.url)?;
+                let max = MAX_VIDEO_SECONDS.into();
+                in_range("output.duration_seconds", v.duration_seconds.into(), 1, max)?;
+            }
+        }
+        Ok(self)
+    }
+
     pub(crate) fn to_json(&self) -> serde_json::Value {
         match self {
             JobOutput::BrandGenerator(x) => to_json(x),
@@ -356,18 +472,24 @@ fn invalid(field: &'static str, violation: Violation) -> Error {
 }
 
 fn short_text(field: &'static str, value: &str) -> Result<()> {
+    text(field, value, MAX_SHORT_TEXT)
+}
+
+/// Not blank, at most `max` characters, no NUL or other control character (tab and line
+/// breaks are text). Kept as given, not trimmed, so that it reads back exactly.
+fn text(field: &'static str, value: &str, max: usize) -> Result<()> {
     if value.trim().is_empty() {
         return Err(invalid(field, Violation::Empty));
     }
-    if value.chars().count() > MAX_SHORT_TEXT {
-        return Err(invalid(
-            field,
-            Violation::TooLong {
-                max: MAX_SHORT_TEXT,
-            },
-        ));
+    if value.chars().count() > max {
+        return Err(invalid(field, Violation::TooLong { max }));
     }
-    Ok(())
+    crate::values::printable(field, value)
+}
+
+/// A supplier's price: 0 to [`crate::Money::MAX`], at most two decimals.
+fn price(field: &'static str, value: Decimal) -> Result<()> {
+    crate::Money::parse(field, value).map(|_| ())
 }
 
 fn in_range(field: &'static str, value: i64, min: i64, max: i64) -> Result<()> {
@@ -419,7 +541,11 @@ fn http_url(field: &'static str, url: &str) -> Result<()> {
         .or_else(|| url.strip_prefix("http://"));
     let host = rest.and_then(|r| r.split(['/', '?', '#']).next());
     match host {
-        Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => Ok(()),
+        Some(host)
+            if !host.is_empty() && !url.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(())
+        }
         _ => Err(invalid(field, Violation::Format)),
     }
 }
@@ -536,5 +662,346 @@ mod tests {
             ],
         };
         assert_eq!(format!("{result:?}"), "ScoutResult { products: 500 }");
+    }
+}
+
+/// Strategies for every typed payload, shared by the property tests here and in the
+/// contract tests' spirit: edge and random strings in every text field, numbers across their
+/// whole range.
+#[cfg(test)]
+pub(crate) mod strategies {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Arbitrary text, and text made of the characters that break naive checks.
+    pub(crate) fn edgy() -> impl Strategy<Value = String> {
+        prop_oneof![
+            2 => "[a-zA-Z0-9 éÉ\\-]{1,40}",
+            1 => any::<String>(),
+            1 => "[a \\u{0}\\u{1}\\t\\n\\u{7f}\\u{301}\\u{ff41}\\u{430}é]{0,12}",
+            1 => (195usize..206).prop_map(|n| "a".repeat(n)),
+        ]
+    }
+
+    pub(crate) fn url() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "https://cdn\\.example\\.com/[a-z0-9/]{0,30}\\.png",
+            1 => edgy(),
+            1 => edgy().prop_map(|s| format!("https://cdn.example.com/{s}")),
+            1 => (2_020usize..2_040).prop_map(|n| format!("https://c.example.com/{}", "a".repeat(n))),
+        ]
+    }
+
+    fn price() -> impl Strategy<Value = Decimal> {
+        prop_oneof![
+            (0i64..10_000_000_000).prop_map(|cents| Decimal::new(cents, 2)),
+            (any::<i64>(), 0u32..6).prop_map(|(n, scale)| Decimal::new(n, scale)),
+        ]
+    }
+
+    fn provider() -> impl Strategy<Value = SupplierProvider> {
+        prop_oneof![
+            Just(SupplierProvider::Aliexpress),
+            Just(SupplierProvider::CjDropshipping),
+            Just(SupplierProvider::Spocket),
+        ]
+    }
+
+    fn small_u32() -> impl Strategy<Value = u32> {
+        prop_oneof![0u32..300, any::<u32>(), Just(u32::MAX)]
+    }
+
+    pub(crate) fn input() -> impl Strategy<Value = JobInput> {
+        prop_oneof![
+            (edgy(), edgy(), proptest::option::of(edgy())).prop_map(|(niche, tone, store_name)| {
+                JobInput::BrandGenerator(BrandBrief {
+                    niche,
+                    tone,
+                    store_name,
+                })
+            }),
+            (provider(), edgy(), small_u32()).prop_map(|(provider, query, limit)| {
+                JobInput::ProductScout(ProductSearch {
+                    provider,
+                    query,
+                    limit,
+                })
+            }),
+            (
+                0usize..103,
+                edgy(),
+                "[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,2}|.{0,10}"
+            )
+                .prop_map(|(n, tone, language)| JobInput::Copywriter(CopyBrief {
+                    product_ids: (0..n).map(|_| Uuid::now_v7()).collect(),
+                    tone,
+                    language,
+                })),
+            (
+                proptest::collection::vec(url(), 0..22),
+                proptest::collection::vec(
+                    prop_oneof![
+                        Just(ImageOperation::RemoveBackground),
+                        Just(ImageOperation::Enhance),
+                        (small_u32(), prop_oneof![1u32..9_000, any::<u32>()])
+                            .prop_map(|(width, height)| ImageOperation::Resize { width, height }),
+                    ],
+                    0..12
+                )
+            )
+                .prop_map(|(source_urls, operations)| JobInput::ImageProcessor(
+                    ImageWork {
+                        source_urls,
+                        operations
+                    }
+                )),
+            (
+                any::<u128>().prop_map(Uuid::from_u128),
+                small_u32(),
+                proptest::option::of(edgy())
+            )
+                .prop_map(|(product_id, duration_seconds, style)| {
+                    JobInput::VideoGenerator(VideoBrief {
+                        product_id,
+                        duration_seconds,
+                        style,
+                    })
+                }),
+        ]
+    }
+
+    pub(crate) fn output() -> impl Strategy<Value = JobOutput> {
+        let color = prop_oneof![
+            "#[0-9a-fA-F]{6}"
+                .prop_map(|c| crate::stores::HexColor::parse("color", &c).expect("hex")),
+        ];
+        prop_oneof![
+            // Built field by field, as a handler may (the fields are public): untrimmed,
+            // blank, over-long or NUL-holding text must be refused or normalised by validate.
+            (
+                edgy(),
+                [color.clone(), color.clone(), color],
+                [edgy(), edgy()],
+                edgy(),
+                proptest::option::of(url())
+            )
+                .prop_map(
+                    |(name, [primary, secondary, accent], [heading, body], tone, logo)| {
+                        JobOutput::BrandGenerator(BrandIdentity {
+                            name,
+                            colors: crate::stores::BrandColors {
+                                primary,
+                                secondary,
+                                accent,
+                            },
+                            fonts: crate::stores::BrandFonts { heading, body },
+                            tone,
+                            logo_url: logo
+                                .and_then(|l| crate::values::HttpUrl::parse("logo_url", &l).ok()),
+                        })
+                    }
+                ),
+            proptest::collection::vec((edgy(), edgy(), url(), price()), 0..4).prop_map(|ps| {
+                JobOutput::ProductScout(ScoutResult {
+                    products: ps
+                        .into_iter()
+                        .map(|(source_id, title, url, cost_price)| ScoutedProduct {
+                            source_id,
+                            title,
+                            url,
+                            cost_price,
+                        })
+                        .collect(),
+                })
+            }),
+            proptest::collection::vec(
+                (
+                    edgy(),
+                    edgy(),
+                    proptest::option::of(edgy()),
+                    proptest::option::of(edgy())
+                ),
+                0..4
+            )
+            .prop_map(|ps| JobOutput::Copywriter(CopyResult {
+                products: ps
+                    .into_iter()
+                    .map(
+                        |(title, description, meta_title, meta_description)| ProductCopy {
+                            product_id: Uuid::now_v7(),
+                            title,
+                            description,
+                            meta_title,
+                            meta_description,
+                        }
+                    )
+                    .collect(),
+            })),
+            proptest::collection::vec((url(), url()), 0..4).prop_map(|images| {
+                JobOutput::ImageProcessor(ProcessedImages {
+                    images: images
+                        .into_iter()
+                        .map(|(source_url, processed_url)| ProcessedImage {
+                            source_url,
+                            processed_url,
+                        })
+                        .collect(),
+                })
+            }),
+            (url(), small_u32()).prop_map(|(url, duration_seconds)| {
+                JobOutput::VideoGenerator(GeneratedVideo {
+                    url,
+                    duration_seconds,
+                })
+            }),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::strategies::{input, output};
+    use super::*;
+
+    fn has_nul(json: &serde_json::Value) -> bool {
+        json.to_string().contains("\\u0000")
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// No input makes `validate` panic; an accepted input is stored as JSON that holds no
+        /// NUL, fits `MAX_PAYLOAD_BYTES` and reads back as the very same input.
+        #[test]
+        fn an_accepted_input_reads_back_from_its_json(input in input()) {
+            if input.validate().is_ok() {
+                let json = input.stored_json().expect("accepted");
+                prop_assert!(!has_nul(&json));
+                prop_assert!(json.to_string().len() <= MAX_PAYLOAD_BYTES);
+                let back = JobInput::from_json(input.agent_type(), json).expect("reads back");
+                prop_assert_eq!(back, input);
+            }
+        }
+
+        /// The same for outputs, in the form `validate` returns (the form stored).
+        #[test]
+        fn an_accepted_output_reads_back_from_its_json(output in output()) {
+            let agent_type = output.agent_type();
+            if let Ok(stored) = output.validate() {
+                prop_assert_eq!(stored.agent_type(), agent_type);
+                let json = stored.to_json();
+                prop_assert!(!has_nul(&json));
+                prop_assert!(json.to_string().len() <= MAX_PAYLOAD_BYTES);
+                let back = JobOutput::from_json(agent_type, json).expect("reads back");
+                prop_assert_eq!(&back, &stored);
+                // Validating the stored form changes nothing more.
+                prop_assert_eq!(back.validate().ok(), Some(stored));
+            }
+        }
+    }
+
+    fn field_of(result: Result<impl std::fmt::Debug>) -> (&'static str, Violation) {
+        match result {
+            Err(Error::Invalid { field, violation }) => (field, violation),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nul_and_control_characters_are_refused_by_field() {
+        let brief = |niche: &str| {
+            JobInput::BrandGenerator(BrandBrief {
+                niche: niche.into(),
+                tone: "warm".into(),
+                store_name: None,
+            })
+        };
+        assert_eq!(
+            field_of(brief("neon\0lamps").validate()),
+            ("input.niche", Violation::ControlCharacter)
+        );
+        assert_eq!(
+            field_of(brief("neon\u{1b}[31m").validate()),
+            ("input.niche", Violation::ControlCharacter)
+        );
+        assert!(brief("neon\tlamps\n").validate().is_ok());
+        let copy = JobOutput::Copywriter(CopyResult {
+            products: vec![ProductCopy {
+                product_id: Uuid::now_v7(),
+                title: "Lamp".into(),
+                description: "bright\0".into(),
+                meta_title: None,
+                meta_description: None,
+            }],
+        });
+        assert_eq!(
+            field_of(copy.validate()),
+            ("output.products.description", Violation::ControlCharacter)
+        );
+    }
+
+    #[test]
+    fn a_payload_over_one_mebibyte_is_refused_naming_it() {
+        let product = ProductCopy {
+            product_id: Uuid::now_v7(),
+            title: "Lamp".into(),
+            description: "é".repeat(MAX_DESCRIPTION),
+            meta_title: None,
+            meta_description: None,
+        };
+        // 100 descriptions of 50,000 two-byte characters: 10 MB of JSON.
+        let huge = JobOutput::Copywriter(CopyResult {
+            products: vec![product.clone(); MAX_COPY_PRODUCTS],
+        });
+        assert_eq!(
+            field_of(huge.validate()),
+            (
+                "output",
+                Violation::TooLarge {
+                    max_bytes: MAX_PAYLOAD_BYTES
+                }
+            )
+        );
+        // Ten of them (about 1 MB of text) fit.
+        let fits = JobOutput::Copywriter(CopyResult {
+            products: vec![product; 10],
+        });
+        assert!(fits.validate().is_ok());
+    }
+
+    #[test]
+    fn numbers_at_their_type_limits_are_refused_by_field() {
+        let scout = JobInput::ProductScout(ProductSearch {
+            provider: SupplierProvider::Spocket,
+            query: "lamp".into(),
+            limit: u32::MAX,
+        });
+        assert_eq!(
+            field_of(scout.validate()),
+            ("input.limit", Violation::OutOfRange { min: 1, max: 100 })
+        );
+        let video = JobOutput::VideoGenerator(GeneratedVideo {
+            url: "https://v.example.com/a.mp4".into(),
+            duration_seconds: u32::MAX,
+        });
+        assert_eq!(
+            field_of(video.validate()),
+            (
+                "output.duration_seconds",
+                Violation::OutOfRange { min: 1, max: 180 }
+            )
+        );
+        let scouted = JobOutput::ProductScout(ScoutResult {
+            products: vec![ScoutedProduct {
+                source_id: "1".into(),
+                title: "Lamp".into(),
+                url: "https://s.example.com/1".into(),
+                cost_price: Decimal::MAX,
+            }],
+        });
+        assert_eq!(field_of(scouted.validate()).0, "output.products.cost_price");
     }
 }

@@ -19,10 +19,17 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Violation};
 use crate::rules::OnTable;
+use crate::txn::retry_transient;
 
 /// Rows per `INSERT` of [`enqueue_many`]: 19 columns each stays well under every backend's
 /// limit of bound parameters (SQLite's is the lowest, 32,766).
 const INSERT_CHUNK: usize = 1_000;
+/// Bytes of input JSON per `INSERT` of [`enqueue_many`], at most (counted with a margin for
+/// the other columns): a batch of large inputs (an image job's twenty long URLs is about
+/// 45 kB) is split so that no statement nears MariaDB's default `max_allowed_packet` (16 MiB).
+const INSERT_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+/// What the columns besides the input add to a row's size in a statement, at most.
+const ROW_OVERHEAD_BYTES: usize = 1_024;
 /// The largest page [`list`] returns.
 pub const MAX_PAGE: u64 = 100;
 /// The error kept on a job that [`rescue`] took back from a silent worker.
@@ -76,7 +83,14 @@ impl NewJob {
 
     /// Validates the job and makes its row.
     fn into_row(self, owner: JobOwner, now: DateTime<FixedOffset>) -> Result<agent_jobs::Model> {
-        self.input.validate()?;
+        let input = self.input.stored_json()?;
+        // SQLite compares times as text and MariaDB's datetime ends with year 9999: a time
+        // outside 1970..=9999 would be claimed at once on one and refused by the other.
+        let run_at = self
+            .run_at
+            .map(|at| clock::bounded("run_at", at))
+            .transpose()?
+            .unwrap_or(now);
         if !(1..=MAX_ATTEMPTS).contains(&self.max_attempts) {
             return Err(Error::Invalid {
                 field: "max_attempts",
@@ -92,7 +106,7 @@ impl NewJob {
             r#type: self.input.agent_type(),
             status: JobStatus::Pending,
             priority: self.priority,
-            input: self.input.to_json(),
+            input,
             output: None,
             error: None,
             started_at: None,
@@ -103,7 +117,7 @@ impl NewJob {
             updated_at: now,
             attempts: 0,
             max_attempts: self.max_attempts,
-            run_at: self.run_at.map_or(now, super::normalized),
+            run_at,
             locked_by: None,
             heartbeat_at: None,
         })
@@ -114,7 +128,10 @@ impl NewJob {
 /// Postgres, idle workers are notified when the write commits.
 ///
 /// # Errors
-/// [`Error::Invalid`] for a bad input field or `max_attempts`; [`Error::Database`].
+/// [`Error::Invalid`] for a bad input field (see [`JobInput::validate`]), `max_attempts`
+/// ([`Violation::OutOfRange`]) or `run_at` ([`Violation::TimeOutOfRange`]): nothing is
+/// written; [`Error::Transient`] when it lost a deadlock inside the caller's transaction;
+/// [`Error::Database`].
 pub async fn enqueue<C>(db: &C, owner: impl Into<JobOwner>, job: NewJob) -> Result<AgentJob>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -124,7 +141,8 @@ where
     AgentJob::try_from(row)
 }
 
-/// Enqueues many jobs for `owner` at once: all or none, one `INSERT` per 1,000 jobs, one
+/// Enqueues many jobs for `owner` at once: all or none, one `INSERT` per 1,000 jobs (or per
+/// 4 MiB of input, so that a batch of large inputs fits every backend's packet limit), one
 /// notification per agent type. Returns their ids in the order given.
 ///
 /// # Errors
@@ -162,21 +180,44 @@ where
     if rows.is_empty() {
         return Ok(());
     }
-    if rows.len() <= INSERT_CHUNK && !postgres {
+    let chunks = chunked(rows);
+    if chunks.len() == 1 && !postgres {
         // One statement: atomic on its own.
-        return insert_chunk(db, rows).await;
+        return retry_transient(db, || insert_chunk(db, chunks[0].clone())).await;
     }
     // Several statements, or the insert and its notification (sent on commit): one
     // transaction (a savepoint when `db` is one already).
-    let txn = begin_write(db).await?;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
-        let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
-        insert_chunk(&txn, chunk).await?;
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        for chunk in &chunks {
+            insert_chunk(&txn, chunk.clone()).await?;
+        }
+        wakeup::notify(&txn, types.iter().copied().map(Some)).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
+}
+
+/// Splits rows into statements of at most [`INSERT_CHUNK`] rows and about
+/// [`INSERT_CHUNK_BYTES`] (a single larger row goes alone).
+fn chunked(rows: Vec<agent_jobs::Model>) -> Vec<Vec<agent_jobs::Model>> {
+    let mut chunks = Vec::new();
+    let mut chunk: Vec<agent_jobs::Model> = Vec::new();
+    let mut bytes = 0;
+    for row in rows {
+        let size = row.input.to_string().len() + ROW_OVERHEAD_BYTES;
+        if !chunk.is_empty() && (chunk.len() >= INSERT_CHUNK || bytes + size > INSERT_CHUNK_BYTES) {
+            chunks.push(std::mem::take(&mut chunk));
+            bytes = 0;
+        }
+        bytes += size;
+        chunk.push(row);
     }
-    wakeup::notify(&txn, types.into_iter().map(Some)).await?;
-    txn.commit().await?;
-    Ok(())
+    if !chunk.is_empty() {
+        chunks.push(chunk);
+    }
+    chunks
 }
 
 async fn insert_chunk<C: ConnectionTrait>(db: &C, rows: Vec<agent_jobs::Model>) -> Result<()> {
@@ -198,7 +239,10 @@ pub(super) fn owned_by(owner: JobOwner) -> SimpleExpr {
 /// The job `id` of `owner`, if there is one.
 ///
 /// # Errors
-/// [`Error::Database`]; [`Error::Invalid`] when the stored JSON no longer fits its type.
+/// [`Error::Invalid`] naming `agent_jobs.input` or `agent_jobs.output`
+/// ([`Violation::Format`]) when the stored JSON of this job does not read as its type (a
+/// row written by other means: nothing this crate writes is refused on the way back);
+/// [`Error::Database`].
 pub async fn find<C: ConnectionTrait>(
     db: &C,
     owner: impl Into<JobOwner>,
@@ -216,7 +260,7 @@ pub async fn find<C: ConnectionTrait>(
 ///
 /// # Errors
 /// [`Error::NotFound`] (`"agent_job"`) when it does not exist or belongs to another owner;
-/// [`Error::Database`].
+/// [`Error::Invalid`] as [`find`] says; [`Error::Database`].
 pub async fn get<C: ConnectionTrait>(
     db: &C,
     owner: impl Into<JobOwner>,
@@ -281,11 +325,32 @@ impl Default for JobFilter {
 pub struct JobPage {
     /// The jobs, newest first.
     pub jobs: Vec<AgentJob>,
+    /// Jobs of the page whose stored input or output does not read as their type (rows
+    /// written by other means than this crate, which refuses such payloads at the write).
+    /// They are reported here instead of failing the whole page; [`get`] on one of them
+    /// answers the same error.
+    pub unreadable: Vec<UnreadableJob>,
     /// The cursor of the next page.
     pub next: Option<JobCursor>,
 }
 
-/// A page of `owner`'s jobs, newest first.
+/// A job that [`list`] found but could not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableJob {
+    /// The job's id.
+    pub id: Uuid,
+    /// Its agent type.
+    pub agent_type: AgentType,
+    /// Its status.
+    pub status: JobStatus,
+    /// The column that does not read (`agent_jobs.input`, `agent_jobs.output`, …).
+    pub field: &'static str,
+    /// Why.
+    pub violation: Violation,
+}
+
+/// A page of `owner`'s jobs, newest first. A job whose stored payload does not read is
+/// listed in [`JobPage::unreadable`], never a reason to fail the page.
 ///
 /// # Errors
 /// [`Error::Invalid`] (`limit`, [`Violation::OutOfRange`]); [`Error::Database`].
@@ -325,11 +390,30 @@ pub async fn list<C: ConnectionTrait>(
     } else {
         None
     };
-    let jobs = rows
-        .into_iter()
-        .map(AgentJob::try_from)
-        .collect::<Result<_>>()?;
-    Ok(JobPage { jobs, next })
+    let mut jobs = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for row in rows {
+        let (id, agent_type, status) = (row.id, row.r#type, row.status);
+        match AgentJob::try_from(row) {
+            Ok(job) => jobs.push(job),
+            Err(Error::Invalid { field, violation }) => {
+                tracing::warn!(job_id = %id, field, "an agent job's stored payload does not read");
+                unreadable.push(UnreadableJob {
+                    id,
+                    agent_type,
+                    status,
+                    field,
+                    violation,
+                });
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(JobPage {
+        jobs,
+        unreadable,
+        next,
+    })
 }
 
 /// Cancels the job `id` of `owner` when it is PENDING or PROCESSING. A worker holding it
@@ -548,4 +632,34 @@ pub(super) fn before(now: DateTime<FixedOffset>, age: Duration) -> DateTime<Fixe
         .ok()
         .and_then(|age| now.checked_sub_signed(age))
         .map_or(epoch, |at| Ord::max(at, epoch))
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// Any text: no panic; a cursor that parses prints back to a text that parses to it.
+        #[test]
+        fn a_cursor_reads_back_from_its_text(text in prop_oneof!["[0-9a-f\\-]{30,40}", any::<String>()], n in any::<u128>()) {
+            if let Ok(cursor) = text.parse::<JobCursor>() {
+                prop_assert_eq!(cursor.to_string().parse::<JobCursor>().ok(), Some(cursor));
+            }
+            let cursor = JobCursor(Uuid::from_u128(n));
+            prop_assert_eq!(cursor.to_string().parse::<JobCursor>().ok(), Some(cursor));
+        }
+
+        /// Lease arithmetic never panics and never goes before the epoch or after now.
+        #[test]
+        fn before_stays_between_the_epoch_and_now(secs in any::<u64>(), nanos in 0u32..1_000_000_000) {
+            let now = clock::now();
+            let at = before(now, Duration::new(secs, nanos));
+            prop_assert!(at <= now);
+            prop_assert!(at >= DateTime::UNIX_EPOCH.fixed_offset());
+        }
+    }
 }

@@ -237,7 +237,15 @@ impl Worker {
                         .map(|()| FailOutcome::Failed)
                         .map(Some)
                 }
-                Some(Ok(output)) => job.complete(db, output).await.map(|_| None),
+                // An output the queue cannot store (too large, a bad field) fails the attempt
+                // instead of leaving the job PROCESSING: another attempt may produce a good one.
+                Some(Ok(output)) => match job.check_output(output) {
+                    Ok(output) => job.complete(db, output).await.map(|_| None),
+                    Err(err) => {
+                        let message = format!("the handler's output was refused: {err}");
+                        job.fail(db, &message).await.map(Some)
+                    }
+                },
                 Some(Err(failure)) if failure.is_permanent() => job
                     .fail_permanently(db, failure.message())
                     .await

@@ -18,6 +18,7 @@ use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
 use crate::error::{Error, Result, Violation};
 use crate::rules::{OnTable, UniqueRule};
+use crate::txn::retry_transient;
 use crate::users::{DisplayName, Email, ImageUrl, User};
 
 /// The longest provider name (`google`, `github`, …).
@@ -133,9 +134,16 @@ pub struct OAuthSignIn {
 /// Signs in with a provider account, linking or creating the user as the module documentation
 /// says, and stores the provider's tokens encrypted.
 ///
+/// The provider account id is compared exactly (case, accents and width included, the same
+/// on every backend): a provider id that only looks like a linked one is another person.
+///
 /// # Errors
 /// [`Error::Invalid`] naming the field for a bad profile (`provider`, `provider_account_id`,
-/// `type`, a token or `email` when a new user would have no email); [`Error::Conflict`] with
+/// `type`, a token or `email` when a new user would have no email): [`Violation::Empty`],
+/// [`Violation::TooLong`], [`Violation::ControlCharacter`], [`Violation::Format`]
+/// (`provider_account_id` with surrounding whitespace) or [`Violation::TimeOutOfRange`]
+/// (`expires_at`); [`Error::Transient`] when it lost a deadlock inside the caller's
+/// transaction; [`Error::Conflict`] with
 /// [`UniqueRule::UsersEmail`] when the email belongs to a user but the provider did not verify
 /// it (the person must sign in another way first); [`Error::Crypto`]; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(provider = %profile.provider))]
@@ -147,10 +155,11 @@ pub async fn sign_in<C: ConnectionTrait + TransactionTrait>(
     validate(&profile)?;
     // A concurrent first sign-in of the same person can insert the link (or the user) first;
     // a second attempt then finds it.
-    match sign_in_once(db, keys, &profile).await {
+    let once = || retry_transient(db, || sign_in_once(db, keys, &profile));
+    match once().await {
         Err(Error::Conflict {
             rule: UniqueRule::AccountsProviderAccount | UniqueRule::UsersEmail,
-        }) => sign_in_once(db, keys, &profile).await,
+        }) => once().await,
         other => other,
     }
 }
@@ -269,6 +278,29 @@ fn validate(profile: &OAuthProfile) -> Result<()> {
                 },
             );
         }
+        // One line, no NUL: Postgres stores no NUL, and an id is never meant with one.
+        if value.chars().any(char::is_control) {
+            return invalid(field, Violation::ControlCharacter);
+        }
+    }
+    // Provider ids are compared exactly. MariaDB ignores trailing spaces even in a binary
+    // collation ("PAD SPACE"), so `123` and `123 ` would be one id there and two elsewhere;
+    // no provider issues such ids, so they are refused.
+    let id = profile.provider_account_id.as_str();
+    if id.trim() != id {
+        return invalid("provider_account_id", Violation::Format);
+    }
+    if let Some(at) = profile.tokens.expires_at {
+        // Unix seconds of 1970-01-01 ..= 9999-12-31T23:59:59Z, as every other stored time.
+        if !(0..=253_402_300_799).contains(&at) {
+            return invalid(
+                "expires_at",
+                Violation::TimeOutOfRange {
+                    earliest: crate::clock::EARLIEST,
+                    latest: crate::clock::LATEST,
+                },
+            );
+        }
     }
     for (field, value) in [
         (
@@ -291,6 +323,9 @@ fn validate(profile: &OAuthProfile) -> Result<()> {
         }
         if value.len() > TOKEN_MAX_LEN {
             return invalid(field, Violation::TooLong { max: TOKEN_MAX_LEN });
+        }
+        if value.chars().any(char::is_control) {
+            return invalid(field, Violation::ControlCharacter);
         }
     }
     Ok(())
@@ -492,4 +527,62 @@ pub async fn unlink<C: ConnectionTrait>(db: &C, user_id: Uuid, account_id: Uuid)
         return Err(Error::NotFound { entity: "account" });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            3 => "[a-zA-Z0-9_\\-]{1,30}",
+            1 => any::<String>(),
+            1 => "[a \\u{0}\\u{1}\\t\\n\\u{301}\\u{ff41}\\u{430}]{0,10}",
+            1 => (250usize..260).prop_map(|n| "\u{1f600}".repeat(n)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// No profile makes the check panic; an accepted one has only one-line, NUL-free,
+        /// bounded fields, ids without surrounding whitespace and an expiry in range.
+        #[test]
+        fn an_accepted_profile_is_storable_everywhere(
+            provider in prop_oneof!["[a-z0-9_\\-]{1,50}", text()],
+            id in text(),
+            kind in text(),
+            token in proptest::option::of(text()),
+            scope in proptest::option::of(text()),
+            expires_at in proptest::option::of(prop_oneof![any::<i64>(), 0i64..253_402_300_800]),
+        ) {
+            let profile = OAuthProfile {
+                provider,
+                provider_account_id: id,
+                kind,
+                email: None,
+                email_verified: false,
+                name: None,
+                image: None,
+                tokens: OAuthTokens {
+                    access_token: token.clone().map(Secret::new),
+                    token_type: token,
+                    scope,
+                    expires_at,
+                    ..OAuthTokens::default()
+                },
+            };
+            if validate(&profile).is_ok() {
+                let id = &profile.provider_account_id;
+                prop_assert!(id.chars().count() <= SHORT_FIELD_MAX_LEN);
+                prop_assert_eq!(id.trim(), id.as_str());
+                for field in [Some(id), Some(&profile.kind), profile.tokens.token_type.as_ref(), profile.tokens.scope.as_ref()].into_iter().flatten() {
+                    prop_assert!(!field.chars().any(char::is_control));
+                }
+                prop_assert!(profile.tokens.expires_at.is_none_or(|at| (0..=253_402_300_799).contains(&at)));
+            }
+        }
+    }
 }

@@ -343,3 +343,35 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// No input makes `Password::parse` panic, and the rule is exactly: 8 to 128
+        /// characters, not only whitespace.
+        #[test]
+        fn a_password_is_accepted_exactly_by_its_rule(input in any::<String>()) {
+            let len = input.chars().count();
+            let expected = !input.trim().is_empty()
+                && (PASSWORD_MIN_LEN..=PASSWORD_MAX_LEN).contains(&len);
+            prop_assert_eq!(Password::parse(&input).is_ok(), expected);
+        }
+
+        /// Argon2 parameters: no panic for any triple, and an accepted one builds a hasher's
+        /// parameters (checked cheaply: the ranges argon2 itself enforces).
+        #[test]
+        fn argon2_parameters_never_panic(m in any::<u32>(), t in any::<u32>(), p in any::<u32>()) {
+            if let Ok(params) = Argon2Params::new(m, t, p) {
+                prop_assert!((1..=16).contains(&params.parallelism()));
+                prop_assert!(params.memory_kib() >= 8 * params.parallelism());
+                prop_assert!(params.iterations() >= 1);
+            }
+        }
+    }
+}

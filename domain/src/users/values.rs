@@ -1,5 +1,18 @@
 //! The validated inputs of identity: email address, display name, image URL and Stripe
 //! account id. Each has one way in, `parse`, whose error names the field and the rule.
+//!
+//! # What equality means
+//! Every one of them is compared exactly, code point for code point, on every backend (the
+//! columns are binary on MariaDB), in the form `parse` gives:
+//! - An email is trimmed, lower-cased (Unicode's full lower-casing) and put in Unicode
+//!   Normalization Form C, so `Ann@Example.com` and `ann@example.com` are one account, and so
+//!   are a composed `á` and an `a` followed by a combining accent (one text, two encodings;
+//!   RFC 6532 asks for NFC). Nothing else is folded: `ánn@…` is not `ann@…`, a full-width
+//!   `ａnn@…` is not `ann@…`, a Cyrillic `а` is not a Latin `a`. Those are other mailboxes,
+//!   and a provider vouching for one of them never reaches the account of the other.
+//! - A Stripe account id keeps its case: Stripe's ids are case-sensitive.
+
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Error, Result, Violation};
 
@@ -16,9 +29,10 @@ fn invalid(field: &'static str, violation: Violation) -> Error {
     Error::Invalid { field, violation }
 }
 
-/// An email address, trimmed and lower-cased (so that `Ann@Example.com` and
-/// `ann@example.com` are one account), with a real address syntax check: no display name, no
-/// IP literal, a domain with at least two labels.
+/// An email address, trimmed, lower-cased and in Unicode NFC (so that `Ann@Example.com` and
+/// `ann@example.com` are one account; see the module documentation for what else is and is
+/// not one account), with a real address syntax check: no display name, no IP literal, a
+/// domain with at least two labels, no control character.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Email(String);
 
@@ -27,9 +41,14 @@ impl Email {
     ///
     /// # Errors
     /// [`Error::Invalid`] for field `email`: [`Violation::Empty`], [`Violation::TooLong`]
-    /// (over [`EMAIL_MAX_LEN`]) or [`Violation::Format`].
+    /// (over [`EMAIL_MAX_LEN`] characters once normalised),
+    /// [`Violation::ControlCharacter`] or [`Violation::Format`].
     pub fn parse(input: &str) -> Result<Self> {
-        let email = input.trim().to_lowercase();
+        let trimmed = input.trim();
+        if trimmed.chars().any(char::is_control) {
+            return Err(invalid("email", Violation::ControlCharacter));
+        }
+        let email: String = trimmed.to_lowercase().nfc().collect();
         if email.is_empty() {
             return Err(invalid("email", Violation::Empty));
         }
@@ -73,7 +92,8 @@ impl DisplayName {
     ///
     /// # Errors
     /// [`Error::Invalid`] for field `name`: [`Violation::Empty`], [`Violation::TooLong`] or
-    /// [`Violation::Format`] (a control character).
+    /// [`Violation::ControlCharacter`] (any, tab and line breaks included: a name is one
+    /// line).
     pub fn parse(input: &str) -> Result<Self> {
         let name = input.trim();
         if name.is_empty() {
@@ -88,7 +108,7 @@ impl DisplayName {
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(invalid("name", Violation::Format));
+            return Err(invalid("name", Violation::ControlCharacter));
         }
         Ok(Self(name.to_owned()))
     }
@@ -109,12 +129,18 @@ impl ImageUrl {
     /// Validates `input`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for field `image`: [`Violation::Empty`], [`Violation::TooLong`],
-    /// [`Violation::Format`] (not a URL, or no host) or [`Violation::Scheme`] (not https).
+    /// [`Error::Invalid`] for field `image`: [`Violation::Empty`], [`Violation::TooLong`]
+    /// (before or after normalisation: the stored form is what is limited),
+    /// [`Violation::ControlCharacter`] (the URL parser would silently drop a tab or a line
+    /// break), [`Violation::Format`] (not a URL, or no host) or [`Violation::Scheme`] (not
+    /// https).
     pub fn parse(input: &str) -> Result<Self> {
         let input = input.trim();
         if input.is_empty() {
             return Err(invalid("image", Violation::Empty));
+        }
+        if input.chars().any(char::is_control) {
+            return Err(invalid("image", Violation::ControlCharacter));
         }
         if input.chars().count() > IMAGE_URL_MAX_LEN {
             return Err(invalid(
@@ -260,7 +286,7 @@ mod tests {
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
         assert_eq!(
             violation(DisplayName::parse("Ann\u{0}Lee"), "name"),
-            Violation::Format
+            Violation::ControlCharacter
         );
     }
 
@@ -319,5 +345,117 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Text an adversary would try: arbitrary Unicode, and strings built from the characters
+    /// that break naive checks (NUL and other controls, combining marks, full-width and
+    /// Cyrillic look-alikes, odd whitespace, case-changing letters such as `İ` and `ẞ`).
+    fn edgy() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<String>(),
+            proptest::string::string_regex(
+                "[aA@.\\-_+é\\u{301}\\u{0}\\u{1}\\t\\n\\r \\u{3000}\\u{ff41}\\u{430}İẞΣς]{0,40}"
+            )
+            .expect("regex"),
+            proptest::string::string_regex(
+                "[a-zA-Z0-9.+_\\-éÉñÑ\\u{301}\\u{ff41}\\u{430}İ]{1,30}@[a-zA-Z0-9\\-é]{1,20}\\.[a-zA-Z]{2,6}"
+            )
+            .expect("regex"),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Whatever comes in, `Email::parse` does not panic, and an accepted address is in
+        /// its stored form: NFC, lower-cased, no control character, within the limit, and
+        /// parsing that form again gives the same address.
+        #[test]
+        fn an_accepted_email_is_its_own_normal_form(input in edgy()) {
+            if let Ok(email) = Email::parse(&input) {
+                let stored = email.as_ref();
+                prop_assert!(stored.chars().count() <= EMAIL_MAX_LEN);
+                prop_assert!(!stored.chars().any(char::is_control));
+                prop_assert!(unicode_normalization::is_nfc(stored));
+                prop_assert_eq!(Email::parse(stored).ok(), Some(email.clone()));
+                prop_assert_eq!(Email::from_stored(stored.to_owned()), email);
+            }
+        }
+
+        /// A composed and a decomposed spelling are one address; an accent, a full-width
+        /// letter or a Cyrillic look-alike make another one.
+        #[test]
+        fn look_alike_emails_are_other_addresses(local in "[a-z]{1,10}", domain in "[a-z]{1,10}") {
+            let plain = Email::parse(&format!("a{local}@{domain}.com")).expect("plain");
+            let composed = Email::parse(&format!("\u{e1}{local}@{domain}.com")).expect("composed");
+            let decomposed = Email::parse(&format!("a\u{301}{local}@{domain}.com")).expect("decomposed");
+            prop_assert_eq!(&composed, &decomposed);
+            prop_assert_ne!(&plain, &composed);
+            prop_assert_eq!(Email::parse(&format!("A{local}@{}.COM", domain.to_uppercase())).ok(), Some(plain.clone()));
+            for look_alike in [format!("\u{ff41}{local}@{domain}.com"), format!("\u{430}{local}@{domain}.com")] {
+                if let Ok(other) = Email::parse(&look_alike) {
+                    prop_assert_ne!(&other, &plain);
+                }
+            }
+        }
+
+        /// Display names, image URLs and Stripe ids: no panic; an accepted value is in its
+        /// stored form (parsing it again gives it back) and within its limit.
+        #[test]
+        fn other_identity_values_parse_to_a_stable_stored_form(input in edgy()) {
+            if let Ok(name) = DisplayName::parse(&input) {
+                prop_assert!(name.as_ref().chars().count() <= DISPLAY_NAME_MAX_LEN);
+                prop_assert!(!name.as_ref().chars().any(char::is_control));
+                prop_assert_eq!(DisplayName::parse(name.as_ref()).ok(), Some(name.clone()));
+            }
+            let url = format!("https://cdn.example.com/{input}");
+            if let Ok(image) = ImageUrl::parse(&url) {
+                prop_assert!(image.as_ref().chars().count() <= IMAGE_URL_MAX_LEN);
+                prop_assert_eq!(ImageUrl::parse(image.as_ref()).ok(), Some(image.clone()));
+            }
+            if let Ok(id) = StripeAccountId::parse(&format!("acct_{input}")) {
+                prop_assert!(id.as_ref().len() <= STRIPE_ACCOUNT_ID_MAX_LEN);
+                prop_assert_eq!(StripeAccountId::parse(id.as_ref()).ok(), Some(id.clone()));
+            }
+        }
+
+        /// Stripe ids keep their case: two ids that differ only by case are two ids.
+        #[test]
+        fn stripe_ids_that_differ_by_case_are_distinct(id in "[a-zA-Z0-9]{1,30}") {
+            let lower = StripeAccountId::parse(&format!("acct_{}", id.to_lowercase())).expect("lower");
+            let upper = StripeAccountId::parse(&format!("acct_{}", id.to_uppercase())).expect("upper");
+            prop_assert_eq!(lower == upper, id.to_lowercase() == id.to_uppercase());
+        }
+    }
+
+    #[test]
+    fn control_characters_are_refused_by_name() {
+        for bad in [
+            "ann\0@example.com",
+            "ann@exa\u{1}mple.com",
+            "ann\u{7f}@example.com",
+        ] {
+            assert!(matches!(
+                Email::parse(bad),
+                Err(Error::Invalid {
+                    field: "email",
+                    violation: Violation::ControlCharacter
+                })
+            ));
+        }
+        assert!(matches!(
+            ImageUrl::parse("https://cdn.example.com/a\tb.png"),
+            Err(Error::Invalid {
+                field: "image",
+                violation: Violation::ControlCharacter
+            })
+        ));
     }
 }

@@ -18,6 +18,7 @@ use crate::clock::now;
 use crate::crypto::{self, Secret};
 use crate::error::{Error, Result};
 use crate::rules::OnTable;
+use crate::txn::retry_transient;
 use crate::users::{Email, User, sessions::expiry};
 
 /// The longest a verification token lives: a week.
@@ -88,9 +89,18 @@ pub async fn issue<C: ConnectionTrait>(
 /// # Errors
 /// [`Error::NotFound`] (entity `verification token`) when the token is unknown, was issued
 /// for another address or was already consumed; [`Error::Expired`] when its lifetime is over
-/// (it is deleted all the same); [`Error::Database`].
+/// (it is deleted all the same); [`Error::Transient`] when it lost a deadlock inside the
+/// caller's transaction; [`Error::Database`].
 #[tracing::instrument(skip_all, err)]
 pub async fn consume<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    identifier: &Email,
+    token: &str,
+) -> Result<Verified> {
+    retry_transient(db, || consume_once(db, identifier, token)).await
+}
+
+async fn consume_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     identifier: &Email,
     token: &str,

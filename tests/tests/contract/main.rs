@@ -2,10 +2,13 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod agent_jobs;
+mod agent_jobs_hardening;
 mod catalog;
 mod connect;
+mod deadlocks_identity_jobs;
 mod hardening;
 mod identity;
+mod identity_hardening;
 mod media;
 mod migrations;
 mod pages;
