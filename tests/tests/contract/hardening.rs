@@ -548,6 +548,12 @@ enum Parent {
     Store,
     Product,
     Owner,
+    /// The product's variants.
+    Variants,
+    /// The store's pages.
+    Pages,
+    /// The store's media assets.
+    Media,
 }
 
 /// Runs `call` inside a caller's transaction that loses a deadlock to another transaction.
@@ -572,9 +578,23 @@ where
     let scope = StoreScope::obtain(&t.db, owner.id, store.id)
         .await
         .expect("scope");
-    let lamp = products::create(&t.db, &scope, product("deadlock", "Lamp"))
-        .await
-        .expect("p");
+    let mut new = product("deadlock", "Lamp");
+    new.variants = vec![variant("v1", 5)];
+    new.images = vec![image(1), image(2)];
+    let lamp = products::create(&t.db, &scope, new).await.expect("p");
+    pages::create(
+        &t.db,
+        &scope,
+        NewPage {
+            page_type: PageType::About,
+            title: "About".into(),
+            slug: None,
+            content: "Us.".into(),
+        },
+    )
+    .await
+    .expect("page");
+    media::register(&t.db, &scope, logo()).await.expect("asset");
     if t.backend == Backend::Sqlite {
         // One writer at a time: the call simply runs inside the caller's transaction.
         let caller = t.db.begin().await.expect("caller begins");
@@ -601,14 +621,17 @@ where
         .expect("caller writes");
 
     let other = t.db.begin().await.expect("other begins");
-    let (table, row) = match parent {
-        Parent::Store => ("stores", store.id),
-        Parent::Product => ("products", lamp.id),
-        Parent::Owner => ("users", owner.id),
+    let (table, column, row) = match parent {
+        Parent::Store => ("stores", "id", store.id),
+        Parent::Product => ("products", "id", lamp.id),
+        Parent::Owner => ("users", "id", owner.id),
+        Parent::Variants => ("product_variants", "product_id", lamp.id),
+        Parent::Pages => ("pages", "store_id", store.id),
+        Parent::Media => ("media_assets", "store_id", store.id),
     };
     other
         .execute_raw(sql(format!(
-            "SELECT id FROM {table} WHERE id = {} FOR UPDATE",
+            "SELECT id FROM {table} WHERE {column} = {} FOR UPDATE",
             id(row)
         )))
         .await
@@ -664,6 +687,28 @@ where
     }
 }
 
+async fn first_variant(
+    txn: &sea_orm::DatabaseTransaction,
+    scope: StoreScope,
+    product_id: uuid::Uuid,
+) -> domain::Result<uuid::Uuid> {
+    products::get(txn, &scope, product_id)
+        .await
+        .map(|p| p.variants[0].id)
+}
+
+fn logo() -> NewMediaAsset {
+    NewMediaAsset {
+        media_type: MediaType::Logo,
+        filename: "logo.png".into(),
+        mime_type: "image/png".into(),
+        size: 10,
+        url: "https://cdn.example.com/logo.png".into(),
+        original_url: None,
+        metadata: None,
+    }
+}
+
 async fn users_name(db: &DatabaseConnection, id: uuid::Uuid) -> Option<String> {
     entity::users::Entity::find_by_id(id)
         .one(db)
@@ -703,15 +748,7 @@ backend_test! {
             }).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Store, |txn, scope, _| Box::pin(async move {
-            media::register(txn, &scope, NewMediaAsset {
-                media_type: MediaType::Logo,
-                filename: "logo.png".into(),
-                mime_type: "image/png".into(),
-                size: 10,
-                url: "https://cdn.example.com/logo.png".into(),
-                original_url: None,
-                metadata: None,
-            }).await.map(|_| ())
+            media::register(txn, &scope, logo()).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, product_id| Box::pin(async move {
             products::add_image(txn, &scope, product_id, image(1)).await.map(|_| ())
@@ -1029,5 +1066,79 @@ backend_test! {
         }
         let rows = product_rows::Entity::find().count(&t.db).await.expect("count");
         assert_eq!(rows, 4);
+    }
+}
+
+backend_test! {
+    async fn a_deadlock_in_the_remaining_store_and_catalog_writes_is_typed(t: &TestDb) {
+        use products::{ProductPatch, VariantPatch};
+        lose_a_deadlock(t, Parent::Store, |txn, scope, _| Box::pin(async move {
+            stores::update(txn, &scope, StorePatch {
+                name: Some("Renamed".into()),
+                ..StorePatch::default()
+            }).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Store, |txn, scope, _| Box::pin(async move {
+            stores::set_custom_domain(txn, &scope, Some("shop.example.org")).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Store, |txn, scope, _| Box::pin(async move {
+            stores::soft_delete(txn, &scope).await
+        })).await;
+        lose_a_deadlock(t, Parent::Store, |txn, scope, _| Box::pin(async move {
+            products::import(txn, &scope, product("imported", "Imported")).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Store, |txn, scope, _| Box::pin(async move {
+            products::create_many(txn, &scope, vec![product("m1", "One"), product("m2", "Two")])
+                .await
+                .map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
+            products::patch(txn, &scope, id, ProductPatch {
+                title: Some("Patched".into()),
+                ..ProductPatch::default()
+            }).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
+            products::soft_delete(txn, &scope, id).await
+        })).await;
+        lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
+            let variant = first_variant(txn, scope, id).await?;
+            products::adjust_variant_stock(txn, &scope, variant, -1).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Variants, |txn, scope, id| Box::pin(async move {
+            let variant = first_variant(txn, scope, id).await?;
+            products::update_variant(txn, &scope, variant, VariantPatch {
+                title: Some("Renamed".into()),
+                ..VariantPatch::default()
+            }).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
+            let variant = first_variant(txn, scope, id).await?;
+            products::remove_variant(txn, &scope, variant).await
+        })).await;
+        lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
+            let images = products::get(txn, &scope, id).await?.images;
+            let order: Vec<_> = images.iter().rev().map(|i| i.id).collect();
+            products::reorder_images(txn, &scope, id, &order).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
+            let image = products::get(txn, &scope, id).await?.images[0].id;
+            products::remove_image(txn, &scope, image).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Pages, |txn, scope, _| Box::pin(async move {
+            let page = pages::get_by_slug(txn, &scope, "about").await?;
+            pages::update(txn, &scope, page.id, pages::PagePatch {
+                title: Some("About us".into()),
+                ..pages::PagePatch::default()
+            }).await.map(|_| ())
+        })).await;
+        lose_a_deadlock(t, Parent::Pages, |txn, scope, _| Box::pin(async move {
+            let page = pages::get_by_slug(txn, &scope, "about").await?;
+            pages::delete(txn, &scope, page.id).await
+        })).await;
+        lose_a_deadlock(t, Parent::Media, |txn, scope, _| Box::pin(async move {
+            let asset = media::list(txn, &scope, None, PageRequest::first(1)).await?.items[0].id;
+            media::delete(txn, &scope, asset).await
+        })).await;
     }
 }
