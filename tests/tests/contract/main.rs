@@ -8,6 +8,7 @@ mod media;
 mod migrations;
 mod pages;
 mod products;
+mod replica;
 mod round_trip;
 mod rules;
 mod seeding;
