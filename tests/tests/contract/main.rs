@@ -12,6 +12,7 @@ mod replica;
 mod round_trip;
 mod rules;
 mod seeding;
+mod sharding;
 mod stores;
 mod suppliers;
 
