@@ -66,6 +66,7 @@ pub struct NewImage {
 }
 
 pub(super) fn check_variant(
+    store_id: Uuid,
     product_id: Uuid,
     new: NewVariant,
     now: DateTime<FixedOffset>,
@@ -78,6 +79,7 @@ pub(super) fn check_variant(
     Ok(product_variants::Model {
         id: Uuid::now_v7(),
         product_id,
+        store_id,
         sku: sku.map(|s| s.as_str().to_owned()),
         title: required_text("variants.title", &new.title, TITLE_MAX)?,
         price: Money::parse("variants.price", new.price)?.amount(),
@@ -91,6 +93,7 @@ pub(super) fn check_variant(
 }
 
 pub(super) fn check_image(
+    store_id: Uuid,
     product_id: Uuid,
     new: NewImage,
     position: i32,
@@ -99,6 +102,7 @@ pub(super) fn check_image(
     Ok(product_images::Model {
         id: Uuid::now_v7(),
         product_id,
+        store_id,
         original_url: HttpUrl::parse("images.original_url", &new.original_url)?.into(),
         processed_url: None,
         alt_text: optional_text("images.alt_text", new.alt_text.as_deref(), TITLE_MAX)?,
@@ -147,7 +151,7 @@ pub async fn add_variant<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let model = check_variant(product_id, new, clock::now())?;
+    let model = check_variant(scope.store_id(), product_id, new, clock::now())?;
     let txn = begin_write(db).await?;
     ensure_product(&txn, scope, product_id).await?;
     let count = product_variants::Entity::find()
@@ -303,7 +307,7 @@ where
         });
     }
     let position = i32::try_from(count).unwrap_or(i32::MAX);
-    let model = check_image(product_id, new, position, clock::now())?;
+    let model = check_image(scope.store_id(), product_id, new, position, clock::now())?;
     product_images::Entity::insert(model.clone().into_active_model())
         .exec_without_returning(&txn)
         .await
