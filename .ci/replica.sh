@@ -13,7 +13,9 @@
 #   1. a `host replication` line for 127.0.0.1 in the primary's pg_hba.conf, and a reload;
 #   2. pg_createcluster on the replica port (its own config under /etc/postgresql);
 #   3. its data directory replaced by `pg_basebackup -R` of the primary (standby.signal and
-#      primary_conninfo written by -R);
+#      primary_conninfo written by -R), through a physical replication slot (-C -S) so that the
+#      primary keeps the WAL the replica has not received while it is stopped (the tests stop
+#      it; without the slot a busy primary recycles that WAL and the replica never catches up);
 #   4. pg_ctlcluster start, then wait until pg_stat_wal_receiver says `streaming`.
 # Everything runs as root (as CI does); the server's files belong to the postgres user.
 set -euo pipefail
@@ -22,6 +24,7 @@ PRIMARY_PORT=${PRIMARY_PORT:-5432}
 REPLICA_PORT=${REPLICA_PORT:-5433}
 REPLICA_CLUSTER=${REPLICA_CLUSTER:-zyenta_replica}
 HBA_MARK="# zyenta read replica (.ci/replica.sh)"
+SLOT=${REPLICA_CLUSTER}
 
 as_postgres() { runuser -u postgres -- "$@"; }
 primary_sql() { psql "postgres://postgres@127.0.0.1:$PRIMARY_PORT/postgres" -qtAc "$1"; }
@@ -74,6 +77,12 @@ disallow_replication() {
   fi
 }
 
+# The slot keeps WAL on the primary for as long as it exists: dropped with the replica.
+drop_slot() {
+  primary_sql "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots \
+    WHERE slot_name = '$SLOT' AND NOT active" >/dev/null 2>&1 || true
+}
+
 up() {
   local v
   v=$(version)
@@ -85,11 +94,12 @@ up() {
     echo "replica: the existing one does not stream; building it again" >&2
   fi
   exists && pg_dropcluster --stop "$v" "$REPLICA_CLUSTER"
+  drop_slot
   # Local connections trusted, as on the primary of this machine (CI and development only).
   pg_createcluster "$v" "$REPLICA_CLUSTER" -p "$REPLICA_PORT" -- --auth-local=trust --auth-host=trust >/dev/null
   local data="/var/lib/postgresql/$v/$REPLICA_CLUSTER"
   find "$data" -mindepth 1 -delete
-  as_postgres pg_basebackup -D "$data" -R -X stream -c fast \
+  as_postgres pg_basebackup -D "$data" -R -X stream -c fast -C -S "$SLOT" \
     -d "host=127.0.0.1 port=$PRIMARY_PORT user=postgres application_name=$REPLICA_CLUSTER"
   pg_ctlcluster --skip-systemctl-redirect "$v" "$REPLICA_CLUSTER" start
   wait_streaming
@@ -102,6 +112,7 @@ down() {
     pg_dropcluster --stop "$v" "$REPLICA_CLUSTER"
     echo "replica: dropped"
   fi
+  drop_slot
   disallow_replication
 }
 

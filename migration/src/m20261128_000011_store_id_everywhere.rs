@@ -334,22 +334,20 @@ async fn rebuild_on_sqlite(
             [Common::ProductId],
         )],
     };
-    // One batch on one connection, in one transaction: the pool's other connections never
-    // see the table half rebuilt, and a failure leaves the old table as it was.
-    let mut batch = vec![
-        "BEGIN IMMEDIATE".to_owned(),
+    // One transaction on one connection: the pool's other connections never see the table
+    // half rebuilt, and a failure rolls back to the old table.
+    let mut steps = vec![
         create.to_string(SqliteQueryBuilder),
         copy,
         format!("DROP TABLE {}", child.table()),
         format!("ALTER TABLE {building} RENAME TO {}", child.table()),
     ];
-    batch.extend(indexes.iter().map(|i| i.to_string(SqliteQueryBuilder)));
-    batch.push("COMMIT".to_owned());
-    manager
-        .get_connection()
-        .execute_unprepared(&batch.join(";\n"))
-        .await
-        .map(|_| ())
+    steps.extend(indexes.iter().map(|i| i.to_string(SqliteQueryBuilder)));
+    let txn = manager.begin().await?;
+    for step in &steps {
+        txn.get_connection().execute_unprepared(step).await?;
+    }
+    txn.commit().await
 }
 
 #[derive(DeriveIden)]

@@ -5,7 +5,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use migration::MigratorTrait as _;
+use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement};
 
 use super::*;
 
@@ -236,4 +237,99 @@ async fn a_new_violation_is_found() {
             "stores: foreign key fk_stores_probe_page_id stores (probe_page_id) -> pages (id) points from a non-distributed table at a distributed one",
         ]
     );
+}
+
+/// A UUID as a literal of `backend`'s column type (text on Postgres, 16 bytes elsewhere).
+fn uuid_literal(backend: Backend, id: uuid::Uuid) -> String {
+    match backend {
+        Backend::Postgres => format!("'{id}'"),
+        _ => format!("X'{}'", id.simple()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_store_id_migration_gives_existing_variants_and_images_their_products_store() {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::MySql] {
+        let Some(t) = TestDb::empty(backend).await else {
+            continue;
+        };
+        let db = &t.db;
+        // The schema before m20261128_000011_store_id_everywhere.
+        let before = migration::Migrator::migrations()
+            .iter()
+            .position(|m| m.name() == "m20261128_000011_store_id_everywhere")
+            .expect("the migration is listed");
+        migration::Migrator::up(db, Some(u32::try_from(before).expect("few")))
+            .await
+            .expect("up to before");
+        let mut products = Vec::new();
+        for _ in 0..2 {
+            let (_, store) = user_with_store(db).await;
+            let product = insert(db, product(store.id)).await.expect("product");
+            let (variant, image) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+            db.execute_unprepared(&format!(
+                "INSERT INTO product_variants (id, product_id, title, price, cost_price, options) \
+                 VALUES ({}, {}, 'Red', 1, 1, '{{}}'); \
+                 INSERT INTO product_images (id, product_id, original_url) \
+                 VALUES ({}, {}, 'https://cdn.example.com/a.jpg')",
+                uuid_literal(backend, variant),
+                uuid_literal(backend, product.id),
+                uuid_literal(backend, image),
+                uuid_literal(backend, product.id),
+            ))
+            .await
+            .expect("old-shape rows");
+            products.push((product, variant, image));
+        }
+
+        migration::Migrator::up(db, None)
+            .await
+            .expect("the migration");
+
+        for (product, variant, image) in &products {
+            let v = entity::product_variants::Entity::find_by_id(*variant)
+                .one(db)
+                .await
+                .expect("read")
+                .expect("variant kept");
+            assert_eq!(v.store_id, product.store_id, "{backend:?}");
+            let i = entity::product_images::Entity::find_by_id(*image)
+                .one(db)
+                .await
+                .expect("read")
+                .expect("image kept");
+            assert_eq!(i.store_id, product.store_id, "{backend:?}");
+        }
+        // A variant or image claiming another store than its product's is refused.
+        let (first, other) = (&products[0].0, &products[1].0);
+        for refused in [
+            insert(db, product_variant(first.id, other.store_id))
+                .await
+                .map(|_| ()),
+            insert(db, product_image(first.id, other.store_id))
+                .await
+                .map(|_| ()),
+        ] {
+            let err = refused.expect_err("the store does not match the product's");
+            assert!(
+                matches!(
+                    err.sql_err(),
+                    Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(_))
+                ),
+                "{backend:?}: {err:?}"
+            );
+        }
+        // Deleting a product still removes its variants and images.
+        entity::products::Entity::delete_by_id(first.id)
+            .exec(db)
+            .await
+            .expect("delete");
+        assert!(
+            entity::product_variants::Entity::find_by_id(products[0].1)
+                .one(db)
+                .await
+                .expect("read")
+                .is_none()
+        );
+    }
 }
