@@ -398,6 +398,23 @@ backend_test!(
             assert_eq!(fresh.by_replica, 0, "{fresh:?}");
         }
 
+        // A statement that is wrong everywhere: the caller gets the primary's error, and the
+        // replica is not set aside for it.
+        let fallbacks = router.stats().fallbacks;
+        let wrong = router
+            .read()
+            .query_one_raw(sea_orm::Statement::from_string(
+                t.db_backend(),
+                "SELECT no_such_column FROM stores",
+            ))
+            .await;
+        assert!(wrong.is_err(), "{wrong:?}");
+        if t.backend == Backend::Postgres {
+            assert_eq!(router.stats().fallbacks, fallbacks + 1);
+            assert!(router.replicas()[0].usable);
+            assert_eq!(router.read().served_by(), ServedBy::Replica(0));
+        }
+
         // A write through a read connection still lands, on the primary.
         let db = router.read();
         stores::update(
