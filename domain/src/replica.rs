@@ -357,7 +357,6 @@ struct ReplicaState {
     lag: Option<Duration>,
 }
 
-#[derive(Debug)]
 struct Replica {
     db: DatabaseConnection,
     url: String,
@@ -373,7 +372,6 @@ impl Replica {
     }
 }
 
-#[derive(Debug)]
 struct Inner {
     primary: DatabaseConnection,
     replicas: Vec<Replica>,
@@ -387,6 +385,20 @@ struct Inner {
     primary_reads: AtomicU64,
     fallbacks: AtomicU64,
     monitor: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+// By hand: the pools' own `Debug` would show their connect options, passwords included.
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let replicas: Vec<&str> = self.replicas.iter().map(|r| r.url.as_str()).collect();
+        f.debug_struct("Router")
+            .field("primary", &self.primary.get_database_backend())
+            .field("replicas", &replicas)
+            .field("max_lag", &self.max_lag)
+            .field("wait", &self.wait)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Drop for Inner {
