@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use bench::report::peak_rss_mb;
 use bench::workloads::{self, GETS, IMPORT_BATCH, IMPORT_PRODUCTS, JOBS, PAGES, USERS};
-use bench::{BenchResult, Report, Settings, baseline, context, data, floor, scale};
+use bench::{BenchResult, Report, Settings, baseline, context, data, floor, replica_reads, scale};
 use domain::agent_jobs::JobOwner;
+use domain::replica::Router;
 use domain::stores::StoreScope;
 use domain::users::{Argon2Params, PasswordHasher};
 use domain::{Config, DatabaseConnection};
@@ -84,6 +85,12 @@ async fn run(settings: &Settings, report: &mut Report) -> BenchResult<()> {
         None
     };
     let hasher = PasswordHasher::new(Argon2Params::OWASP).map_err(context("hasher"))?;
+    let router = if settings.wants("replica_reads") {
+        let replica = replica_reads::find_replica(settings)?;
+        Some(replica_reads::router(settings, replica).await?)
+    } else {
+        None
+    };
     for run in 0..settings.runs {
         println!("# run {} of {}", run + 1, settings.runs);
         fresh(&db).await?;
@@ -93,6 +100,7 @@ async fn run(settings: &Settings, report: &mut Report) -> BenchResult<()> {
             pool.as_ref(),
             pgbench.as_deref(),
             &hasher,
+            router.as_ref(),
             run,
             report,
         )
@@ -138,12 +146,17 @@ async fn clear_jobs(db: &DatabaseConnection, postgres: bool) -> BenchResult<()> 
     Ok(())
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the suite's shared state, passed as it is built"
+)]
 async fn suite(
     settings: &Settings,
     db: &DatabaseConnection,
     pool: Option<&PgPool>,
     pgbench: Option<&std::path::Path>,
     hasher: &PasswordHasher,
+    router: Option<&Router>,
     run: usize,
     report: &mut Report,
 ) -> BenchResult<()> {
@@ -231,6 +244,11 @@ async fn suite(
             rows == rows_sqlx && rows > 0,
             &format!("rows read: domain {rows}, sqlx {rows_sqlx}"),
         );
+    }
+
+    // replica_reads: reads on the replica, writes with their marks on the primary.
+    if let Some(router) = router {
+        replica_reads::run(router, import_scope, Arc::clone(&ids), seed, report).await?;
     }
 
     // decrement_stock

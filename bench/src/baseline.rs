@@ -331,13 +331,14 @@ const INSERT_PRODUCTS: &str = "INSERT INTO products (id, store_id, source_provid
      cost_price, selling_price, compare_at_price, currency, stock_quantity, track_inventory, \
      meta_title, meta_description, status)";
 const INSERT_VARIANTS: &str = "INSERT INTO product_variants (id, product_id, sku, title, price, \
-     cost_price, stock, options, created_at, updated_at) \
-     SELECT u.id, u.product_id, u.sku, u.title, u.price, u.cost_price, u.stock, u.options, $1, $1 \
+     cost_price, stock, options, created_at, updated_at, store_id) \
+     SELECT u.id, u.product_id, u.sku, u.title, u.price, u.cost_price, u.stock, u.options, $1, $1, \
+     $10 \
      FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::numeric[], $7::numeric[], \
      $8::int4[], $9::jsonb[]) AS u(id, product_id, sku, title, price, cost_price, stock, options)";
 const INSERT_IMAGES: &str = "INSERT INTO product_images (id, product_id, original_url, \
-     processed_url, alt_text, position, created_at) \
-     SELECT u.id, u.product_id, u.original_url, NULL, u.alt_text, u.position, $1 \
+     processed_url, alt_text, position, created_at, store_id) \
+     SELECT u.id, u.product_id, u.original_url, NULL, u.alt_text, u.position, $1, $7 \
      FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int4[]) \
      AS u(id, product_id, original_url, alt_text, position)";
 
@@ -509,6 +510,7 @@ pub async fn insert_batch(
             .bind(&v_cost)
             .bind(&v_stock)
             .bind(&v_options)
+            .bind(store_id)
             .execute(&mut *txn)
             .await?;
     }
@@ -520,6 +522,7 @@ pub async fn insert_batch(
             .bind(&i_url)
             .bind(&i_alt)
             .bind(&i_position)
+            .bind(store_id)
             .execute(&mut *txn)
             .await?;
     }

@@ -93,7 +93,12 @@ pub struct Report {
 impl Report {
     /// Prints a measurement and keeps it for the medians.
     pub fn record(&mut self, m: Measurement) {
-        println!("{m}");
+        self.record_with(m, "");
+    }
+
+    /// Like [`Report::record`], with `extra` (` key=value …`) at the end of the line.
+    pub fn record_with(&mut self, m: Measurement, extra: &str) {
+        println!("{m}{extra}");
         if let Some(cpu) = m.cpu_seconds {
             println!(
                 "# client_cpu workload={} impl={} us_per_op={:.1}",

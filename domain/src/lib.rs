@@ -19,6 +19,7 @@ pub mod money;
 pub mod pages;
 pub mod paging;
 pub mod products;
+pub mod replica;
 pub mod rules;
 pub mod stores;
 pub mod suppliers;

@@ -320,13 +320,13 @@ fn check(scope: &StoreScope, new: NewProduct) -> Result<(Checked, Slug)> {
     let variants = new
         .variants
         .into_iter()
-        .map(|v| variants::check_variant(id, v, now))
+        .map(|v| variants::check_variant(scope.store_id(), id, v, now))
         .collect::<Result<Vec<_>>>()?;
     let images = new
         .images
         .into_iter()
         .zip(0..)
-        .map(|(image, position)| variants::check_image(id, image, position, now))
+        .map(|(image, position)| variants::check_image(scope.store_id(), id, image, position, now))
         .collect::<Result<Vec<_>>>()?;
     let stock_quantity = if variants.is_empty() {
         values::stock("stock_quantity", new.stock_quantity)?

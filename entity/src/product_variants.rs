@@ -22,14 +22,15 @@ pub struct Model {
     pub options: Json,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
+    pub store_id: Uuid,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
     #[sea_orm(
         belongs_to = "super::products::Entity",
-        from = "Column::ProductId",
-        to = "super::products::Column::Id",
+        from = "(Column::ProductId, Column::StoreId)",
+        to = "(super::products::Column::Id, super::products::Column::StoreId)",
         on_update = "NoAction",
         on_delete = "Cascade"
     )]

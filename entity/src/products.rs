@@ -8,9 +8,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
 #[sea_orm(table_name = "products")]
 pub struct Model {
-    #[sea_orm(primary_key, auto_increment = false)]
+    #[sea_orm(
+        primary_key,
+        auto_increment = false,
+        unique_key = "uq_products_id_store_id"
+    )]
     pub id: Uuid,
-    #[sea_orm(unique_key = "uq_products_store_id_source_provider_source_id")]
+    #[sea_orm(unique_key = "uq_products_id_store_id")]
     pub store_id: Uuid,
     #[sea_orm(unique_key = "uq_products_store_id_source_provider_source_id")]
     pub source_provider: SupplierProvider,

@@ -19,6 +19,7 @@ mod m20261122_000006_agent_jobs;
 mod m20261122_000007_product_list_index;
 mod m20261122_000008_drop_job_status_index;
 mod m20261128_000009_exact_text;
+mod m20261128_000011_store_id_everywhere;
 pub mod schema;
 
 /// Every migration of the schema, oldest first.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_product_list_index::Migration),
             Box::new(m20261122_000008_drop_job_status_index::Migration),
             Box::new(m20261128_000009_exact_text::Migration),
+            Box::new(m20261128_000011_store_id_everywhere::Migration),
         ]
     }
 }

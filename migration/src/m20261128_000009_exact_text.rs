@@ -81,6 +81,26 @@ async fn exact_collation(db: &SchemaManagerConnection<'_>) -> Result<&'static st
     })
 }
 
+/// The statements that create the SQLite range triggers of `table` (none for a table without
+/// one). A later migration that rebuilds the table on SQLite must run them again: the
+/// triggers go with the old table.
+pub(crate) fn sqlite_range_triggers(table: &str) -> Vec<String> {
+    SQLITE_RANGES
+        .iter()
+        .filter(|(t, _, _)| *t == table)
+        .flat_map(|(table, column, check)| {
+            ["INSERT", "UPDATE"].map(|event| {
+                let name = format!("{check}_{}", event.to_lowercase());
+                format!(
+                    "CREATE TRIGGER {name} BEFORE {event} ON {table} \
+                     WHEN NEW.{column} > 2147483647 OR NEW.{column} < 0 \
+                     BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {check}'); END"
+                )
+            })
+        })
+        .collect()
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -103,15 +123,9 @@ impl MigrationTrait for Migration {
                 }
             }
             DbBackend::Sqlite => {
-                for (table, column, check) in SQLITE_RANGES {
-                    for event in ["INSERT", "UPDATE"] {
-                        let name = format!("{check}_{}", event.to_lowercase());
-                        db.execute_unprepared(&format!(
-                            "CREATE TRIGGER {name} BEFORE {event} ON {table} \
-                             WHEN NEW.{column} > 2147483647 OR NEW.{column} < 0 \
-                             BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: {check}'); END"
-                        ))
-                        .await?;
+                for (table, _, _) in SQLITE_RANGES {
+                    for statement in sqlite_range_triggers(table) {
+                        db.execute_unprepared(&statement).await?;
                     }
                 }
             }

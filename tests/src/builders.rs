@@ -149,10 +149,11 @@ pub fn product(store_id: Uuid) -> products::Model {
     }
 }
 
-pub fn product_image(product_id: Uuid) -> product_images::Model {
+pub fn product_image(product_id: Uuid, store_id: Uuid) -> product_images::Model {
     product_images::Model {
         id: Uuid::now_v7(),
         product_id,
+        store_id,
         original_url: "https://cdn.example.com/a.jpg".into(),
         processed_url: None,
         alt_text: None,
@@ -161,11 +162,12 @@ pub fn product_image(product_id: Uuid) -> product_images::Model {
     }
 }
 
-pub fn product_variant(product_id: Uuid) -> product_variants::Model {
+pub fn product_variant(product_id: Uuid, store_id: Uuid) -> product_variants::Model {
     let at = now();
     product_variants::Model {
         id: Uuid::now_v7(),
         product_id,
+        store_id,
         sku: Some(format!("SKU-{}", unique())),
         title: "Red / L".into(),
         price: Decimal::new(2_999, 2),

@@ -68,6 +68,7 @@ pub struct NewImage {
 }
 
 pub(super) fn check_variant(
+    store_id: Uuid,
     product_id: Uuid,
     new: NewVariant,
     now: DateTime<FixedOffset>,
@@ -80,6 +81,7 @@ pub(super) fn check_variant(
     Ok(product_variants::Model {
         id: Uuid::now_v7(),
         product_id,
+        store_id,
         sku: sku.map(|s| s.as_str().to_owned()),
         title: required_text("variants.title", &new.title, TITLE_MAX)?,
         price: Money::parse("variants.price", new.price)?.amount(),
@@ -92,6 +94,7 @@ pub(super) fn check_variant(
 }
 
 pub(super) fn check_image(
+    store_id: Uuid,
     product_id: Uuid,
     new: NewImage,
     position: i32,
@@ -100,6 +103,7 @@ pub(super) fn check_image(
     Ok(product_images::Model {
         id: Uuid::now_v7(),
         product_id,
+        store_id,
         original_url: HttpUrl::parse("images.original_url", &new.original_url)?.into(),
         processed_url: None,
         alt_text: optional_text("images.alt_text", new.alt_text.as_deref(), TITLE_MAX)?,
@@ -152,7 +156,7 @@ pub async fn add_variant<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let model = check_variant(product_id, new, clock::now())?;
+    let model = check_variant(scope.store_id(), product_id, new, clock::now())?;
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
         lock_product(&txn, scope, product_id).await?;
@@ -314,7 +318,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     // Validated once, before any lock; the position is set under the lock.
-    let checked = check_image(product_id, new, 0, clock::now())?;
+    let checked = check_image(scope.store_id(), product_id, new, 0, clock::now())?;
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
         lock_product(&txn, scope, product_id).await?;

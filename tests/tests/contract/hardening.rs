@@ -1142,3 +1142,41 @@ backend_test! {
         })).await;
     }
 }
+
+backend_test! {
+    async fn the_database_itself_refuses_stock_and_positions_past_the_int_range(t: &TestDb) {
+        // Past the domain, straight in SQL: SQLite would keep a 64-bit value in an `int`
+        // column and fail every later read; its triggers refuse it like the other backends'
+        // types do.
+        let scope = scope(t).await;
+        let mut new = product("raw", "Raw");
+        new.variants = vec![variant("a", 1)];
+        new.images = vec![image(1)];
+        products::create(&t.db, &scope, new).await.expect("product");
+        for (table, column) in [
+            ("products", "stock_quantity"),
+            ("product_variants", "stock"),
+            ("product_images", "position"),
+        ] {
+            for value in ["2147483648", "-1"] {
+                let refused = t
+                    .db
+                    .execute_raw(Statement::from_string(
+                        t.db_backend(),
+                        format!("UPDATE {table} SET {column} = {value}"),
+                    ))
+                    .await;
+                assert!(refused.is_err(), "{table}.{column} = {value}");
+                if t.backend == Backend::Sqlite {
+                    let err = domain::rules::translate(refused.expect_err("refused"), Some(table));
+                    assert!(
+                        matches!(err, Error::Invalid { violation: Violation::Check(_), .. }),
+                        "{err:?}"
+                    );
+                }
+            }
+        }
+        let read = products::list(&t.db, &scope, ProductQuery::default()).await.expect("reads");
+        assert_eq!(read.items[0].variants[0].stock, 1);
+    }
+}

@@ -14,9 +14,11 @@ mod migrations;
 mod pages;
 mod products;
 mod properties;
+mod replica;
 mod round_trip;
 mod rules;
 mod seeding;
+mod sharding;
 mod stores;
 mod suppliers;
 

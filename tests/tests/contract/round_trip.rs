@@ -165,7 +165,7 @@ backend_test!(
                 Some("99999999.99")
             );
 
-            let mut image = product_image(product.id);
+            let mut image = product_image(product.id, product.store_id);
             image.processed_url = Some("https://cdn.example.com/p.webp".into());
             image.alt_text = Some("A neon lamp".into());
             image.position = 3;
@@ -179,7 +179,7 @@ backend_test!(
                 Some(image)
             );
 
-            let mut variant = product_variant(product.id);
+            let mut variant = product_variant(product.id, product.store_id);
             variant.price = dec("99999999.99");
             variant.cost_price = dec("0.10");
             variant.options = json!({"color": "Rot", "size": "XL", "extra": {"glow": "néon"}});

@@ -95,10 +95,10 @@ async fn violate_unique(t: &TestDb, rule: UniqueRule) -> Error {
         }
         UniqueRule::ProductVariantsProductSku => {
             let product = insert(db, product(store.id)).await.expect("product");
-            let first = insert(db, product_variant(product.id))
+            let first = insert(db, product_variant(product.id, product.store_id))
                 .await
                 .expect("first");
-            let mut twin = product_variant(product.id);
+            let mut twin = product_variant(product.id, product.store_id);
             twin.sku = first.sku;
             translated(insert(db, twin).await, "product_variants")
         }
@@ -175,11 +175,12 @@ backend_test!(
                 ForeignKeyRule::ProductsStore => {
                     translated(insert(db, product(nowhere)).await, "products")
                 }
-                ForeignKeyRule::ProductImagesProduct => {
-                    translated(insert(db, product_image(nowhere)).await, "product_images")
-                }
+                ForeignKeyRule::ProductImagesProduct => translated(
+                    insert(db, product_image(nowhere, nowhere)).await,
+                    "product_images",
+                ),
                 ForeignKeyRule::ProductVariantsProduct => translated(
-                    insert(db, product_variant(nowhere)).await,
+                    insert(db, product_variant(nowhere, nowhere)).await,
                     "product_variants",
                 ),
                 ForeignKeyRule::PagesStore => translated(insert(db, page(nowhere)).await, "pages"),
@@ -217,8 +218,10 @@ backend_test!(
         let db = &t.db;
         let (_, store) = user_with_store(db).await;
         let product = insert(db, product(store.id)).await.expect("product");
-        insert(db, product_image(product.id)).await.expect("image");
-        insert(db, product_variant(product.id))
+        insert(db, product_image(product.id, product.store_id))
+            .await
+            .expect("image");
+        insert(db, product_variant(product.id, product.store_id))
             .await
             .expect("variant");
         insert(db, page(store.id)).await.expect("page");
@@ -301,8 +304,10 @@ backend_test!(
             .await
             .expect("supplier");
         let product = insert(db, product(store.id)).await.expect("product");
-        insert(db, product_image(product.id)).await.expect("image");
-        insert(db, product_variant(product.id))
+        insert(db, product_image(product.id, product.store_id))
+            .await
+            .expect("image");
+        insert(db, product_variant(product.id, product.store_id))
             .await
             .expect("variant");
         insert(db, page(store.id)).await.expect("page");
@@ -377,8 +382,12 @@ backend_test!(
         let doomed = insert(db, product(store.id)).await.expect("product");
         let kept = insert(db, product(store.id)).await.expect("product");
         for p in [&doomed, &kept] {
-            insert(db, product_image(p.id)).await.expect("image");
-            insert(db, product_variant(p.id)).await.expect("variant");
+            insert(db, product_image(p.id, p.store_id))
+                .await
+                .expect("image");
+            insert(db, product_variant(p.id, p.store_id))
+                .await
+                .expect("variant");
         }
         doomed.delete(db).await.expect("delete");
         let images = product_images::Entity::find()
