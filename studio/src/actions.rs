@@ -18,6 +18,7 @@ use crate::{AppError, Studio, check_csrf};
 /// The fields an action form may carry.
 #[derive(Debug, Deserialize)]
 pub(crate) struct ActionForm {
+    #[serde(default)]
     csrf: String,
     to: Option<String>,
     delta: Option<String>,
@@ -50,7 +51,10 @@ async fn product_scope(studio: &Studio, product_id: Uuid) -> Result<StoreScope, 
     store_scope(studio, store_id).await
 }
 
-fn target<T: Serialize + Copy>(form: &ActionForm, all: impl Iterator<Item = T>) -> Result<T, AppError> {
+fn target<T: Serialize + Copy>(
+    form: &ActionForm,
+    all: impl Iterator<Item = T>,
+) -> Result<T, AppError> {
     let wanted = form.to.as_deref().unwrap_or_default();
     let mut names = Vec::new();
     for value in all {
@@ -60,7 +64,10 @@ fn target<T: Serialize + Copy>(form: &ActionForm, all: impl Iterator<Item = T>) 
         }
         names.push(name);
     }
-    Err(AppError::BadRequest(format!("to: one of {}", names.join(", "))))
+    Err(AppError::BadRequest(format!(
+        "to: one of {}",
+        names.join(", ")
+    )))
 }
 
 use serde::Serialize;

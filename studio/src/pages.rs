@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::html::{self as ui, action, bytes, is_hex_color};
-use crate::tables::{self, cell_text, find_row, related, row_fields, relations, table};
+use crate::tables::{self, cell_text, find_row, related, relations, row_fields, table};
 use crate::{AppError, Studio};
 
 /// Users listed on the overview.
@@ -154,15 +154,25 @@ pub(crate) async fn store(
         .await?
         .ok_or(AppError::NotFound("store"))?;
     let (columns, row) = find_row(db, meta, &id).await?;
+    // The total as a 64-bit integer on every backend (SUM of a bigint is numeric on
+    // Postgres and DECIMAL on MariaDB).
+    let integer = if db.get_database_backend() == sea_orm::DbBackend::MySql {
+        "SIGNED"
+    } else {
+        "BIGINT"
+    };
     let (media_count, media_bytes) = entity::media_assets::Entity::find()
         .select_only()
         .column_as(entity::media_assets::Column::Id.count(), "n")
-        .column_as(entity::media_assets::Column::Size.sum(), "total")
+        .column_as(
+            sea_orm::sea_query::Expr::cust(format!("CAST(COALESCE(SUM(size), 0) AS {integer})")),
+            "total",
+        )
         .filter(entity::media_assets::Column::StoreId.eq(store_id))
-        .into_tuple::<(i64, Option<rust_decimal::Decimal>)>()
+        .into_tuple::<(i64, i64)>()
         .one(db)
         .await?
-        .unwrap_or((0, None));
+        .unwrap_or((0, 0));
     let products = related(db, "products", "store_id", &id, RELATED_ROWS, true).await?;
     let pages = related(db, "pages", "store_id", &id, RELATED_ROWS, false).await?;
     let media = related(db, "media_assets", "store_id", &id, RELATED_ROWS, false).await?;
@@ -213,7 +223,7 @@ pub(crate) async fn store(
             h2 { "Products" } (products)
             h2 { "Pages" } (pages)
             h2 { "Media" }
-            p #media-total { (media_count) " assets, " (bytes(media_bytes.and_then(|d| rust_decimal::prelude::ToPrimitive::to_i64(&d)).unwrap_or(0))) " in total" }
+            p #media-total { (media_count) " assets, " (bytes(media_bytes)) " in total" }
             (media)
             h2 { "Agent jobs" } (jobs)
             h2 { "Fields" }

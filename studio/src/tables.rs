@@ -212,18 +212,54 @@ pub fn secret_label(table: &str, column: &str, value: &Json) -> Option<Json> {
 macro_rules! with_entity {
     ($name:expr, $E:ident => $body:expr) => {
         match $name {
-            "users" => { type $E = entity::users::Entity; $body }
-            "accounts" => { type $E = entity::accounts::Entity; $body }
-            "sessions" => { type $E = entity::sessions::Entity; $body }
-            "verification_tokens" => { type $E = entity::verification_tokens::Entity; $body }
-            "supplier_accounts" => { type $E = entity::supplier_accounts::Entity; $body }
-            "stores" => { type $E = entity::stores::Entity; $body }
-            "products" => { type $E = entity::products::Entity; $body }
-            "product_variants" => { type $E = entity::product_variants::Entity; $body }
-            "product_images" => { type $E = entity::product_images::Entity; $body }
-            "pages" => { type $E = entity::pages::Entity; $body }
-            "media_assets" => { type $E = entity::media_assets::Entity; $body }
-            "agent_jobs" => { type $E = entity::agent_jobs::Entity; $body }
+            "users" => {
+                type $E = entity::users::Entity;
+                $body
+            }
+            "accounts" => {
+                type $E = entity::accounts::Entity;
+                $body
+            }
+            "sessions" => {
+                type $E = entity::sessions::Entity;
+                $body
+            }
+            "verification_tokens" => {
+                type $E = entity::verification_tokens::Entity;
+                $body
+            }
+            "supplier_accounts" => {
+                type $E = entity::supplier_accounts::Entity;
+                $body
+            }
+            "stores" => {
+                type $E = entity::stores::Entity;
+                $body
+            }
+            "products" => {
+                type $E = entity::products::Entity;
+                $body
+            }
+            "product_variants" => {
+                type $E = entity::product_variants::Entity;
+                $body
+            }
+            "product_images" => {
+                type $E = entity::product_images::Entity;
+                $body
+            }
+            "pages" => {
+                type $E = entity::pages::Entity;
+                $body
+            }
+            "media_assets" => {
+                type $E = entity::media_assets::Entity;
+                $body
+            }
+            "agent_jobs" => {
+                type $E = entity::agent_jobs::Entity;
+                $body
+            }
             _ => return Err(AppError::NotFound("table")),
         }
     };
@@ -318,6 +354,15 @@ impl View {
     }
 }
 
+/// `path?query`, or `path` alone when there is no query.
+fn with_query(path: &str, query: &str) -> String {
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
 fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
@@ -353,9 +398,9 @@ fn column<E: EntityTrait>(name: &str) -> Result<E::Column, AppError> {
 fn parse_value(column: &str, ty: &ColumnType, text: &str) -> Result<Value, AppError> {
     let bad = |rule: &str| AppError::BadRequest(format!("filter {column}: {rule}"));
     Ok(match ty {
-        ColumnType::Uuid => Value::from(
-            uuid::Uuid::parse_str(text.trim()).map_err(|_| bad("expects a UUID"))?,
-        ),
+        ColumnType::Uuid => {
+            Value::from(uuid::Uuid::parse_str(text.trim()).map_err(|_| bad("expects a UUID"))?)
+        }
         ColumnType::Integer => Value::from(
             text.trim()
                 .parse::<i32>()
@@ -453,6 +498,31 @@ pub(crate) fn cell_text(value: &Json) -> String {
     }
 }
 
+/// The column side of a comparison or an ORDER BY. MariaDB orders an ENUM by its
+/// declaration but compares it with a text value as text: there the sort and the cursor both
+/// use the text, so that they agree.
+fn sort_side<C: ColumnTrait>(col: C, backend: DbBackend) -> Expr {
+    match (col.def().get_column_type(), backend) {
+        (ColumnType::Enum { .. }, DbBackend::MySql) => {
+            Expr::col(col.as_column_ref()).cast_as("CHAR")
+        }
+        // Qualified: unqualified, Postgres would order by the output column of the same
+        // name, which SeaORM selects as text.
+        _ => Expr::col(col.as_column_ref()),
+    }
+}
+
+/// The value side: on Postgres an enum value is cast to the column's enum type, so that the
+/// comparison follows the enum's order (the ORDER BY's) and can use the column's index.
+fn value_side<C: ColumnTrait>(col: C, backend: DbBackend, value: Value) -> Expr {
+    match (col.def().get_column_type(), backend) {
+        (ColumnType::Enum { name, .. }, DbBackend::Postgres) => {
+            Expr::val(value).cast_as(name.clone())
+        }
+        _ => Expr::val(value),
+    }
+}
+
 /// One page of `view`: the rows (at most `limit`) and the cursor of the next page.
 async fn fetch<E>(
     db: &DatabaseConnection,
@@ -463,56 +533,45 @@ where
     E::Model: Serialize,
 {
     let table = view.table;
+    let backend = db.get_database_backend();
     let mut select = E::find();
     for (name, text) in &view.filters {
         let col = column::<E>(name)?;
         let value = parse_value(name, col.def().get_column_type(), text)?;
-        select = select.filter(col.eq(value));
+        select = select.filter(Expr::col(col.as_column_ref()).eq(value_side(col, backend, value)));
     }
     let sort = column::<E>(view.sort)?;
     let key = column::<E>(table.key)?;
-    let sort_is_enum = matches!(sort.def().get_column_type(), ColumnType::Enum { .. });
-    // MariaDB orders an ENUM by its declaration but compares it with text as text: the sort
-    // and the cursor must agree, so it sorts by the text there.
-    let as_text = sort_is_enum && db.get_database_backend() == DbBackend::MySql;
-    let sort_expr = || {
-        if as_text {
-            Expr::col(sort).cast_as("CHAR")
-        } else {
-            Expr::col(sort)
-        }
-    };
     if let Some(after) = &view.after {
-        let (gt, order_ok) = (!view.desc, true);
-        let _ = order_ok;
-        let key_value = parse_value(table.key, key.def().get_column_type(), &after[after.len() - 1])?;
-        let key_cmp = |v: Value| if gt { key.gt(v) } else { key.lt(v) };
+        let forward = !view.desc;
+        let cmp = |col: E::Column, value: Value| {
+            let (left, right) = (sort_side(col, backend), value_side(col, backend, value));
+            if forward {
+                left.gt(right)
+            } else {
+                left.lt(right)
+            }
+        };
+        let key_value = parse_value(
+            table.key,
+            key.def().get_column_type(),
+            &after[after.len() - 1],
+        )?;
         if view.sort == table.key || after.len() == 1 {
-            select = select.filter(key_cmp(key_value));
+            select = select.filter(cmp(key, key_value));
         } else {
             let sort_value = parse_value(view.sort, sort.def().get_column_type(), &after[0])?;
-            let (sort_gt, sort_eq) = if as_text {
-                let v = Expr::val(sort_value);
-                (
-                    if gt { sort_expr().gt(v.clone()) } else { sort_expr().lt(v.clone()) },
-                    sort_expr().eq(v),
-                )
-            } else {
-                (
-                    if gt { sort.gt(sort_value.clone()) } else { sort.lt(sort_value.clone()) },
-                    sort.eq(sort_value),
-                )
-            };
+            let same = sort_side(sort, backend).eq(value_side(sort, backend, sort_value.clone()));
             select = select.filter(
                 Condition::any()
-                    .add(sort_gt)
-                    .add(Condition::all().add(sort_eq).add(key_cmp(key_value))),
+                    .add(cmp(sort, sort_value))
+                    .add(Condition::all().add(same).add(cmp(key, key_value))),
             );
         }
     }
     let order = if view.desc { Order::Desc } else { Order::Asc };
     if view.sort != table.key {
-        select = select.order_by(sort_expr(), order.clone());
+        select = select.order_by(sort_side(sort, backend), order.clone());
     }
     select = select.order_by(key, order.clone());
     // The remaining primary-key columns make the order total (verification_tokens).
@@ -536,7 +595,11 @@ where
             .get(table.key)
             .map(cell_text);
         let last_key = rows.last().and_then(|r| r.get(table.key)).map(cell_text);
-        if next_key == last_key && rows.iter().any(|r| r.get(table.key).map(cell_text) != last_key) {
+        if next_key == last_key
+            && rows
+                .iter()
+                .any(|r| r.get(table.key).map(cell_text) != last_key)
+        {
             rows.retain(|r| r.get(table.key).map(cell_text) != last_key);
         }
     }
@@ -545,7 +608,10 @@ where
         if view.sort == table.key {
             vec![key_text]
         } else {
-            vec![r.get(view.sort).map(cell_text).unwrap_or_default(), key_text]
+            vec![
+                r.get(view.sort).map(cell_text).unwrap_or_default(),
+                key_text,
+            ]
         }
     });
     Ok((rows, last.map(|l| encode_cursor(&l))))
@@ -577,7 +643,11 @@ pub(crate) async fn browse(
     let (columns, (rows, next)) = with_entity!(name.as_str(), E => {
         (columns::<E>(), fetch::<E>(studio.db(), &view).await?)
     });
-    Ok(ui::page(&studio, table.name, render_table(table, &view, &columns, &rows, next.as_deref())))
+    Ok(ui::page(
+        &studio,
+        table.name,
+        render_table(table, &view, &columns, &rows, next.as_deref()),
+    ))
 }
 
 fn render_table(
@@ -614,8 +684,8 @@ fn render_table(
         }
         p {
             "Export this view: "
-            a href=(format!("{base}/export.csv?{export}")) { "CSV" } " · "
-            a href=(format!("{base}/export.json?{export}")) { "JSON" }
+            a href=(with_query(&format!("{base}/export.csv"), &export)) { "CSV" } " · "
+            a href=(with_query(&format!("{base}/export.json"), &export)) { "JSON" }
         }
         table #rows {
             thead { tr { @for col in columns { th { (col) } } } }
@@ -631,7 +701,7 @@ fn render_table(
         }
         @if rows.is_empty() { p { "No rows." } }
         nav.pager {
-            @if view.after.is_some() { a href=(format!("{base}?{}", view.query(None))) { "« first page" } }
+            @if view.after.is_some() { a href=(with_query(&base, &view.query(None))) { "« first page" } }
             @if let Some(next) = next { a #next href=(format!("{base}?{}", view.query(Some(next)))) { "next page »" } }
         }
     }
@@ -785,9 +855,11 @@ where
                     for row in &rows {
                         match format {
                             Format::Csv => out.extend_from_slice(
-                                csv_line(columns.iter().map(|c| {
-                                    cell_text(row.get(*c).unwrap_or(&Json::Null))
-                                }))
+                                csv_line(
+                                    columns
+                                        .iter()
+                                        .map(|c| cell_text(row.get(*c).unwrap_or(&Json::Null))),
+                                )
                                 .as_bytes(),
                             ),
                             Format::Json => {
@@ -939,7 +1011,9 @@ pub(crate) async fn table_sizes(
                     format!("SELECT COUNT(*) AS n FROM {}", table.name),
                 ))
                 .await?;
-            let n = row.and_then(|r| r.try_get::<i64>("", "n").ok()).unwrap_or(0);
+            let n = row
+                .and_then(|r| r.try_get::<i64>("", "n").ok())
+                .unwrap_or(0);
             sizes.push((table.name, n, false));
         }
     }
@@ -953,13 +1027,43 @@ mod tests {
     #[test]
     fn every_secret_column_is_described_and_never_passed_through() {
         let cases = [
-            ("users", "password_hash", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", "argon2id hash"),
-            ("sessions", "session_token", "q83vEjRWeJCrze8SNFZ4kA", "SHA-256 digest"),
+            (
+                "users",
+                "password_hash",
+                "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                "argon2id hash",
+            ),
+            (
+                "sessions",
+                "session_token",
+                "q83vEjRWeJCrze8SNFZ4kA",
+                "SHA-256 digest",
+            ),
             ("verification_tokens", "token", "abc", "SHA-256 digest"),
-            ("accounts", "refresh_token", "xc1:3:AAAA", "encrypted with key v3"),
-            ("accounts", "access_token", "plain-looking", "encrypted value"),
-            ("supplier_accounts", "api_key", "xc1:1:BBBB", "encrypted with key v1"),
-            ("supplier_accounts", "api_secret", "xc1:x:BBBB", "encrypted value"),
+            (
+                "accounts",
+                "refresh_token",
+                "xc1:3:AAAA",
+                "encrypted with key v3",
+            ),
+            (
+                "accounts",
+                "access_token",
+                "plain-looking",
+                "encrypted value",
+            ),
+            (
+                "supplier_accounts",
+                "api_key",
+                "xc1:1:BBBB",
+                "encrypted with key v1",
+            ),
+            (
+                "supplier_accounts",
+                "api_secret",
+                "xc1:x:BBBB",
+                "encrypted value",
+            ),
         ];
         for (table, column, stored, label) in cases {
             assert_eq!(
@@ -968,8 +1072,14 @@ mod tests {
                 "{table}.{column}"
             );
         }
-        assert_eq!(secret_label("users", "email", &Json::String("a@b".into())), None);
-        assert_eq!(secret_label("users", "password_hash", &Json::Null), Some(Json::Null));
+        assert_eq!(
+            secret_label("users", "email", &Json::String("a@b".into())),
+            None
+        );
+        assert_eq!(
+            secret_label("users", "password_hash", &Json::Null),
+            Some(Json::Null)
+        );
     }
 
     #[test]
@@ -983,7 +1093,10 @@ mod tests {
     #[test]
     fn a_cursor_round_trips_and_garbage_is_refused() {
         let c = encode_cursor(&["ACTIVE".into(), "0190-x".into()]);
-        assert_eq!(decode_cursor(&c).ok(), Some(vec!["ACTIVE".to_owned(), "0190-x".to_owned()]));
+        assert_eq!(
+            decode_cursor(&c).ok(),
+            Some(vec!["ACTIVE".to_owned(), "0190-x".to_owned()])
+        );
         assert!(decode_cursor("not base64 !").is_err());
         assert!(decode_cursor(&encode_cursor(&[])).is_err());
     }
@@ -1011,7 +1124,7 @@ pub(crate) async fn related(
     let (columns, (rows, next)) = with_entity!(child, E => {
         (columns::<E>(), fetch::<E>(db, &view).await?)
     });
-    let all = format!("/t/{child}?{}", view.query(None));
+    let all = with_query(&format!("/t/{child}"), &view.query(None));
     Ok(html! {
         table.related data-table=(child) {
             thead { tr { @for col in &columns { th { (col) } } } }

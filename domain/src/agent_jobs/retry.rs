@@ -1,7 +1,9 @@
 //! Running a FAILED job again: an operator's decision after the cause was fixed.
 
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::queue::owned_by;

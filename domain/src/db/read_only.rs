@@ -2,7 +2,7 @@
 //! studio): a wrong route or a bug cannot write, because the database itself refuses.
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::{Database, DatabaseConnection, sqlx};
 
 use super::{connect_options, is_in_memory_sqlite};
 use crate::config::Config;
@@ -33,17 +33,35 @@ pub async fn connect_read_only(config: &Config) -> Result<DatabaseConnection> {
         config.database_url.clone()
     };
     let mut options = connect_options(config, url, true);
-    options.after_connect(|conn: DatabaseConnection| {
-        Box::pin(async move {
-            let statement = match conn.get_database_backend() {
-                DbBackend::Postgres => "SET default_transaction_read_only = on",
-                DbBackend::MySql => "SET SESSION TRANSACTION READ ONLY",
-                DbBackend::Sqlite => "PRAGMA query_only = ON",
-                _ => "SELECT 1",
-            };
-            conn.execute_unprepared(statement).await.map(|_| ())
+    // Every connection the pool opens, not only the first: sqlx's own `after_connect`.
+    options
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "SET default_transaction_read_only = on")
+                        .await
+                        .map(|_| ())
+                })
+            })
         })
-    });
+        .map_sqlx_mysql_pool_opts(|pool| {
+            pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "SET SESSION TRANSACTION READ ONLY")
+                        .await
+                        .map(|_| ())
+                })
+            })
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::Executor::execute(conn, "PRAGMA query_only = ON")
+                        .await
+                        .map(|_| ())
+                })
+            })
+        });
     tracing::debug!(url = %config.redacted_url(), "connecting read-only");
     let db = Database::connect(options).await?;
     let pending = Migrator::get_pending_migrations_read_only(&db).await?;
@@ -81,6 +99,9 @@ mod tests {
             sqlite_read_only_url("sqlite:///tmp/a.db?cache=shared&mode=rw"),
             "sqlite:///tmp/a.db?mode=ro&cache=shared"
         );
-        assert_eq!(sqlite_read_only_url("sqlite://a.db"), "sqlite://a.db?mode=ro");
+        assert_eq!(
+            sqlite_read_only_url("sqlite://a.db"),
+            "sqlite://a.db?mode=ro"
+        );
     }
 }
