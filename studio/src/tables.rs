@@ -1020,6 +1020,43 @@ pub(crate) async fn table_sizes(
     Ok(sizes)
 }
 
+/// The rows of `child` whose `column` is `id`, as a compact table with a link to the whole
+/// filtered view: one query, at most `limit` rows.
+pub(crate) async fn related(
+    db: &DatabaseConnection,
+    child: &str,
+    column_name: &str,
+    id: &str,
+    limit: u64,
+    newest_first: bool,
+) -> Result<Markup, AppError> {
+    let table = table(child).ok_or(AppError::NotFound("table"))?;
+    let view = View {
+        table,
+        filters: vec![(column_name.to_owned(), id.to_owned())],
+        sort: table.key,
+        desc: newest_first,
+        after: None,
+        limit,
+    };
+    let (columns, (rows, next)) = with_entity!(child, E => {
+        (columns::<E>(), fetch::<E>(db, &view).await?)
+    });
+    let all = with_query(&format!("/t/{child}"), &view.query(None));
+    Ok(html! {
+        table.related data-table=(child) {
+            thead { tr { @for col in &columns { th { (col) } } } }
+            tbody {
+                @for row in &rows {
+                    tr { @for col in &columns { (render_cell(table, col, row.get(*col).unwrap_or(&Json::Null))) } }
+                }
+            }
+        }
+        @if rows.is_empty() { p { "None." } }
+        @if next.is_some() { p { a href=(all) { "all " (child) " of this row »" } } }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1100,41 +1137,4 @@ mod tests {
         assert!(decode_cursor("not base64 !").is_err());
         assert!(decode_cursor(&encode_cursor(&[])).is_err());
     }
-}
-
-/// The rows of `child` whose `column` is `id`, as a compact table with a link to the whole
-/// filtered view: one query, at most `limit` rows.
-pub(crate) async fn related(
-    db: &DatabaseConnection,
-    child: &str,
-    column_name: &str,
-    id: &str,
-    limit: u64,
-    newest_first: bool,
-) -> Result<Markup, AppError> {
-    let table = table(child).ok_or(AppError::NotFound("table"))?;
-    let view = View {
-        table,
-        filters: vec![(column_name.to_owned(), id.to_owned())],
-        sort: table.key,
-        desc: newest_first,
-        after: None,
-        limit,
-    };
-    let (columns, (rows, next)) = with_entity!(child, E => {
-        (columns::<E>(), fetch::<E>(db, &view).await?)
-    });
-    let all = with_query(&format!("/t/{child}"), &view.query(None));
-    Ok(html! {
-        table.related data-table=(child) {
-            thead { tr { @for col in &columns { th { (col) } } } }
-            tbody {
-                @for row in &rows {
-                    tr { @for col in &columns { (render_cell(table, col, row.get(*col).unwrap_or(&Json::Null))) } }
-                }
-            }
-        }
-        @if rows.is_empty() { p { "None." } }
-        @if next.is_some() { p { a href=(all) { "all " (child) " of this row »" } } }
-    })
 }
