@@ -254,3 +254,47 @@ impl IntoResponse for AppError {
         (status, html::error_page(status, &message)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::authorized;
+
+    fn with(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_str(value).expect("header"),
+        );
+        headers
+    }
+
+    #[test]
+    fn only_the_exact_token_is_let_in() {
+        use base64::Engine as _;
+        let token = "s3cret-studio-token-0001";
+        let basic = |user_pass: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(user_pass)
+            )
+        };
+        assert!(authorized(&with(&format!("Bearer {token}")), token));
+        assert!(authorized(&with(&basic(&format!("admin:{token}"))), token));
+        assert!(authorized(&with(&basic(&format!(":{token}"))), token));
+        assert!(!authorized(&HeaderMap::new(), token));
+        for wrong in [
+            "Bearer s3cret-studio-token-000".to_owned(),
+            "Bearer s3cret-studio-token-00011".to_owned(),
+            "Bearer S3CRET-STUDIO-TOKEN-0001".to_owned(),
+            format!("Token {token}"),
+            basic(token),
+            basic(&format!("admin:{token}x")),
+            "Basic !!!".to_owned(),
+            "Bearer ".to_owned(),
+        ] {
+            assert!(!authorized(&with(&wrong), token), "{wrong}");
+        }
+    }
+}

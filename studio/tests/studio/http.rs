@@ -774,3 +774,27 @@ backend_test!(
         );
     }
 );
+
+backend_test!(
+    async fn with_an_access_token_every_request_must_carry_it(t: &TestDb) {
+        demo(&t.db).await;
+        let db = studio::open(&t.config, false).await.expect("connection");
+        let token = "a-long-enough-studio-token";
+        let studio = studio::Studio::new(db, false, Some(token.into())).expect("studio");
+        for uri in ["/", "/jobs", "/t/users", "/t/users/export.csv"] {
+            let answer = get(&studio, uri).await;
+            assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{uri}");
+            assert!(!answer.body.contains("test@zyenta.com"));
+        }
+        let response = tower::ServiceExt::oneshot(
+            studio::router(studio.clone()),
+            axum::http::Request::get("/t/users")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answer");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+);

@@ -2,6 +2,7 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod agent_jobs;
+mod agent_jobs_retry;
 mod connect;
 mod identity;
 mod media;
