@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::*;
 
-async fn scope(db: &DatabaseConnection) -> StoreScope {
+async fn new_scope(db: &DatabaseConnection) -> StoreScope {
     let (user, store) = user_with_store(db).await;
     StoreScope::obtain(db, user.id, store.id)
         .await
@@ -54,7 +54,7 @@ async fn row(db: &DatabaseConnection, id: Uuid) -> job_rows::Model {
 backend_test!(
     async fn a_failed_job_runs_again_with_fresh_attempts_and_its_last_error_kept(t: &TestDb) {
         let db = &t.db;
-        let scope = scope(db).await;
+        let scope = new_scope(db).await;
         let id = failed_job(db, JobOwner::from(&scope)).await;
 
         agent_jobs::retry(db, &scope, id).await.expect("retry");
@@ -81,8 +81,8 @@ backend_test!(
 backend_test!(
     async fn only_a_failed_job_of_the_owner_can_run_again(t: &TestDb) {
         let db = &t.db;
-        let scope = scope(db).await;
-        let other = scope(db).await;
+        let scope = new_scope(db).await;
+        let other = new_scope(db).await;
         let pending = agent_jobs::enqueue(db, &scope, job())
             .await
             .expect("enqueue")
@@ -128,7 +128,7 @@ backend_test!(
 backend_test!(
     async fn of_eight_concurrent_retries_exactly_one_applies(t: &TestDb) {
         let db = &t.db;
-        let scope = scope(db).await;
+        let scope = new_scope(db).await;
         let id = failed_job(db, JobOwner::from(&scope)).await;
         let tasks: Vec<_> = (0..8)
             .map(|_| {
