@@ -12,7 +12,7 @@ use serde_json::Value as Json;
 use uuid::Uuid;
 
 use crate::html::{self as ui, action, bytes, is_hex_color};
-use crate::tables::{self, cell_text, find_row, related, relations, row_fields, table};
+use crate::tables::{self, Size, cell_text, find_row, related, relations, row_fields, table};
 use crate::{AppError, Studio};
 
 /// Users listed on the overview.
@@ -64,11 +64,15 @@ pub(crate) async fn overview(State(studio): State<Studio>) -> Result<Html<String
             table #tables {
                 thead { tr { th { "table" } th { "rows" } } }
                 tbody {
-                    @for (name, rows, estimated) in &sizes {
+                    @for (name, size) in &sizes {
                         tr {
                             td { a href=(format!("/t/{name}")) { (name) } }
                             td.num {
-                                @if *estimated { "≈ " (rows) " (planner estimate)" } @else { (rows) }
+                                @match size {
+                                    Size::Exact(n) => { (n) }
+                                    Size::Estimate(n) => { "≈ " (n) " (planner estimate)" }
+                                    Size::MoreThan(n) => { "more than " (n) }
+                                }
                             }
                         }
                     }

@@ -967,20 +967,33 @@ pub(crate) async fn export_json(
     export(studio, name, params, Format::Json).await
 }
 
-/// Rows of a table, exactly for small tables and estimated for big ones on Postgres
-/// (`pg_class.reltuples`) and MariaDB (`information_schema.TABLES`), so that the overview
-/// never counts a million rows.
+/// How many rows a table has, as far as the overview cares to know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Size {
+    /// Counted.
+    Exact(i64),
+    /// The planner's estimate (Postgres `pg_class.reltuples`, MariaDB
+    /// `information_schema.TABLES.TABLE_ROWS`), for a big table.
+    Estimate(i64),
+    /// More than this many rows: a big table with no estimate (never analyzed, or SQLite).
+    MoreThan(i64),
+}
+
+/// Above this many rows a table is never counted.
+pub const COUNT_UP_TO: i64 = 100_000;
+
+/// Rows of every table: exact for small tables; for big ones the planner's estimate where the
+/// backend keeps one, else "more than [`COUNT_UP_TO`]" from a count that stops there. The
+/// overview never counts a million rows.
 pub(crate) async fn table_sizes(
     db: &DatabaseConnection,
-) -> Result<Vec<(&'static str, i64, bool)>, AppError> {
-    /// Above this estimate a table is not counted.
-    const COUNT_BELOW: i64 = 100_000;
+) -> Result<Vec<(&'static str, Size)>, AppError> {
     let backend = db.get_database_backend();
     let estimates: HashMap<String, i64> = match backend {
         DbBackend::Postgres => db
             .query_all_raw(sea_orm::Statement::from_string(
                 backend,
-                "SELECT relname::text AS name, GREATEST(reltuples, 0)::bigint AS n FROM pg_class \
+                "SELECT relname::text AS name, reltuples::bigint AS n FROM pg_class \
                  WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace",
             ))
             .await?
@@ -1001,21 +1014,33 @@ pub(crate) async fn table_sizes(
     };
     let mut sizes = Vec::new();
     for table in TABLES {
-        let estimate = estimates.get(table.name).copied().unwrap_or(0);
-        if estimate >= COUNT_BELOW {
-            sizes.push((table.name, estimate, true));
-        } else {
-            let row = db
-                .query_one_raw(sea_orm::Statement::from_string(
-                    backend,
-                    format!("SELECT COUNT(*) AS n FROM {}", table.name),
-                ))
-                .await?;
-            let n = row
-                .and_then(|r| r.try_get::<i64>("", "n").ok())
-                .unwrap_or(0);
-            sizes.push((table.name, n, false));
+        let estimate = estimates.get(table.name).copied().unwrap_or(-1);
+        if estimate > COUNT_UP_TO {
+            sizes.push((table.name, Size::Estimate(estimate)));
+            continue;
         }
+        // A count that stops after COUNT_UP_TO + 1 rows.
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                backend,
+                format!(
+                    "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM {} LIMIT {}) bounded",
+                    table.name,
+                    COUNT_UP_TO + 1
+                ),
+            ))
+            .await?;
+        let n = row
+            .and_then(|r| r.try_get::<i64>("", "n").ok())
+            .unwrap_or(0);
+        sizes.push((
+            table.name,
+            if n > COUNT_UP_TO {
+                Size::MoreThan(COUNT_UP_TO)
+            } else {
+                Size::Exact(n)
+            },
+        ));
     }
     Ok(sizes)
 }
