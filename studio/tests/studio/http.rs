@@ -48,7 +48,9 @@ backend_test!(
         assert!(overview.contains(&format!("/users/{user_id}")));
         let products = products::Entity::find().count(&t.db).await.expect("count");
         assert!(
-            overview.contains(&format!("href=\"/t/products\">products</a></td><td class=\"num\">{products}</td>")),
+            overview.contains(&format!(
+                "href=\"/t/products\">products</a></td><td class=\"num\">{products}</td>"
+            )),
             "the exact count of a small table: {overview}"
         );
 
