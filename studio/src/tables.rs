@@ -542,21 +542,80 @@ where
     }
     let sort = column::<E>(view.sort)?;
     let key = column::<E>(table.key)?;
-    if let Some(after) = &view.after {
-        let forward = !view.desc;
-        let cmp = |col: E::Column, value: Value| {
-            let (left, right) = (sort_side(col, backend), value_side(col, backend, value));
-            if forward {
-                left.gt(right)
-            } else {
-                left.lt(right)
-            }
-        };
-        let key_value = parse_value(
+    let forward = !view.desc;
+    let cmp = |col: E::Column, value: Value| {
+        let (left, right) = (sort_side(col, backend), value_side(col, backend, value));
+        if forward {
+            left.gt(right)
+        } else {
+            left.lt(right)
+        }
+    };
+    let order = if view.desc { Order::Desc } else { Order::Asc };
+    let key_after = match &view.after {
+        Some(after) => Some(parse_value(
             table.key,
             key.def().get_column_type(),
             &after[after.len() - 1],
-        )?;
+        )?),
+        None => None,
+    };
+    if let (true, ColumnType::Enum { variants, .. }) =
+        (view.sort != table.key, sort.def().get_column_type())
+    {
+        // An enum has few values: the page is read value after value, each an equality on
+        // the sort column ordered by the key. Postgres then walks the key's index (or the
+        // column's, for a rare value) instead of sorting a million rows to find the first
+        // page; at most one query per value, whatever the page size.
+        let mut values: Vec<String> = variants.iter().map(ToString::to_string).collect();
+        if backend != DbBackend::Postgres {
+            // Text order elsewhere (SQLite stores text; MariaDB sorts by the text here too).
+            values.sort();
+        }
+        if view.desc {
+            values.reverse();
+        }
+        let start = match view.after.as_deref() {
+            Some([value, _]) => values
+                .iter()
+                .position(|v| v == value)
+                .ok_or_else(|| AppError::BadRequest("after: not a cursor of this view".into()))?,
+            Some(_) => {
+                return Err(AppError::BadRequest(
+                    "after: not a cursor of this view".into(),
+                ));
+            }
+            None => 0,
+        };
+        let mut models = Vec::new();
+        for (i, value) in values.iter().enumerate().skip(start) {
+            let wanted = (view.limit + 1).saturating_sub(models.len() as u64);
+            if wanted == 0 {
+                break;
+            }
+            let mut query = select
+                .clone()
+                .filter(Expr::col(sort.as_column_ref()).eq(value_side(
+                    sort,
+                    backend,
+                    Value::from(value.clone()),
+                )));
+            if i == start
+                && let Some(k) = &key_after
+            {
+                query = query.filter(cmp(key, k.clone()));
+            }
+            models.extend(
+                query
+                    .order_by(key, order.clone())
+                    .limit(wanted)
+                    .all(db)
+                    .await?,
+            );
+        }
+        return finish::<E>(view, models);
+    }
+    if let (Some(after), Some(key_value)) = (&view.after, key_after) {
         if view.sort == table.key || after.len() == 1 {
             select = select.filter(cmp(key, key_value));
         } else {
@@ -569,7 +628,6 @@ where
             );
         }
     }
-    let order = if view.desc { Order::Desc } else { Order::Asc };
     if view.sort != table.key {
         select = select.order_by(sort_side(sort, backend), order.clone());
     }
@@ -581,6 +639,20 @@ where
         }
     }
     let models = select.limit(view.limit + 1).all(db).await?;
+    finish::<E>(view, models)
+}
+
+/// The rows of a page (at most `limit` of the `limit + 1` read) and the next page's cursor.
+#[expect(clippy::type_complexity, reason = "rows and cursor, said once")]
+fn finish<E>(
+    view: &View,
+    models: Vec<E::Model>,
+) -> Result<(Vec<Map<String, Json>>, Option<String>), AppError>
+where
+    E: EntityTrait,
+    E::Model: Serialize,
+{
+    let table = view.table;
     let mut rows: Vec<Map<String, Json>> =
         models.iter().map(|m| to_row::<E>(table.name, m)).collect();
     let more = rows.len() as u64 > view.limit;
