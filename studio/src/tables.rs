@@ -15,7 +15,7 @@ use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
 use maud::{Markup, html};
 use rust_decimal::Decimal;
-use sea_orm::sea_query::{ColumnType, Expr, ExprTrait};
+use sea_orm::sea_query::{ColumnType, Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     IdenStatic, Iterable, Order, PrimaryKeyToColumn, QueryFilter, QueryOrder, QuerySelect, Value,
@@ -552,6 +552,29 @@ where
         }
     };
     let order = if view.desc { Order::Desc } else { Order::Asc };
+    // With an equality filter on an indexed column (a store's products, a product's variants),
+    // Postgres would rather walk the whole primary key backwards for `ORDER BY id LIMIT n`,
+    // hoping to meet the filter's rows early (580 ms for a store's first page among a million
+    // products). Ordering by `COALESCE(id, id)` (the same order, which no index provides) makes
+    // it take the filter's index and sort those rows (a store's 10,000 products: 25 ms).
+    let narrowed = backend == DbBackend::Postgres
+        && view.filters.iter().any(|(name, _)| {
+            name != table.key
+                && table.sortable.contains(&name.as_str())
+                && column::<E>(name)
+                    .is_ok_and(|c| !matches!(c.def().get_column_type(), ColumnType::Enum { .. }))
+        });
+    let key_order = || -> Expr {
+        if narrowed {
+            Func::coalesce([
+                Expr::col(key.as_column_ref()),
+                Expr::col(key.as_column_ref()),
+            ])
+            .into()
+        } else {
+            Expr::col(key.as_column_ref())
+        }
+    };
     let key_after = match &view.after {
         Some(after) => Some(parse_value(
             table.key,
@@ -607,7 +630,7 @@ where
             }
             models.extend(
                 query
-                    .order_by(key, order.clone())
+                    .order_by(key_order(), order.clone())
                     .limit(wanted)
                     .all(db)
                     .await?,
@@ -631,7 +654,7 @@ where
     if view.sort != table.key {
         select = select.order_by(sort_side(sort, backend), order.clone());
     }
-    select = select.order_by(key, order.clone());
+    select = select.order_by(key_order(), order.clone());
     // The remaining primary-key columns make the order total (verification_tokens).
     for pk in E::PrimaryKey::iter().map(PrimaryKeyToColumn::into_column) {
         if pk.as_str() != table.key {
