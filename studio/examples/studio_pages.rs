@@ -117,6 +117,7 @@ async fn main() {
         ),
     )
     .await;
+    let busy = scalar(&db, &format!("SELECT {} AS v FROM (SELECT store_id FROM agent_jobs WHERE store_id IS NOT NULL GROUP BY store_id ORDER BY COUNT(*) DESC LIMIT 1) s", text("store_id"))).await;
     let job = scalar(
         &db,
         &format!(
@@ -160,6 +161,11 @@ async fn main() {
         ("overview", "/".into()),
         ("user", format!("/users/{owner}")),
         ("store", format!("/stores/{store}")),
+        ("store_with_most_jobs", format!("/stores/{busy}")),
+        (
+            "jobs_filter_store_most_jobs",
+            format!("/t/agent_jobs?f.store_id={busy}"),
+        ),
         ("product", format!("/products/{product}")),
         ("variant_row", format!("/t/product_variants/{variant}")),
         ("job_row", format!("/t/agent_jobs/{job}")),
