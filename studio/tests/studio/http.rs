@@ -839,3 +839,79 @@ backend_test!(
         assert_eq!(response.status(), StatusCode::OK);
     }
 );
+
+/// The part of a page between two element ids.
+fn section<'a>(html: &'a str, from: &str, to: &str) -> &'a str {
+    let start = html.find(&format!("id=\"{from}\"")).expect("section start");
+    let end = html[start..]
+        .find(&format!("id=\"{to}\""))
+        .map_or(html.len(), |e| start + e);
+    &html[start..end]
+}
+
+backend_test!(
+    async fn the_job_queue_shows_stale_heartbeats_and_jobs_scheduled_later(t: &TestDb) {
+        demo(&t.db).await;
+        let studio = studio(t, false).await;
+        let running = first_job(&t.db, JobStatus::Processing).await;
+        let html = page(&studio, "/jobs").await;
+        assert!(section(&html, "running", "stale").contains(&running.id.to_string()));
+        assert!(
+            !section(&html, "stale", "failed").contains(&running.id.to_string()),
+            "a fresh heartbeat is not stale"
+        );
+        // The worker went silent an hour ago (setup: the heartbeat is moved back).
+        let hour_ago = domain::clock::now() - chrono::Duration::hours(1);
+        agent_jobs::Entity::update_many()
+            .col_expr(
+                agent_jobs::Column::HeartbeatAt,
+                sea_orm::sea_query::Expr::value(hour_ago),
+            )
+            .filter(agent_jobs::Column::Id.eq(running.id))
+            .exec(&t.db)
+            .await
+            .expect("move the heartbeat back");
+        let pending = first_job(&t.db, JobStatus::Pending).await;
+        let store = pending.store_id.expect("a store job");
+        let owner = domain::stores::StoreScope::obtain(
+            &t.db,
+            entity::stores::Entity::find_by_id(store)
+                .one(&t.db)
+                .await
+                .expect("read")
+                .expect("store")
+                .user_id,
+            store,
+        )
+        .await
+        .expect("scope");
+        let later = domain::clock::now() + chrono::Duration::hours(2);
+        let scheduled = domain::agent_jobs::enqueue(
+            &t.db,
+            &owner,
+            domain::agent_jobs::NewJob::new(domain::agent_jobs::JobInput::BrandGenerator(
+                domain::agent_jobs::BrandBrief {
+                    niche: "Lamps".into(),
+                    tone: "calm".into(),
+                    store_name: None,
+                },
+            ))
+            .run_at(later),
+        )
+        .await
+        .expect("enqueue");
+        let html = page(&studio, "/jobs").await;
+        let stale = section(&html, "stale", "failed");
+        assert!(stale.contains(&running.id.to_string()), "{stale}");
+        assert!(stale.contains("s ago"));
+        let queued = section(&html, "scheduled", "nothing-after");
+        let now_pos = queued
+            .find(&pending.id.to_string())
+            .expect("the runnable job");
+        let later_pos = queued
+            .find(&scheduled.id.to_string())
+            .expect("the scheduled job");
+        assert!(now_pos < later_pos, "ordered by run_at");
+        assert!(queued.contains("(in "), "how long until it runs");
+    }
+);
