@@ -6,6 +6,7 @@
 //! Without Chromium the test says so and does nothing, unless `ZYENTA_TEST_REQUIRE_BROWSER=1`
 //! (set by `.ci/studio-browser.sh`), which turns a missing browser into a failure.
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -21,11 +22,16 @@ use super::common::*;
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// chromedriver, stopped when dropped.
+/// chromedriver in a process group of its own, which is ended when this is dropped: the
+/// browser it started goes with it, even when a failed assertion skipped the session's close.
 struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("--")
+            .arg(format!("-{}", self.0.id()))
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -50,6 +56,7 @@ async fn start_driver() -> (Driver, u16) {
     let port = free_port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
