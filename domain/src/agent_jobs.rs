@@ -26,6 +26,7 @@ use crate::stores::StoreScope;
 mod claim;
 mod payload;
 mod queue;
+mod retry;
 mod run;
 mod wakeup;
 
@@ -42,6 +43,7 @@ pub use queue::{
     JobCounts, JobCursor, JobFilter, JobPage, MAX_PAGE, NewJob, RESCUED_ERROR, RescueReport,
     UnreadableJob, cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
 };
+pub use retry::retry;
 pub use run::{HandlerFuture, JobFailure, WorkerOptions, WorkerStats};
 pub use wakeup::{CHANNEL, WakeSubscription, Wakeup, Woken};
 

@@ -11,6 +11,9 @@ use sea_orm::{
 use crate::config::Config;
 use crate::error::Result;
 
+mod read_only;
+pub use read_only::connect_read_only;
+
 /// A pooled connection idle for at least this long is pinged before it is handed out.
 ///
 /// SQLx's default pings on every checkout: one more round trip before each statement. Hot
@@ -29,8 +32,28 @@ pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// # Errors
 /// [`crate::Error::Database`] when the database cannot be reached or a migration fails.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
+    let options = connect_options(config, config.database_url.clone(), false);
+    tracing::debug!(url = %config.redacted_url(), "connecting");
+    let db = Database::connect(options).await?;
+    if config.migrate_on_start {
+        migrate(&db).await?;
+    } else {
+        let pending = Migrator::get_pending_migrations(&db).await?;
+        if !pending.is_empty() {
+            tracing::warn!(
+                pending = pending.len(),
+                "the database has pending migrations: run `sea-orm-cli migrate up` \
+                 or set DATABASE_MIGRATE_ON_START=true"
+            );
+        }
+    }
+    Ok(db)
+}
+
+/// The pool options of [`connect`] for `url` (the configured URL, or a variant of it).
+pub(crate) fn connect_options(config: &Config, url: String, read_only: bool) -> ConnectOptions {
     let in_memory = is_in_memory_sqlite(&config.database_url);
-    let mut options = ConnectOptions::new(config.database_url.clone());
+    let mut options = ConnectOptions::new(url);
     options
         .max_connections(if in_memory { 1 } else { config.pool_size })
         .min_connections(if in_memory { 1 } else { 0 })
@@ -58,28 +81,15 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
             .foreign_keys(true)
             .busy_timeout(busy_timeout)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal);
-        if in_memory {
+        if in_memory || read_only {
+            // A read-only open cannot change the journal mode (the file keeps its own).
             opts
         } else {
             opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
         }
     });
 
-    tracing::debug!(url = %config.redacted_url(), "connecting");
-    let db = Database::connect(options).await?;
-    if config.migrate_on_start {
-        migrate(&db).await?;
-    } else {
-        let pending = Migrator::get_pending_migrations(&db).await?;
-        if !pending.is_empty() {
-            tracing::warn!(
-                pending = pending.len(),
-                "the database has pending migrations: run `sea-orm-cli migrate up` \
-                 or set DATABASE_MIGRATE_ON_START=true"
-            );
-        }
-    }
-    Ok(db)
+    options
 }
 
 /// Applies every pending migration.

@@ -3,6 +3,7 @@
 
 mod agent_jobs;
 mod agent_jobs_hardening;
+mod agent_jobs_retry;
 mod catalog;
 mod connect;
 mod deadlocks_identity_jobs;
