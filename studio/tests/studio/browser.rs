@@ -233,6 +233,14 @@ async fn a_person_walks_from_the_overview_to_a_variant_and_cancels_a_job() {
         .click()
         .await
         .expect("submit");
+    // The form posts and the browser follows the redirect to the job's page: wait for it, a
+    // loaded machine may take a while.
+    client
+        .wait()
+        .at_most(std::time::Duration::from_secs(30))
+        .for_element(Locator::Css("#status"))
+        .await
+        .expect("the job's page after the cancel");
     assert_eq!(text(&client, "#status").await, "CANCELLED");
     assert!(
         client

@@ -91,14 +91,15 @@ async fn catalog(t: &TestDb) -> BTreeSet<String> {
                     found.insert(name);
                 }
             }
-            // SQLite keeps no name for a foreign key: it is known by its table and column, and
-            // stands here under the name the other backends give it (`fk_<table>_<column>`).
+            // SQLite keeps no name for a foreign key: it is known by its table and (first)
+            // column, and stands here under the name the other backends give it
+            // (`fk_<table>_<column>`).
             found.extend(
                 names(
                     t,
                     "SELECT 'fk_' || m.name || '_' || f.\"from\" AS name \
                      FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f \
-                     WHERE m.type = 'table'",
+                     WHERE m.type = 'table' AND f.seq = 0",
                     "name",
                 )
                 .await,
@@ -137,7 +138,14 @@ backend_test! {
             .map(str::to_owned)
             .collect();
 
-        let untranslated: Vec<_> = found.difference(&known).collect();
+        // A unique rule no write can break on its own has no rule to translate: the unique
+        // (id, store_id) of products, which the composite foreign keys of variants and images
+        // point at, holds whenever the primary key does, and the primary key refuses first.
+        let unbreakable = ["uq_products_id_store_id"];
+        let untranslated: Vec<_> = found
+            .difference(&known)
+            .filter(|name| !unbreakable.contains(&name.as_str()))
+            .collect();
         assert!(
             untranslated.is_empty(),
             "constraints without a rule in domain::rules: {untranslated:?}"
