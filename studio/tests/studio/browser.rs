@@ -237,7 +237,7 @@ async fn a_person_walks_from_the_overview_to_a_variant_and_cancels_a_job() {
     // loaded machine may take a while.
     client
         .wait()
-        .at_most(std::time::Duration::from_secs(30))
+        .at_most(Duration::from_secs(30))
         .for_element(Locator::Css("#status"))
         .await
         .expect("the job's page after the cancel");
