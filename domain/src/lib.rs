@@ -26,7 +26,7 @@ pub mod users;
 pub mod values;
 
 pub use config::Config;
-pub use db::{connect, health, migrate, pending_migrations};
+pub use db::{connect, health, migrate, migration_status, pending_migrations};
 pub use error::{ConfigProblem, Error, Result, Violation};
 pub use money::Money;
 pub use rules::{CheckRule, ForeignKeyRule, UniqueRule};
