@@ -15,4 +15,4 @@ mod stores;
 mod suppliers;
 
 pub use tests::builders::*;
-pub use tests::{Backend, TestDb, backend_test};
+pub use tests::{Backend, TestDb, backend_test, per_backend};
