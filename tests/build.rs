@@ -11,7 +11,11 @@ fn main() {
     // would print "ok"). Under ZYENTA_TEST_REQUIRE_BACKENDS they stay, and fail.
     println!("cargo::rustc-check-cfg=cfg(zyenta_no_postgres)");
     println!("cargo::rustc-check-cfg=cfg(zyenta_no_mysql)");
-    for variable in ["TEST_DATABASE_URL", "TEST_MYSQL_URL", "ZYENTA_TEST_REQUIRE_BACKENDS"] {
+    for variable in [
+        "TEST_DATABASE_URL",
+        "TEST_MYSQL_URL",
+        "ZYENTA_TEST_REQUIRE_BACKENDS",
+    ] {
         println!("cargo::rerun-if-env-changed={variable}");
     }
     let required = matches!(

@@ -125,6 +125,50 @@ impl Config {
     }
 }
 
+/// The deployment environment, `ZYENTA_ENV`: `production`, `development` (the default) or
+/// `test`. Production makes a missing encryption key an error and refuses the operator
+/// commands that destroy data (truncate, fresh, reset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Environment {
+    /// A live deployment.
+    Production,
+    /// A developer's machine (the default).
+    #[default]
+    Development,
+    /// A test run.
+    Test,
+}
+
+impl Environment {
+    /// Reads `ZYENTA_ENV` (after `.env`, like [`Config::from_env`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `ZYENTA_ENV` when it is set to anything else.
+    pub fn from_env() -> Result<Self> {
+        migration::connection::load_env_file();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads `ZYENTA_ENV` through `lookup`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `ZYENTA_ENV` when it is set to anything else.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        match lookup(crate::crypto::ENVIRONMENT_VARIABLE)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "development") => Ok(Self::Development),
+            Some("test") => Ok(Self::Test),
+            Some("production") => Ok(Self::Production),
+            Some(_) => Err(config_error(
+                crate::crypto::ENVIRONMENT_VARIABLE,
+                ConfigProblem::UnknownEnvironment,
+            )),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self::new(DEFAULT_DATABASE_URL)

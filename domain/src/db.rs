@@ -81,9 +81,9 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
             .await
             .map_err(Error::Connect)?;
     }
-    let db = Database::connect(options).await.map_err(|e| {
-        Error::Connect(migration::connection::diagnose(&config.database_url, &e))
-    })?;
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| Error::Connect(migration::connection::diagnose(&config.database_url, &e)))?;
     if config.migrate_on_start {
         migrate(&db).await?;
     } else {

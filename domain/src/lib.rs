@@ -25,7 +25,7 @@ pub mod suppliers;
 pub mod users;
 pub mod values;
 
-pub use config::Config;
+pub use config::{Config, Environment};
 pub use db::{connect, health, migrate, migration_status, pending_migrations};
 pub use error::{ConfigProblem, Error, Result, Violation};
 pub use money::Money;

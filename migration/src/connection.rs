@@ -68,7 +68,9 @@ pub fn scrub(text: &str, url: &str) -> String {
 
 /// Byte range of the password in `url`, if it has one.
 fn password_span(url: &str) -> Option<(usize, usize)> {
-    let start = url.find("://").map_or_else(|| url.find(':').map(|i| i + 1), |i| Some(i + 3))?;
+    let start = url
+        .find("://")
+        .map_or_else(|| url.find(':').map(|i| i + 1), |i| Some(i + 3))?;
     let at = start + url[start..].rfind('@')?;
     let colon = start + url[start..at].find(':')?;
     Some((colon + 1, at))
@@ -320,7 +322,10 @@ mod tests {
     #[test]
     fn every_shape_of_url_loses_its_password() {
         for (url, secret) in [
-            ("postgres://postgres:S3cretPW@127.0.0.1:55x432/zyenta", "S3cretPW"),
+            (
+                "postgres://postgres:S3cretPW@127.0.0.1:55x432/zyenta",
+                "S3cretPW",
+            ),
             ("postgres://u:S3cret@PW@host/db", "S3cret@PW"),
             ("postgres://u:S3c/ret?x@host/db", "S3c/ret?x"),
             ("mysql://root:p%40ss%2Fw0rd@db:3306/x", "p%40ss%2Fw0rd"),
@@ -333,14 +338,23 @@ mod tests {
             let message = format!("failed for {url}: bad password {secret}");
             assert!(!scrub(&message, url).contains(secret));
         }
-        assert!(!scrub("driver said p@ss/w0rd", "mysql://root:p%40ss%2Fw0rd@db/x").contains("p@ss/w0rd"));
-        assert_eq!(redact_url("sqlite://zyenta.db?mode=rwc"), "sqlite://zyenta.db?mode=rwc");
+        assert!(
+            !scrub("driver said p@ss/w0rd", "mysql://root:p%40ss%2Fw0rd@db/x")
+                .contains("p@ss/w0rd")
+        );
+        assert_eq!(
+            redact_url("sqlite://zyenta.db?mode=rwc"),
+            "sqlite://zyenta.db?mode=rwc"
+        );
         assert_eq!(redact_url("mysql://root@db/x"), "mysql://root@db/x");
     }
 
     #[test]
     fn the_target_is_the_host_and_port_or_the_file() {
-        assert_eq!(target("postgres://u:pw@db.internal:5433/z?sslmode=require"), "db.internal:5433");
+        assert_eq!(
+            target("postgres://u:pw@db.internal:5433/z?sslmode=require"),
+            "db.internal:5433"
+        );
         assert_eq!(target("sqlite://data/z.db?mode=rwc"), "data/z.db");
         assert_eq!(target("sqlite:/tmp/z.db"), "/tmp/z.db");
     }

@@ -24,7 +24,13 @@ struct Cli {
     #[arg(short = 'v', long, global = true)]
     verbose: bool,
     /// Database schema (accepted for sea-orm-cli; the schema is the URL's default one).
-    #[arg(short = 's', long, global = true, env = "DATABASE_SCHEMA", hide_env_values = true)]
+    #[arg(
+        short = 's',
+        long,
+        global = true,
+        env = "DATABASE_SCHEMA",
+        hide_env_values = true
+    )]
     database_schema: Option<String>,
     /// Database URL [default: $DATABASE_URL, else sqlite://zyenta.db?mode=rwc].
     #[arg(short = 'u', long, global = true)]
@@ -98,7 +104,9 @@ async fn run(cli: &Cli, url: &str) -> Result<(), String> {
                 .parse::<u64>()
                 .ok()
                 .filter(|ms| (1..=3_600_000).contains(ms))
-                .ok_or("DATABASE_ACQUIRE_TIMEOUT_MS: expected a whole number between 1 and 3600000")?,
+                .ok_or(
+                    "DATABASE_ACQUIRE_TIMEOUT_MS: expected a whole number between 1 and 3600000",
+                )?,
         ),
         _ => Duration::from_secs(5),
     };
@@ -133,7 +141,10 @@ async fn run(cli: &Cli, url: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     db.close().await.ok();
     if outcome.before == outcome.after && matches!(operation, Operation::Up(_)) {
-        println!("nothing to apply: {} migrations applied", outcome.after.applied.len());
+        println!(
+            "nothing to apply: {} migrations applied",
+            outcome.after.applied.len()
+        );
     }
     print_status(&outcome.after);
     Ok(())

@@ -13,11 +13,11 @@ use sea_orm_migration::sea_orm;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use sea_orm::DatabaseExecutor;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryOrder,
     SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
-use sea_orm::DatabaseExecutor;
 use sea_orm_migration::{MigratorTrait, seaql_migrations};
 
 use crate::Migrator;

@@ -340,7 +340,9 @@ async fn postgres_template(admin: &DatabaseConnection, admin_url: &str) -> Strin
         return template;
     }
     admin
-        .execute_unprepared(&format!("SELECT pg_advisory_unlock_shared({TEMPLATE_LOCK})"))
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_unlock_shared({TEMPLATE_LOCK})"
+        ))
         .await
         .expect("advisory unlock");
     admin
@@ -449,7 +451,9 @@ async fn create_database_from(admin: &DatabaseConnection, name: &str, template: 
         }
     }
     admin
-        .execute_unprepared(&format!("SELECT pg_advisory_unlock_shared({TEMPLATE_LOCK})"))
+        .execute_unprepared(&format!(
+            "SELECT pg_advisory_unlock_shared({TEMPLATE_LOCK})"
+        ))
         .await
         .expect("advisory unlock");
 }

@@ -42,9 +42,15 @@ async fn connect_error(url: &str, target: &str) -> domain::db::ConnectProblem {
         .await
         .expect_err("cannot connect");
     let elapsed = started.elapsed();
-    assert!(elapsed < std::time::Duration::from_millis(1500), "{elapsed:?}");
+    assert!(
+        elapsed < std::time::Duration::from_millis(1500),
+        "{elapsed:?}"
+    );
     let (shown, debug) = (err.to_string(), format!("{err:?}"));
-    assert!(!shown.contains(SECRET) && !debug.contains(SECRET), "{shown} / {debug}");
+    assert!(
+        !shown.contains(SECRET) && !debug.contains(SECRET),
+        "{shown} / {debug}"
+    );
     assert!(shown.contains(target), "{shown}");
     match err {
         domain::Error::Connect(e) => e.problem,
@@ -60,7 +66,11 @@ async fn a_refused_port_is_named_with_its_cause_at_once() {
     )
     .await;
     assert_eq!(problem, domain::db::ConnectProblem::Refused);
-    let problem = connect_error(&format!("mysql://root:{SECRET}@127.0.0.1:1/z"), "127.0.0.1:1").await;
+    let problem = connect_error(
+        &format!("mysql://root:{SECRET}@127.0.0.1:1/z"),
+        "127.0.0.1:1",
+    )
+    .await;
     assert_eq!(problem, domain::db::ConnectProblem::Refused);
 }
 
@@ -106,8 +116,15 @@ fn server_url(t: &TestDb, user: Option<&str>, database: &str) -> (String, String
     let (scheme, rest) = url.split_once("://").expect("server URL");
     let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
     let host = rest.split(['/', '?']).next().expect("host").to_owned();
-    let user = user.unwrap_or(if scheme.starts_with("postgres") { "postgres" } else { "root" });
-    (format!("{scheme}://{user}:{SECRET}@{host}/{database}"), host)
+    let user = user.unwrap_or(if scheme.starts_with("postgres") {
+        "postgres"
+    } else {
+        "root"
+    });
+    (
+        format!("{scheme}://{user}:{SECRET}@{host}/{database}"),
+        host,
+    )
 }
 
 async fn server_failures(backend: Backend) {
@@ -125,7 +142,13 @@ async fn server_failures(backend: Backend) {
     );
     // A database that does not exist.
     let missing = format!("zyenta_ops_missing_{}", uuid::Uuid::now_v7().simple());
-    let db_name = t.config.database_url.rsplit('/').next().expect("db").to_owned();
+    let db_name = t
+        .config
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("db")
+        .to_owned();
     let url = t.config.database_url.replace(&db_name, &missing);
     assert_eq!(
         connect_error(&url, &host).await,

@@ -3,7 +3,6 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::*;
 
-
 const TABLES: [&str; 12] = [
     "accounts",
     "agent_jobs",
@@ -189,9 +188,8 @@ async fn four_processes_start_at_once(backend: Backend) {
         );
     }
     // Each migration recorded once, every table there.
-    let rows = t
-        .db
-        .query_all_raw(Statement::from_string(
+    let rows =
+        t.db.query_all_raw(Statement::from_string(
             t.db_backend(),
             "SELECT version FROM seaql_migrations",
         ))
@@ -212,10 +210,17 @@ async fn checking_writes_nothing(backend: Backend) {
     let db = domain::connect(&t.config).await.expect("connect");
     let status = domain::migration_status(&db).await.expect("status");
     assert_eq!(
-        (status.applied.len(), status.pending.len(), status.unknown.len()),
+        (
+            status.applied.len(),
+            status.pending.len(),
+            status.unknown.len()
+        ),
         (0, Migrator::migrations().len(), 0)
     );
-    assert_eq!(names(&t, all_tables_sql(t.db_backend())).await, Vec::<String>::new());
+    assert_eq!(
+        names(&t, all_tables_sql(t.db_backend())).await,
+        Vec::<String>::new()
+    );
 }
 
 fn all_tables_sql(backend: DbBackend) -> &'static str {
@@ -249,7 +254,9 @@ async fn unknown_migrations(backend: Backend) {
 
     // An older instance restarts: it connects (and would migrate on start: nothing pending).
     let mut config = t.config.clone();
-    let db = domain::connect(&config).await.expect("connect despite unknown");
+    let db = domain::connect(&config)
+        .await
+        .expect("connect despite unknown");
     config.migrate_on_start = true;
     domain::connect(&config)
         .await
@@ -275,7 +282,9 @@ async fn unknown_migrations(backend: Backend) {
     .expect("forget the last migration");
     let tables_before = tables(&t).await;
     match domain::migrate(&db).await {
-        Err(domain::Error::SchemaIsNewer { unknown }) => assert_eq!(unknown, vec![future.to_owned()]),
+        Err(domain::Error::SchemaIsNewer { unknown }) => {
+            assert_eq!(unknown, vec![future.to_owned()])
+        }
         other => panic!("expected SchemaIsNewer, got {other:?}"),
     }
     match domain::connect(&config).await {
