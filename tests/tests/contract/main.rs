@@ -2,6 +2,7 @@
 //! documentation for how backends are configured). One binary, so that it links once.
 
 mod agent_jobs;
+mod backups;
 mod connect;
 mod identity;
 mod media;
