@@ -66,6 +66,24 @@ pub fn scrub(text: &str, url: &str) -> String {
     out
 }
 
+/// URLs of every shape a configuration may hold (bad port, unencoded `@` and `/`, a broken IPv6
+/// host, no `//`, percent-encoding, a control character, an unsupported scheme, a refused port,
+/// a wrong user), each with a password containing `S3cret`. The tests of every binary run it
+/// with each of them and check that `S3cret` appears in none of its output.
+pub const REDACTION_CASES: [&str; 11] = [
+    "postgres://postgres:S3cretPW@127.0.0.1:55x432/zyenta",
+    "postgres://postgres:S3cretPW@@127.0.0.1:5432/zyenta",
+    "mysql://root:S3cret/PW@127.0.0.1:3306/zyenta",
+    "mysql://root:S3cretPW@[::1:3306/zyenta",
+    "postgres:postgres:S3cretPW@127.0.0.1/zyenta",
+    "postgres://postgres:S3cr%65tPW@127.0.0.1:55x432/zyenta",
+    "mysql://root:S3cret\nPW@127.0.0.1:3306/zyenta",
+    "redis://user:S3cretPW@127.0.0.1/0",
+    "postgres://postgres:S3cretPW@127.0.0.1:1/zyenta",
+    "postgres://zyenta_nobody:S3cretPW@127.0.0.1:5432/zyenta",
+    "postgresql://postgres:S3cret?PW#x@127.0.0.1:5432/zyenta",
+];
+
 /// Byte range of the password in `url`, if it has one.
 fn password_span(url: &str) -> Option<(usize, usize)> {
     let start = url
