@@ -57,9 +57,20 @@ pub fn scrub(text: &str, url: &str) -> String {
     if let Some((start, end)) = password_span(url) {
         let raw = &url[start..end];
         let decoded = percent_decode(raw);
-        for secret in [raw, decoded.as_str()] {
+        // Whole, then in pieces: a parser that split a malformed URL at an `@`, `/`, `:` or
+        // `?` of the password quotes a piece of it ("could not translate host name PW@…").
+        let mut secrets = vec![raw.to_owned(), decoded.clone()];
+        for whole in [raw, decoded.as_str()] {
+            secrets.extend(
+                whole
+                    .split(['@', '/', ':', '?', '#', '[', ']', '\n'])
+                    .filter(|piece| piece.chars().count() >= 2)
+                    .map(str::to_owned),
+            );
+        }
+        for secret in secrets {
             if !secret.is_empty() && secret != "***" {
-                out = out.replace(secret, "***");
+                out = out.replace(&secret, "***");
             }
         }
     }

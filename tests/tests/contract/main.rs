@@ -7,6 +7,7 @@ mod connect;
 mod identity;
 mod media;
 mod migrations;
+mod operations;
 mod pages;
 mod products;
 mod round_trip;
