@@ -6,8 +6,20 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let config = domain::Config::from_env();
+    // Logging as a service sets it up: RUST_LOG, else the configuration's default filter.
+    let filter = config
+        .as_ref()
+        .map(domain::Config::default_log_filter)
+        .unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let result: domain::Result<()> = async {
-        let mut config = domain::Config::from_env()?;
+        let mut config = config?;
         config.migrate_on_start = true;
         let db = domain::connect(&config).await?;
         let status = domain::migration_status(&db).await?;

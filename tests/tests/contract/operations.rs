@@ -71,3 +71,40 @@ async fn a_starting_service_never_logs_the_password(backend: Backend) {
 }
 
 per_backend!(a_starting_service_never_logs_the_password_even_at_trace => a_starting_service_never_logs_the_password);
+
+/// `DATABASE_LOG_QUERIES=true` shows the statements at the default log level; without it a
+/// start on a current database logs nothing at all (checking the migrations creates nothing,
+/// so Postgres has no "already exists" notice to report).
+async fn query_logging_and_quiet_starts(backend: Backend) {
+    let Some(t) = TestDb::migrated(backend).await else {
+        return;
+    };
+    let start = |log_queries: &str| {
+        output_of(
+            std::process::Command::new(env!("CARGO_BIN_EXE_zyenta-start"))
+                .env("DATABASE_URL", &t.config.database_url)
+                .env_remove("RUST_LOG")
+                .env("DATABASE_LOG_QUERIES", log_queries),
+        )
+    };
+    for _ in 0..2 {
+        let (ok, text) = start("false");
+        assert!(ok, "{text}");
+        assert_eq!(
+            text.trim(),
+            format!(
+                "started: {} applied, 0 pending, 0 unknown",
+                <migration::Migrator as migration::MigratorTrait>::migrations().len()
+            ),
+            "nothing logged"
+        );
+    }
+    let (ok, text) = start("true");
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("seaql_migrations"),
+        "the statements are shown: {text}"
+    );
+}
+
+per_backend!(query_logging_shows_statements_by_default_and_a_start_logs_nothing_else => query_logging_and_quiet_starts);
