@@ -31,9 +31,20 @@ fn main() {
     }
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migration/src");
     println!("cargo:rerun-if-changed={}", dir.display());
+    // The schema's files only: the migrations (`m<date>_…`), the list of them (lib.rs) and
+    // their helpers (schema.rs); the CLI and the runner do not change the schema.
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("migration/src is readable")
         .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            name == "lib.rs"
+                || name == "schema.rs"
+                || (name.starts_with('m') && name[1..].starts_with(|c: char| c.is_ascii_digit()))
+        })
         .collect();
     files.sort();
     let mut hasher = DefaultHasher::new();

@@ -404,8 +404,10 @@ pub async fn restore(config: &Config, db: &DatabaseConnection, file: &Path) -> R
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such backup file"),
         });
     }
+    let recorded = domain::migration_status(db).await?;
+    // The bookkeeping table counts too: a database with only migrations recorded is not empty.
     let existing = table_names(db).await?.len()
-        + usize::from(domain::migration_status(db).await?.applied.len() > 0);
+        + usize::from(!(recorded.applied.is_empty() && recorded.unknown.is_empty()));
     if existing > 0 {
         return Err(AdminError::NotEmpty {
             target: migration::connection::target(&config.database_url),

@@ -17,7 +17,7 @@
 //!
 //! Every database the harness creates has a name of its own (`zyenta_test_<uuid v7>`) and is
 //! dropped by its [`TestDb`]; nothing else is ever dropped, apart from Postgres templates of an
-//! older schema (see [`postgres_template`]).
+//! older schema (see `postgres_template`).
 //!
 //! Tests are written once with [`backend_test!`], which makes one test per backend.
 
