@@ -127,7 +127,7 @@ impl Config {
 
 /// The deployment environment, `ZYENTA_ENV`: `production`, `development` (the default) or
 /// `test`. Production makes a missing encryption key an error and refuses the operator
-/// commands that destroy data (truncate, fresh, reset).
+/// commands that destroy data (`zyenta-admin truncate`; `migration fresh`, `refresh`, `reset`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Environment {
     /// A live deployment.

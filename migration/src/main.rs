@@ -110,6 +110,17 @@ async fn run(cli: &Cli, url: &str) -> Result<(), String> {
         ),
         _ => Duration::from_secs(5),
     };
+    // Dropping every table is refused in production, before connecting (ZYENTA_ENV as in
+    // every binary; `down` stays available for a deliberate rollback).
+    if matches!(
+        cli.command,
+        Some(Command::Fresh | Command::Refresh | Command::Reset)
+    ) && std::env::var("ZYENTA_ENV").is_ok_and(|v| v.trim().eq_ignore_ascii_case("production"))
+    {
+        return Err(
+            "fresh, refresh and reset drop every table: refused when ZYENTA_ENV=production".into(),
+        );
+    }
     println!("database: {}", connection::redact_url(url));
     connection::probe(url, timeout)
         .await

@@ -86,3 +86,23 @@ fn a_refused_port_is_reported_at_once_as_a_message() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn dropping_everything_is_refused_in_production_before_connecting() {
+    let dir = scratch();
+    for command in ["fresh", "refresh", "reset"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_migration"))
+            .arg(command)
+            .current_dir(&dir)
+            .env("ZYENTA_ENV", "production")
+            .env("DATABASE_URL", "sqlite://prod.db?mode=rwc")
+            .output()
+            .expect("run migration");
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("refused when ZYENTA_ENV=production")
+        );
+        assert!(!dir.join("prod.db").exists());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
