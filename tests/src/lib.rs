@@ -328,7 +328,8 @@ const OLD_TEMPLATE_AGE_SECS: i64 = 3_600;
 /// The migrated template for the current migrations, built once under an advisory lock so
 /// that concurrent test processes neither race nor rebuild it. Building one drops the
 /// templates of older schema versions (`zyenta_template_<fingerprint>`, built more than an hour
-/// ago, recorded in the database's comment), which nothing else would ever remove.
+/// ago, recorded in the database's comment; undated ones are left alone), which nothing else
+/// would ever remove.
 async fn postgres_template(admin: &DatabaseConnection, admin_url: &str) -> String {
     let template = format!("zyenta_template_{}", env!("MIGRATIONS_FINGERPRINT"));
     admin
@@ -401,8 +402,9 @@ async fn template_exists(admin: &DatabaseConnection, template: &str) -> bool {
         .is_some()
 }
 
-/// Drops the templates of other schema versions built more than [`OLD_TEMPLATE_AGE_SECS`] ago
-/// (or before templates were dated). Runs under the exclusive template lock.
+/// Drops the templates of other schema versions built more than [`OLD_TEMPLATE_AGE_SECS`] ago.
+/// Templates without a date (made by an older harness) are left alone. Runs under the
+/// exclusive template lock.
 async fn drop_old_templates(admin: &DatabaseConnection, current: &str) {
     let rows = admin
         .query_all_raw(sea_orm::Statement::from_string(
@@ -419,10 +421,14 @@ async fn drop_old_templates(admin: &DatabaseConnection, current: &str) {
     for row in rows {
         let name: String = row.try_get_by_index(0).expect("name");
         let comment: String = row.try_get_by_index(1).expect("comment");
-        let built = comment
+        // An undated template was built by a harness that copies it without the shared lock:
+        // dropping it could break a copy in progress, so it is left alone.
+        let Some(built) = comment
             .strip_prefix("built ")
             .and_then(|t| t.parse::<i64>().ok())
-            .unwrap_or(0);
+        else {
+            continue;
+        };
         if now - built > OLD_TEMPLATE_AGE_SECS {
             // Without FORCE: a template someone is connected to is left for next time.
             let _ = admin
