@@ -464,11 +464,47 @@ async fn create_database_from(admin: &DatabaseConnection, name: &str, template: 
         .expect("advisory unlock");
 }
 
+// Whether a server backend runs is decided when this crate is built (build.rs reads the
+// variables) and carried by which of these two macros is exported, so that the tests of every
+// package that uses `backend_test!` / `per_backend!` (this one, the studio, …) are ignored the
+// same way without a build script of their own.
+#[cfg(zyenta_no_postgres)]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __postgres_test {
+    ($($item:tt)*) => {
+        #[ignore = "Postgres not run: TEST_DATABASE_URL is not set"]
+        $($item)*
+    };
+}
+#[cfg(not(zyenta_no_postgres))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __postgres_test {
+    ($($item:tt)*) => { $($item)* };
+}
+#[cfg(zyenta_no_mysql)]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mysql_test {
+    ($($item:tt)*) => {
+        #[ignore = "MariaDB/MySQL not run: TEST_MYSQL_URL is not set"]
+        $($item)*
+    };
+}
+#[cfg(not(zyenta_no_mysql))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __mysql_test {
+    ($($item:tt)*) => { $($item)* };
+}
+
 /// Writes one async test body once and runs it as three tests, `sqlite`, `postgres` and
 /// `mysql`, each on a fresh migrated database of its backend. A backend that is not configured
 /// when the tests are built makes its test ignored (it fails instead under
-/// `ZYENTA_TEST_REQUIRE_BACKENDS`); hand-written tests of one backend take the same attribute:
-/// `#[cfg_attr(zyenta_no_postgres, ignore = "…")]` (or `zyenta_no_mysql`).
+/// `ZYENTA_TEST_REQUIRE_BACKENDS`), in any package that uses the macro; a hand-written test of
+/// one backend is wrapped the same way: `tests::__postgres_test! { #[tokio::test] async fn … }`
+/// (or `__mysql_test!`), or written with [`per_backend!`].
 ///
 /// ```text
 /// backend_test!(async fn a_user_can_be_inserted(t: &TestDb) { … });
@@ -490,19 +526,21 @@ macro_rules! backend_test {
                 }
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(zyenta_no_postgres, ignore = "Postgres not run: TEST_DATABASE_URL is not set")]
-            async fn postgres() {
-                if let Some(t) = $crate::TestDb::migrated($crate::Backend::Postgres).await {
-                    run(&t).await;
+            $crate::__postgres_test! {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(t) = $crate::TestDb::migrated($crate::Backend::Postgres).await {
+                        run(&t).await;
+                    }
                 }
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(zyenta_no_mysql, ignore = "MariaDB/MySQL not run: TEST_MYSQL_URL is not set")]
-            async fn mysql() {
-                if let Some(t) = $crate::TestDb::migrated($crate::Backend::MySql).await {
-                    run(&t).await;
+            $crate::__mysql_test! {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    if let Some(t) = $crate::TestDb::migrated($crate::Backend::MySql).await {
+                        run(&t).await;
+                    }
                 }
             }
         }
@@ -525,16 +563,18 @@ macro_rules! per_backend {
                 $fun($crate::Backend::Sqlite).await;
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(zyenta_no_postgres, ignore = "Postgres not run: TEST_DATABASE_URL is not set")]
-            async fn postgres() {
-                $fun($crate::Backend::Postgres).await;
+            $crate::__postgres_test! {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    $fun($crate::Backend::Postgres).await;
+                }
             }
 
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(zyenta_no_mysql, ignore = "MariaDB/MySQL not run: TEST_MYSQL_URL is not set")]
-            async fn mysql() {
-                $fun($crate::Backend::MySql).await;
+            $crate::__mysql_test! {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    $fun($crate::Backend::MySql).await;
+                }
             }
         }
     };
