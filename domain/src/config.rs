@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use crate::error::{ConfigProblem, Error, Result};
 
-/// The embedded default: a SQLite file in the working directory, created on first use.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://zyenta.db?mode=rwc";
+/// The embedded default: a SQLite file in the working directory, created on first use (the
+/// same constant the migration CLI uses).
+pub const DEFAULT_DATABASE_URL: &str = migration::connection::DEFAULT_DATABASE_URL;
 /// Connections in the pool unless `DATABASE_POOL_SIZE` says otherwise.
 pub const DEFAULT_POOL_SIZE: u32 = 10;
 /// How long a caller waits for a pooled connection before giving up.
@@ -29,7 +30,8 @@ pub struct Config {
     pub pool_size: u32,
     /// `DATABASE_ACQUIRE_TIMEOUT_MS`: how long to wait for a free connection.
     pub acquire_timeout: Duration,
-    /// `DATABASE_LOG_QUERIES`: log every statement at DEBUG through `tracing`.
+    /// `DATABASE_LOG_QUERIES`: log every statement at INFO through `tracing` (target
+    /// `sqlx::query`; see [`Config::default_log_filter`]).
     pub log_queries: bool,
     /// `DATABASE_SLOW_QUERY_MS`: statements slower than this are logged at WARN.
     pub slow_query_threshold: Duration,
@@ -51,11 +53,14 @@ impl Config {
         }
     }
 
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment, after loading `.env` from the
+    /// working directory or a parent (variables already set win); every binary of the
+    /// workspace, the migration CLI included, reads it the same way.
     ///
     /// # Errors
     /// [`Error::Config`] naming the variable when a value is set but unusable.
     pub fn from_env() -> Result<Self> {
+        migration::connection::load_env_file();
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
@@ -67,15 +72,9 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let mut config =
             Self::new(get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()));
-        if ![
-            "postgres://",
-            "postgresql://",
-            "mysql://",
-            "mariadb://",
-            "sqlite:",
-        ]
-        .iter()
-        .any(|scheme| config.database_url.starts_with(scheme))
+        if !migration::connection::SUPPORTED_SCHEMES
+            .iter()
+            .any(|scheme| config.database_url.starts_with(scheme))
         {
             return Err(config_error("DATABASE_URL", ConfigProblem::UnsupportedUrl));
         }
@@ -107,6 +106,69 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The `tracing` filter a binary uses when `RUST_LOG` is unset: warnings, plus every
+    /// statement (target `sqlx::query`, level INFO) when `DATABASE_LOG_QUERIES` is on, so that
+    /// the variable shows the statements without touching `RUST_LOG`.
+    pub fn default_log_filter(&self) -> String {
+        if self.log_queries {
+            "warn,sqlx::query=info".to_owned()
+        } else {
+            "warn".to_owned()
+        }
+    }
+
+    /// `text` without the URL's password, in any form it may have been quoted in (see
+    /// [`migration::connection::scrub`]); binaries pass every error message through it.
+    pub fn scrub(&self, text: &str) -> String {
+        migration::connection::scrub(text, &self.database_url)
+    }
+}
+
+/// The deployment environment, `ZYENTA_ENV`: `production`, `development` (the default) or
+/// `test`. Production makes a missing encryption key an error and refuses the operator
+/// commands that destroy data (`zyenta-admin truncate`; `migration fresh`, `refresh`, `reset`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Environment {
+    /// A live deployment.
+    Production,
+    /// A developer's machine (the default).
+    #[default]
+    Development,
+    /// A test run.
+    Test,
+}
+
+impl Environment {
+    /// Reads `ZYENTA_ENV` (after `.env`, like [`Config::from_env`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `ZYENTA_ENV` when it is set to anything else.
+    pub fn from_env() -> Result<Self> {
+        migration::connection::load_env_file();
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads `ZYENTA_ENV` through `lookup`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `ZYENTA_ENV` when it is set to anything else.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        match lookup(crate::crypto::ENVIRONMENT_VARIABLE)
+            .map(|v| v.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("" | "development") => Ok(Self::Development),
+            Some("test") => Ok(Self::Test),
+            Some("production") => Ok(Self::Production),
+            Some(_) => Err(config_error(
+                crate::crypto::ENVIRONMENT_VARIABLE,
+                ConfigProblem::UnknownEnvironment,
+            )),
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self::new(DEFAULT_DATABASE_URL)
@@ -126,23 +188,10 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`; other URLs unchanged.
+/// `scheme://user:secret@host/db` → `scheme://user:***@host/db`, for any URL, malformed ones
+/// included (see [`migration::connection::redact_url`]).
 pub(crate) fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
-    let rest = &url[scheme_end..];
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{}{}:***{}",
-            &url[..scheme_end],
-            &authority[..colon],
-            &rest[at..]
-        ),
-        _ => url.to_owned(),
-    }
+    migration::connection::redact_url(url)
 }
 
 fn config_error(variable: &'static str, reason: ConfigProblem) -> Error {

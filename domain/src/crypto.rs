@@ -203,12 +203,13 @@ impl KeyRing {
         Self::new(current, previous)
     }
 
-    /// The key ring of the process: [`KeyRing::load`] with the environment and
-    /// [`LOCAL_KEY_FILE`] in the working directory.
+    /// The key ring of the process: [`KeyRing::load`] with the environment (after `.env`, as
+    /// [`crate::Config::from_env`] reads it) and [`LOCAL_KEY_FILE`] in the working directory.
     ///
     /// # Errors
     /// As [`KeyRing::load`].
     pub fn from_env() -> Result<Self> {
+        migration::connection::load_env_file();
         Self::load(|name| std::env::var(name).ok(), Path::new(LOCAL_KEY_FILE))
     }
 

@@ -2,14 +2,15 @@
 
 use std::time::{Duration, Instant};
 
-use migration::{Migrator, MigratorTrait};
+pub use migration::connection::{ConnectError, ConnectProblem};
+pub use migration::runner::Status as MigrationStatus;
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
 
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 mod read_only;
 pub use read_only::connect_read_only;
@@ -24,28 +25,46 @@ pub const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// Opens the connection pool that `config` describes, and applies pending migrations when
 /// `config.migrate_on_start` is set (otherwise it warns when some are pending).
 ///
+/// A first connection is made outside the pool, so that a database that cannot be reached is
+/// reported at once with its cause ([`crate::Error::Connect`]), not after the pool's timeout.
+/// Applied migrations that this build does not know (a newer build migrated the database) are
+/// a warning, and the pool is returned: an older instance keeps working during a rolling
+/// deploy. Only applying migrations then refuses ([`crate::Error::SchemaIsNewer`]). Checking
+/// the migrations writes nothing.
+///
 /// A connection is checked with a ping when it is taken from the pool after
 /// [`PING_IF_IDLE_FOR`] or more of idleness, not on every checkout.
 ///
 /// The returned handle is cheap to clone; services share it instead of a global.
 ///
 /// # Errors
-/// [`crate::Error::Database`] when the database cannot be reached or a migration fails.
+/// [`crate::Error::Connect`] when the database cannot be reached; [`crate::Error::SchemaIsNewer`]
+/// when `migrate_on_start` would apply migrations to a schema a newer build migrated;
+/// [`crate::Error::Database`] when a migration fails.
 pub async fn connect(config: &Config) -> Result<DatabaseConnection> {
+    let in_memory = is_in_memory_sqlite(&config.database_url);
     let options = connect_options(config, config.database_url.clone(), false);
     tracing::debug!(url = %config.redacted_url(), "connecting");
-    let db = Database::connect(options).await?;
+    if !in_memory {
+        migration::connection::probe(&config.database_url, config.acquire_timeout)
+            .await
+            .map_err(Error::Connect)?;
+    }
+    let db = Database::connect(options)
+        .await
+        .map_err(|e| Error::Connect(migration::connection::diagnose(&config.database_url, &e)))?;
     if config.migrate_on_start {
         migrate(&db).await?;
     } else {
-        let pending = Migrator::get_pending_migrations(&db).await?;
-        if !pending.is_empty() {
+        let status = migration_status(&db).await?;
+        if !status.pending.is_empty() {
             tracing::warn!(
-                pending = pending.len(),
-                "the database has pending migrations: run `sea-orm-cli migrate up` \
-                 or set DATABASE_MIGRATE_ON_START=true"
+                pending = status.pending.len(),
+                "the database has pending migrations: run `migration up` \
+                 (or `sea-orm-cli migrate up`), or set DATABASE_MIGRATE_ON_START=true"
             );
         }
+        warn_unknown(&status);
     }
     Ok(db)
 }
@@ -64,7 +83,7 @@ pub(crate) fn connect_options(config: &Config, url: String, read_only: bool) -> 
         // per-statement log is off.
         .sqlx_logging(true)
         .sqlx_logging_level(if config.log_queries {
-            log::LevelFilter::Debug
+            log::LevelFilter::Info
         } else {
             log::LevelFilter::Off
         })
@@ -92,25 +111,58 @@ pub(crate) fn connect_options(config: &Config, url: String, read_only: bool) -> 
     options
 }
 
-/// Applies every pending migration.
-///
-/// # Errors
-/// [`crate::Error::Database`] when a migration fails; on Postgres it is rolled back.
-pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
-    Migrator::up(db, None).await?;
-    Ok(())
+fn warn_unknown(status: &MigrationStatus) {
+    if !status.unknown.is_empty() {
+        tracing::warn!(
+            unknown = %status.unknown.join(", "),
+            "the database has applied migrations this build does not know (a newer build \
+             migrated it); carrying on, as the previous release must keep working"
+        );
+    }
 }
 
-/// Names of the migrations not yet applied, oldest first.
+/// Applies every pending migration, under a database-wide lock: several processes starting
+/// at once apply each migration once (the others wait, then find nothing pending).
+///
+/// # Errors
+/// [`Error::SchemaIsNewer`] when migrations are pending and the database also holds applied
+/// migrations this build does not know; [`crate::Error::Database`] when a migration fails (on
+/// Postgres and SQLite it is rolled back).
+pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
+    match migration::runner::run(db, migration::runner::Operation::Up(None)).await {
+        Ok(outcome) => {
+            warn_unknown(&outcome.after);
+            Ok(())
+        }
+        Err(err) => {
+            // The refusal, read again to name the unknown migrations in a typed error.
+            let status = migration_status(db).await?;
+            if !status.unknown.is_empty() && !status.pending.is_empty() {
+                Err(Error::SchemaIsNewer {
+                    unknown: status.unknown,
+                })
+            } else {
+                Err(err.into())
+            }
+        }
+    }
+}
+
+/// Names of the migrations not yet applied, oldest first. Reads only.
 ///
 /// # Errors
 /// [`crate::Error::Database`] when the database cannot be read.
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>> {
-    Ok(Migrator::get_pending_migrations(db)
-        .await?
-        .iter()
-        .map(|m| m.name().to_owned())
-        .collect())
+    Ok(migration_status(db).await?.pending)
+}
+
+/// Migrations applied, pending and unknown to this build (applied by a newer one). Reads only:
+/// it never creates the bookkeeping table.
+///
+/// # Errors
+/// [`crate::Error::Database`] when the database cannot be read.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<MigrationStatus> {
+    Ok(migration::runner::status(db).await?)
 }
 
 /// A cheap liveness check: one round trip to the database, and how long it took.

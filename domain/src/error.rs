@@ -120,6 +120,24 @@ pub enum Error {
     #[error("the transaction was rolled back by a deadlock or lock timeout; run it again")]
     Transient(#[source] DbErr),
 
+    /// The first connection to the database failed. The message names the host and port (or
+    /// the SQLite file), the cause (refused, authentication, unknown database, read-only
+    /// folder, …) and the fix; never the password.
+    #[error("{0}")]
+    Connect(crate::db::ConnectError),
+
+    /// Applying migrations was refused: the database holds migrations this build does not know
+    /// (a newer build applied them), and changing its schema from an older build could break it.
+    #[error(
+        "the database has applied migrations this build does not know ({}); refusing to migrate: \
+         run the migrations of the newest build",
+        .unknown.join(", ")
+    )]
+    SchemaIsNewer {
+        /// The names of the unknown applied migrations.
+        unknown: Vec<String>,
+    },
+
     /// Any other database error (connection lost, timeout, …), kept for its source.
     #[error("database error: {0}")]
     Database(#[source] DbErr),

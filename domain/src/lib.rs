@@ -27,8 +27,8 @@ pub mod txn;
 pub mod users;
 pub mod values;
 
-pub use config::Config;
-pub use db::{connect, health, migrate, pending_migrations};
+pub use config::{Config, Environment};
+pub use db::{connect, health, migrate, migration_status, pending_migrations};
 pub use error::{ConfigProblem, Error, Result, Violation};
 pub use money::Money;
 pub use rules::{CheckRule, ForeignKeyRule, UniqueRule};

@@ -10,6 +10,9 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod connection;
+pub mod runner;
+
 mod m20261122_000001_identity;
 mod m20261122_000002_suppliers;
 mod m20261122_000003_stores;

@@ -10,7 +10,6 @@ use domain::crypto::KeyRing;
 use domain::users::{Argon2Params, PasswordHasher};
 use domain::{Config, DatabaseConnection};
 use indicatif::{ProgressBar, ProgressStyle};
-use migration::{Migrator, MigratorTrait};
 use seed::bulk::{self, BulkOptions};
 use seed::demo::{self, Outcome};
 
@@ -37,37 +36,54 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    let args = Args::parse();
+    // The configuration is read (and `.env` loaded) before logging starts, so that
+    // DATABASE_LOG_QUERIES can choose the default filter.
+    let config = Config::from_env();
+    let filter = config
+        .as_ref()
+        .map(Config::default_log_filter)
+        .unwrap_or_else(|_| "warn".into());
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter.into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    let args = Args::parse();
-    match run(args).await {
+    let url = config
+        .as_ref()
+        .map(|c| c.database_url.clone())
+        .unwrap_or_default();
+    match run(config, args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("seed failed: {err}");
+            // Whatever a driver quoted, the password of the URL never reaches the terminal.
+            eprintln!(
+                "seed failed: {}",
+                migration::connection::scrub(&err.to_string(), &url)
+            );
             eprintln!("nothing was left half-written: each step is one transaction.");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(args: Args) -> domain::Result<()> {
-    let mut config = Config::from_env()?;
+async fn run(config: domain::Result<Config>, args: Args) -> domain::Result<()> {
+    let mut config = config?;
     // Seeding always brings the schema up to date first.
     config.migrate_on_start = true;
     println!("database: {}", config.redacted_url());
+    // Everything that can be checked is checked before the first write: the key (required in
+    // production) and the hasher come before connect, which migrates.
+    let hasher = PasswordHasher::new(Argon2Params::OWASP)?;
+    let keys = KeyRing::from_env()?;
     let db = domain::connect(&config).await?;
     if args.reset {
-        Migrator::refresh(&db).await?;
+        migration::runner::run(&db, migration::runner::Operation::Refresh).await?;
         println!("reset: every table dropped and migrated again");
     }
     println!("migrations: up to date");
 
-    let hasher = PasswordHasher::new(Argon2Params::OWASP)?;
-    let keys = KeyRing::from_env()?;
     match demo::seed(&db, &hasher, &keys).await? {
         Outcome::Created { .. } => println!("demo data: created"),
         Outcome::AlreadySeeded { .. } => println!("demo data: already there, nothing changed"),

@@ -1,7 +1,6 @@
 //! A pool whose every connection is a read-only session, for tools that only look (the
 //! studio): a wrong route or a bug cannot write, because the database itself refuses.
 
-use migration::{Migrator, MigratorTrait};
 use sea_orm::{Database, DatabaseConnection, sqlx};
 
 use super::{connect_options, is_in_memory_sqlite};
@@ -64,11 +63,18 @@ pub async fn connect_read_only(config: &Config) -> Result<DatabaseConnection> {
         });
     tracing::debug!(url = %config.redacted_url(), "connecting read-only");
     let db = Database::connect(options).await?;
-    let pending = Migrator::get_pending_migrations_read_only(&db).await?;
-    if !pending.is_empty() {
+    // Reads only, and tolerates migrations of a newer build (a warning, as in `connect`).
+    let status = migration::runner::status(&db).await?;
+    if !status.pending.is_empty() {
         tracing::warn!(
-            pending = pending.len(),
-            "the database has pending migrations: run `sea-orm-cli migrate up`"
+            pending = status.pending.len(),
+            "the database has pending migrations: run `migration up` (or `sea-orm-cli migrate up`)"
+        );
+    }
+    if !status.unknown.is_empty() {
+        tracing::warn!(
+            unknown = %status.unknown.join(", "),
+            "the database has applied migrations this build does not know (a newer build migrated it)"
         );
     }
     Ok(db)

@@ -4,6 +4,7 @@
 mod agent_jobs;
 mod agent_jobs_hardening;
 mod agent_jobs_retry;
+mod backups;
 mod catalog;
 mod connect;
 mod deadlocks_identity_jobs;
@@ -12,6 +13,7 @@ mod identity;
 mod identity_hardening;
 mod media;
 mod migrations;
+mod operations;
 mod pages;
 mod products;
 mod properties;
@@ -24,4 +26,4 @@ mod stores;
 mod suppliers;
 
 pub use tests::builders::*;
-pub use tests::{Backend, TestDb, backend_test};
+pub use tests::{Backend, TestDb, backend_test, per_backend};

@@ -153,21 +153,147 @@ async fn up_down_up(backend: Backend) {
     assert_eq!(tables(&t).await, TABLES);
 }
 
-mod migrations_go_up_down_and_up_again_leaving_nothing_behind {
-    use super::*;
+per_backend!(migrations_go_up_down_and_up_again_leaving_nothing_behind => up_down_up);
 
-    #[tokio::test]
-    async fn sqlite() {
-        up_down_up(Backend::Sqlite).await;
+/// Four service processes start at once on an empty database, each with migrate-on-start:
+/// all start, and every migration is applied exactly once (the lock serialises them; the
+/// ones that wait find nothing pending).
+async fn four_processes_start_at_once(backend: Backend) {
+    let Some(t) = TestDb::empty(backend).await else {
+        return;
+    };
+    let total = Migrator::migrations().len();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_zyenta-start"))
+                .env("DATABASE_URL", &t.config.database_url)
+                .env("RUST_LOG", "warn")
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start a process")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("process ends");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "a process failed to start: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains(&format!("started: {total} applied, 0 pending, 0 unknown")),
+            "{stdout}"
+        );
     }
+    // Each migration recorded once, every table there.
+    let rows =
+        t.db.query_all_raw(Statement::from_string(
+            t.db_backend(),
+            "SELECT version FROM seaql_migrations",
+        ))
+        .await
+        .expect("bookkeeping");
+    assert_eq!(rows.len(), total);
+    assert_eq!(tables(&t).await, TABLES);
+}
 
-    #[tokio::test]
-    async fn postgres() {
-        up_down_up(Backend::Postgres).await;
-    }
+per_backend!(four_processes_migrating_at_once_all_start_and_migrate_once => four_processes_start_at_once);
 
-    #[tokio::test]
-    async fn mysql() {
-        up_down_up(Backend::MySql).await;
+/// Checking for pending migrations writes nothing: connecting without migrate-on-start to an
+/// empty database leaves it empty (no bookkeeping table), and reports everything pending.
+async fn checking_writes_nothing(backend: Backend) {
+    let Some(t) = TestDb::empty(backend).await else {
+        return;
+    };
+    let db = domain::connect(&t.config).await.expect("connect");
+    let status = domain::migration_status(&db).await.expect("status");
+    assert_eq!(
+        (
+            status.applied.len(),
+            status.pending.len(),
+            status.unknown.len()
+        ),
+        (0, Migrator::migrations().len(), 0)
+    );
+    assert_eq!(
+        names(&t, all_tables_sql(t.db_backend())).await,
+        Vec::<String>::new()
+    );
+}
+
+fn all_tables_sql(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => {
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public'"
+        }
+        DbBackend::MySql => {
+            "SELECT CAST(table_name AS CHAR) FROM information_schema.tables \
+             WHERE table_schema = DATABASE()"
+        }
+        _ => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
     }
 }
+
+per_backend!(checking_for_pending_migrations_writes_nothing => checking_writes_nothing);
+
+/// A newer build applied a migration this build does not know: connecting warns and works,
+/// `status` lists it, applying nothing is fine, and applying something refuses without
+/// changing the schema.
+async fn unknown_migrations(backend: Backend) {
+    let Some(t) = TestDb::migrated(backend).await else {
+        return;
+    };
+    let future = "m20991231_000001_from_a_newer_build";
+    t.db.execute_unprepared(&format!(
+        "INSERT INTO seaql_migrations (version, applied_at) VALUES ('{future}', 0)"
+    ))
+    .await
+    .expect("record a newer migration");
+
+    // An older instance restarts: it connects (and would migrate on start: nothing pending).
+    let mut config = t.config.clone();
+    let db = domain::connect(&config)
+        .await
+        .expect("connect despite unknown");
+    config.migrate_on_start = true;
+    domain::connect(&config)
+        .await
+        .expect("migrate-on-start with nothing pending starts");
+    let status = domain::migration_status(&db).await.expect("status");
+    assert_eq!(status.unknown, vec![future.to_owned()]);
+    assert!(status.pending.is_empty());
+    assert_eq!(status.applied.len(), Migrator::migrations().len());
+
+    // Something to apply as well: refused, typed, and nothing written.
+    let last = Migrator::migrations()
+        .last()
+        .expect("migrations")
+        .name()
+        .to_owned();
+    migration::runner::run(&db, migration::runner::Operation::Down(Some(1)))
+        .await
+        .expect_err("rolling back is refused as well");
+    t.db.execute_unprepared(&format!(
+        "DELETE FROM seaql_migrations WHERE version = '{last}'"
+    ))
+    .await
+    .expect("forget the last migration");
+    let tables_before = tables(&t).await;
+    match domain::migrate(&db).await {
+        Err(domain::Error::SchemaIsNewer { unknown }) => {
+            assert_eq!(unknown, vec![future.to_owned()])
+        }
+        other => panic!("expected SchemaIsNewer, got {other:?}"),
+    }
+    match domain::connect(&config).await {
+        Err(domain::Error::SchemaIsNewer { .. }) => {}
+        other => panic!("expected SchemaIsNewer, got {other:?}"),
+    }
+    let status = domain::migration_status(&db).await.expect("status");
+    assert_eq!(status.pending, vec![last]);
+    assert_eq!(tables(&t).await, tables_before);
+}
+
+per_backend!(unknown_applied_migrations_warn_are_listed_and_only_applying_refuses => unknown_migrations);

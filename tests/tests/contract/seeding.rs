@@ -175,8 +175,10 @@ backend_test!(
         let (hasher, keys) = (hasher(), keys());
         demo::seed(&t.db, &hasher, &keys).await.expect("seed");
         let fresh = seed::report::counts(&t.db).await.expect("counts");
-        use migration::MigratorTrait;
-        migration::Migrator::refresh(&t.db).await.expect("reset");
+        // What `seed --reset` runs: the whole refresh on one connection, under the lock.
+        migration::runner::run(&t.db, migration::runner::Operation::Refresh)
+            .await
+            .expect("reset");
         assert!(
             seed::report::counts(&t.db)
                 .await
