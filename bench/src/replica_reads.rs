@@ -19,9 +19,9 @@ use std::process::Command;
 use std::sync::Arc;
 
 use domain::Config;
+use domain::StoreScope;
 use domain::products::{self, ProductPatch};
 use domain::replica::{ReplicaConfig, Router};
-use domain::stores::StoreScope;
 use uuid::Uuid;
 
 use crate::data::{Rng, share};

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use domain::DatabaseConnection;
+use domain::StoreScope;
 use domain::agent_jobs::{self, JobOwner};
 use domain::paging::PageRequest;
-use domain::stores::StoreScope;
 use domain::users::{self, Email, PasswordHasher};
 use entity::{agent_jobs as jobs_table, products as products_table};
 use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType};

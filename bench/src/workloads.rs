@@ -3,13 +3,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use domain::StoreScope;
 use domain::agent_jobs::{
     self, JobInput, JobOutput, JobOwner, NewJob, ProductSearch, ScoutResult, ScoutedProduct,
     Worker, WorkerId,
 };
 use domain::paging::{Cursor, PageRequest};
 use domain::products::{self, NewProduct, ProductQuery, ProductStatus, SupplierProvider};
-use domain::stores::{self, NewStore, StoreScope};
+use domain::stores::{self, NewStore};
 use domain::users::{self, DisplayName, Email, NewUser, Password, PasswordHasher};
 use domain::{DatabaseConnection, Error};
 use entity::{agent_jobs as jobs_table, product_variants, products as products_table};

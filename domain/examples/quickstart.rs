@@ -18,10 +18,10 @@ use domain::agent_jobs::{
 };
 use domain::crypto::{KeyRing, Secret};
 use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
-use domain::stores::{self, NewStore, StorePatch, StoreScope};
+use domain::stores::{self, NewStore, StorePatch};
 use domain::suppliers::{self, NewSupplierAccount};
 use domain::users::{self, Argon2Params, Email, NewUser, Password, PasswordHasher, sessions};
-use domain::{Config, Result};
+use domain::{Config, Result, StoreScope};
 use rust_decimal::Decimal;
 
 #[tokio::main]

@@ -2,7 +2,7 @@
 //! processor, video generator), on the `agent_jobs` table.
 //!
 //! - The store side ([`enqueue`], [`enqueue_many`], [`get`], [`list`], [`cancel`],
-//!   [`counts`]) acts for a [`JobOwner`]: a store, through its [`crate::stores::StoreScope`],
+//!   [`counts`]) acts for a [`JobOwner`]: a store, through its [`crate::scope::StoreScope`],
 //!   or [`JobOwner::SYSTEM`] for jobs of no store.
 //! - The worker side: a [`Worker`] claims the next runnable job ([`Worker::claim`]) and gets a
 //!   [`ClaimedJob`] handle to report progress, complete or fail it; [`Worker::run`] is a
@@ -21,7 +21,7 @@ use entity::agent_jobs;
 use uuid::Uuid;
 
 use crate::error::{Error, Result, Violation};
-use crate::stores::StoreScope;
+use crate::scope::StoreScope;
 
 mod claim;
 mod payload;
@@ -30,6 +30,7 @@ mod retry;
 mod run;
 mod wakeup;
 
+pub use crate::error::ReleaseReason;
 pub use claim::{Backoff, ClaimedJob, FailOutcome, MAX_BACKOFF, Worker};
 pub use entity::sea_orm_active_enums::{AgentType, JobStatus};
 pub use payload::{
@@ -159,19 +160,6 @@ impl std::fmt::Display for WorkerId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-/// Why a worker's [`ClaimedJob`] no longer holds its job ([`Error::JobReleased`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
-#[non_exhaustive]
-pub enum ReleaseReason {
-    /// Someone cancelled the job.
-    #[error("it was cancelled")]
-    Cancelled,
-    /// The worker's lease ran out: the job was rescued and claimed again (by another worker,
-    /// or as a new attempt).
-    #[error("its lease ran out and it was claimed again")]
-    LeaseLost,
 }
 
 /// Progress of a job in percent, 0 to 100.
@@ -318,41 +306,6 @@ impl TryFrom<agent_jobs::Model> for AgentJob {
             updated_at: row.updated_at,
         })
     }
-}
-
-/// A status as the database spells it, for [`Error::InvalidTransition`].
-pub(crate) fn status_name(status: JobStatus) -> &'static str {
-    match status {
-        JobStatus::Pending => "PENDING",
-        JobStatus::Processing => "PROCESSING",
-        JobStatus::Completed => "COMPLETED",
-        JobStatus::Failed => "FAILED",
-        JobStatus::Cancelled => "CANCELLED",
-    }
-}
-
-/// An agent type as the database spells it (also the payload of its notifications).
-pub(crate) fn agent_type_name(agent_type: AgentType) -> &'static str {
-    match agent_type {
-        AgentType::BrandGenerator => "BRAND_GENERATOR",
-        AgentType::ProductScout => "PRODUCT_SCOUT",
-        AgentType::Copywriter => "COPYWRITER",
-        AgentType::ImageProcessor => "IMAGE_PROCESSOR",
-        AgentType::VideoGenerator => "VIDEO_GENERATOR",
-    }
-}
-
-/// The agent type spelled `name` in the database, if any.
-pub(crate) fn agent_type_by_name(name: &str) -> Option<AgentType> {
-    [
-        AgentType::BrandGenerator,
-        AgentType::ProductScout,
-        AgentType::Copywriter,
-        AgentType::ImageProcessor,
-        AgentType::VideoGenerator,
-    ]
-    .into_iter()
-    .find(|t| agent_type_name(*t) == name)
 }
 
 /// Cuts `text` to at most `max` characters.

@@ -1,10 +1,9 @@
 //! The one error type of the crate.
 
-use entity::sea_orm_active_enums::AgentType;
-use sea_orm::DbErr;
+use entity::sea_orm_active_enums::{AgentType, JobStatus, ProductStatus, StoreStatus};
+use sea_orm::{ActiveEnum, DbErr};
 use uuid::Uuid;
 
-use crate::agent_jobs::ReleaseReason;
 use crate::rules::{CheckRule, ForeignKeyRule, UniqueRule};
 
 /// The result type of every fallible function of the crate.
@@ -17,10 +16,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The row does not exist, or belongs to someone else (the two are not told apart, so
     /// that nobody can probe for another tenant's rows).
-    #[error("{entity} not found")]
+    #[error("{entity} row not found")]
     NotFound {
-        /// The kind of row, e.g. `"store"`.
-        entity: &'static str,
+        /// The table the row was looked up in.
+        entity: Table,
     },
 
     /// A uniqueness rule refused the write: the value is taken.
@@ -38,24 +37,25 @@ pub enum Error {
     },
 
     /// An input broke a validation rule (in Rust, or a CHECK of the database).
+    ///
+    /// `field` follows one scheme, so that the same rule is named alike whether Rust or a
+    /// database CHECK caught it: a value that is stored is named by where it lands,
+    /// `table.column` (`"products.cost_price"`, `"product_variants.sku"`), followed by the path
+    /// inside a JSON column (`"agent_jobs.input.niche"`, `"stores.settings.currency"`); an
+    /// argument that is not stored as given is named as the argument (`"limit"`, `"cursor"`,
+    /// `"password"`, `"age"`).
     #[error("invalid {field}: {violation}")]
     Invalid {
-        /// The input field or column, e.g. `"email"` or `"products.cost_price"`.
+        /// Where the value lands (`table.column[.json.path]`), or the argument's name.
         field: &'static str,
         /// The rule it broke.
         violation: Violation,
     },
 
-    /// A state machine refused a transition.
-    #[error("{entity} cannot go from {from} to {to}")]
-    InvalidTransition {
-        /// The kind of row, e.g. `"store"`.
-        entity: &'static str,
-        /// The current state, spelled as stored.
-        from: &'static str,
-        /// The requested state, spelled as stored.
-        to: &'static str,
-    },
+    /// A state machine refused a transition; the data says which machine, from where and to
+    /// where, as the status enums.
+    #[error("{0}")]
+    InvalidTransition(Transition),
 
     /// A stock decrement would go below zero.
     #[error("insufficient stock: {requested} requested, {available} available")]
@@ -72,10 +72,23 @@ pub enum Error {
     AuthenticationFailed,
 
     /// A single-use or time-limited token was valid once but its lifetime is over.
-    #[error("{entity} has expired")]
+    #[error("the {entity} row has expired")]
     Expired {
-        /// The kind of token, e.g. `"verification token"`.
-        entity: &'static str,
+        /// The table of the token, e.g. [`Table::VerificationTokens`].
+        entity: Table,
+    },
+
+    /// A stored row holds a value this build cannot decode (JSON that does not fit its type,
+    /// an unknown currency, …): written by hand, or by another version. The row is left as it
+    /// is; the error names where it is so that an operator can repair it.
+    #[error("{table}.{column} of row {row} cannot be decoded")]
+    Undecodable {
+        /// The table of the row.
+        table: Table,
+        /// The column that does not decode.
+        column: &'static str,
+        /// The row's id.
+        row: Uuid,
     },
 
     /// A stored secret could not be decrypted: it was altered, or it was written under a key
@@ -141,6 +154,131 @@ pub enum Error {
     /// Any other database error (connection lost, timeout, …), kept for its source.
     #[error("database error: {0}")]
     Database(#[source] DbErr),
+}
+
+/// The tables of the schema, named as in the database: what a row-level error is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Table {
+    /// `users`
+    Users,
+    /// `accounts` (OAuth links)
+    Accounts,
+    /// `sessions`
+    Sessions,
+    /// `verification_tokens`
+    VerificationTokens,
+    /// `supplier_accounts`
+    SupplierAccounts,
+    /// `stores`
+    Stores,
+    /// `products`
+    Products,
+    /// `product_variants`
+    ProductVariants,
+    /// `product_images`
+    ProductImages,
+    /// `pages`
+    Pages,
+    /// `media_assets`
+    MediaAssets,
+    /// `agent_jobs`
+    AgentJobs,
+}
+
+impl Table {
+    /// Every table, in the order of the schema.
+    pub const ALL: [Table; 12] = [
+        Table::Users,
+        Table::Accounts,
+        Table::Sessions,
+        Table::VerificationTokens,
+        Table::SupplierAccounts,
+        Table::Stores,
+        Table::Products,
+        Table::ProductVariants,
+        Table::ProductImages,
+        Table::Pages,
+        Table::MediaAssets,
+        Table::AgentJobs,
+    ];
+
+    /// The table's name in the database.
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Users => "users",
+            Table::Accounts => "accounts",
+            Table::Sessions => "sessions",
+            Table::VerificationTokens => "verification_tokens",
+            Table::SupplierAccounts => "supplier_accounts",
+            Table::Stores => "stores",
+            Table::Products => "products",
+            Table::ProductVariants => "product_variants",
+            Table::ProductImages => "product_images",
+            Table::Pages => "pages",
+            Table::MediaAssets => "media_assets",
+            Table::AgentJobs => "agent_jobs",
+        }
+    }
+}
+
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A transition a state machine refused, with the statuses as their enums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transition {
+    /// A store's status (`stores.status`).
+    Store {
+        /// The current status.
+        from: StoreStatus,
+        /// The status asked for.
+        to: StoreStatus,
+    },
+    /// A product's status (`products.status`).
+    Product {
+        /// The current status.
+        from: ProductStatus,
+        /// The status asked for.
+        to: ProductStatus,
+    },
+    /// An agent job's status (`agent_jobs.status`).
+    AgentJob {
+        /// The current status.
+        from: JobStatus,
+        /// The status asked for.
+        to: JobStatus,
+    },
+}
+
+impl std::fmt::Display for Transition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The statuses as the database spells them, from the generated enums themselves.
+        let (table, from, to) = match self {
+            Transition::Store { from, to } => (Table::Stores, from.to_value(), to.to_value()),
+            Transition::Product { from, to } => (Table::Products, from.to_value(), to.to_value()),
+            Transition::AgentJob { from, to } => (Table::AgentJobs, from.to_value(), to.to_value()),
+        };
+        let (from, to) = (from.value, to.value);
+        write!(f, "{table}.status cannot go from {from} to {to}")
+    }
+}
+
+/// Why a worker lost its hold on an agent job ([`Error::JobReleased`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseReason {
+    /// Someone cancelled the job.
+    #[error("it was cancelled")]
+    Cancelled,
+    /// The worker's lease ran out: the job was rescued and claimed again (by another worker,
+    /// or as a new attempt).
+    #[error("its lease ran out and it was claimed again")]
+    LeaseLost,
 }
 
 impl Error {
@@ -225,6 +363,10 @@ pub enum Violation {
         /// The longest lifetime allowed, in seconds.
         max_seconds: i64,
     },
+    /// Required to be set first (e.g. marking Stripe onboarding done for a user with no Stripe
+    /// account).
+    #[error("is not set")]
+    NotSet,
     /// A CHECK constraint of the database refused the value.
     #[error("violates {}", .0.name())]
     Check(CheckRule),

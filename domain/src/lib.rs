@@ -21,6 +21,7 @@ pub mod paging;
 pub mod products;
 pub mod replica;
 pub mod rules;
+pub mod scope;
 pub mod stores;
 pub mod suppliers;
 pub mod txn;
@@ -29,9 +30,13 @@ pub mod values;
 
 pub use config::{Config, Environment};
 pub use db::{connect, health, migrate, migration_status, pending_migrations};
-pub use error::{ConfigProblem, Error, Result, Violation};
+pub use entity::sea_orm_active_enums::{
+    AgentType, JobStatus, MediaType, PageType, ProductStatus, StoreStatus, SupplierProvider,
+};
+pub use error::{ConfigProblem, Error, ReleaseReason, Result, Table, Transition, Violation};
 pub use money::Money;
 pub use rules::{CheckRule, ForeignKeyRule, UniqueRule};
+pub use scope::StoreScope;
 pub use sea_orm::DatabaseConnection;
 pub use txn::transaction;
 

@@ -18,10 +18,10 @@ use uuid::Uuid;
 pub use entity::sea_orm_active_enums::MediaType;
 
 use crate::clock::now;
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 use crate::paging::{Page, PageRequest};
 use crate::rules::OnTable;
-use crate::stores::StoreScope;
+use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text, required_text};
 
@@ -168,7 +168,7 @@ fn invalid(field: &'static str, violation: Violation) -> Error {
 
 fn not_found() -> Error {
     Error::NotFound {
-        entity: "media_asset",
+        entity: Table::MediaAssets,
     }
 }
 

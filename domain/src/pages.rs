@@ -18,9 +18,9 @@ pub use entity::sea_orm_active_enums::PageType;
 
 use crate::clock::now;
 use crate::db::begin_write;
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 use crate::rules::{OnTable, UniqueRule};
-use crate::stores::StoreScope;
+use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{Slug, required_text};
 
@@ -157,7 +157,9 @@ fn checked_content(content: &str) -> Result<()> {
 }
 
 fn not_found() -> Error {
-    Error::NotFound { entity: "page" }
+    Error::NotFound {
+        entity: Table::Pages,
+    }
 }
 
 /// Creates the store's standard pages (privacy policy, terms of service, refund policy, about,

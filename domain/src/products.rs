@@ -32,11 +32,11 @@ pub use variants::{
 
 use crate::clock;
 use crate::db::begin_write;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table, Transition};
 use crate::money::Money;
 use crate::paging::{Page, PageRequest};
 use crate::rules::{OnTable, UniqueRule};
-use crate::stores::StoreScope;
+use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{Currency, HttpUrl, READABLE_SUFFIXES, Slug, optional_text, required_text};
 
@@ -243,16 +243,6 @@ pub struct ProductQuery {
     pub search: Option<String>,
     /// The page to read.
     pub page: PageRequest,
-}
-
-/// The spelling of a status as stored, for errors.
-pub(crate) fn status_name(status: ProductStatus) -> &'static str {
-    match status {
-        ProductStatus::Draft => "DRAFT",
-        ProductStatus::Active => "ACTIVE",
-        ProductStatus::OutOfStock => "OUT_OF_STOCK",
-        ProductStatus::Archived => "ARCHIVED",
-    }
 }
 
 /// Whether a merchant may move a product from `from` to `to`: DRAFT → ACTIVE, ACTIVE or
@@ -580,7 +570,9 @@ async fn refresh<C: ConnectionTrait>(
         .into_tuple()
         .one(txn)
         .await?
-        .ok_or(Error::NotFound { entity: "product" })?;
+        .ok_or(Error::NotFound {
+            entity: Table::Products,
+        })?;
     let now = clock::now();
     for v in &checked.variants {
         let Some(sku) = &v.sku else { continue };
@@ -687,10 +679,14 @@ pub async fn get<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Re
         .into_model::<rows::ProductRow>()
         .one(db)
         .await?
-        .ok_or(Error::NotFound { entity: "product" })?
+        .ok_or(Error::NotFound {
+            entity: Table::Products,
+        })?
         .0;
     let mut loaded = load_children(db, vec![product]).await?;
-    loaded.pop().ok_or(Error::NotFound { entity: "product" })
+    loaded.pop().ok_or(Error::NotFound {
+        entity: Table::Products,
+    })
 }
 
 /// The scope's live products.
@@ -888,11 +884,10 @@ where
         lock::lock_product(&txn, scope, id).await?;
         let current = get(&txn, scope, id).await?;
         if !can_transition(current.status, to) {
-            return Err(Error::InvalidTransition {
-                entity: "product",
-                from: status_name(current.status),
-                to: status_name(to),
-            });
+            return Err(Error::InvalidTransition(Transition::Product {
+                from: current.status,
+                to,
+            }));
         }
         let target = if to == ProductStatus::Active
             && current.track_inventory
@@ -937,7 +932,9 @@ pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uui
     })
     .await?;
     if done.rows_affected == 0 {
-        return Err(Error::NotFound { entity: "product" });
+        return Err(Error::NotFound {
+            entity: Table::Products,
+        });
     }
     Ok(())
 }
@@ -962,7 +959,9 @@ pub async fn restore<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -
     })
     .await?;
     if done.rows_affected == 0 {
-        return Err(Error::NotFound { entity: "product" });
+        return Err(Error::NotFound {
+            entity: Table::Products,
+        });
     }
     get(db, scope, id).await
 }
@@ -977,5 +976,7 @@ async fn ensure_product<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid
         .one(db)
         .await?
         .map(|_| ())
-        .ok_or(Error::NotFound { entity: "product" })
+        .ok_or(Error::NotFound {
+            entity: Table::Products,
+        })
 }

@@ -9,7 +9,7 @@
 //!   chooses per call or per request, with no duplicate functions.
 //!
 //! ```no_run
-//! # async fn example(config: &domain::Config, scope: &domain::stores::StoreScope,
+//! # async fn example(config: &domain::Config, scope: &domain::StoreScope,
 //! #                  new: domain::products::NewProduct) -> domain::Result<()> {
 //! use domain::replica::{ReplicaConfig, Router, WriteMark};
 //! let router = Router::connect(config, &ReplicaConfig::from_env()?).await?;

@@ -5,7 +5,6 @@
 //! status follows the machine of [`StoreStatus`]; it is soft-deleted, restored, and purged
 //! for good once deleted long enough.
 
-mod scope;
 mod values;
 
 use chrono::{DateTime, FixedOffset};
@@ -18,7 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-pub use scope::StoreScope;
+use crate::scope::StoreScope;
 pub use values::{
     BRAND_TEXT_MAX, BrandColors, BrandFonts, BrandIdentity, CustomDomain, HexColor,
     RESERVED_SUBDOMAINS, StoreSettings, Subdomain,
@@ -26,7 +25,7 @@ pub use values::{
 
 use crate::clock;
 use crate::db::begin_write;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table, Transition};
 use crate::paging::{Page, PageRequest};
 use crate::rules::{OnTable, UniqueRule};
 use crate::txn::retry_transient;
@@ -136,17 +135,6 @@ pub struct StorePatch {
 
 fn json<T: serde::Serialize>(value: &T) -> Result<serde_json::Value> {
     serde_json::to_value(value).map_err(|e| Error::Database(sea_orm::DbErr::Json(e.to_string())))
-}
-
-/// The spelling of a status as stored, for errors.
-pub(crate) fn status_name(status: StoreStatus) -> &'static str {
-    match status {
-        StoreStatus::Creating => "CREATING",
-        StoreStatus::PendingReview => "PENDING_REVIEW",
-        StoreStatus::Active => "ACTIVE",
-        StoreStatus::Paused => "PAUSED",
-        StoreStatus::Archived => "ARCHIVED",
-    }
 }
 
 /// Whether the status machine allows `from` → `to`:
@@ -287,7 +275,9 @@ pub async fn get<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Result<Store
         .filter(stores::Column::DeletedAt.is_null())
         .one(db)
         .await?
-        .ok_or(Error::NotFound { entity: "store" })?
+        .ok_or(Error::NotFound {
+            entity: Table::Stores,
+        })?
         .try_into()
 }
 
@@ -367,16 +357,14 @@ where
         if txn.get_database_backend() != sea_orm::DbBackend::Sqlite {
             query = query.lock(sea_orm::sea_query::LockType::Update);
         }
-        let current = query
-            .one(&txn)
-            .await?
-            .ok_or(Error::NotFound { entity: "store" })?;
+        let current = query.one(&txn).await?.ok_or(Error::NotFound {
+            entity: Table::Stores,
+        })?;
         if !can_transition(current.status, to) {
-            return Err(Error::InvalidTransition {
-                entity: "store",
-                from: status_name(current.status),
-                to: status_name(to),
-            });
+            return Err(Error::InvalidTransition(Transition::Store {
+                from: current.status,
+                to,
+            }));
         }
         let mut row = live_row(scope);
         row.status = Set(to);
@@ -499,7 +487,9 @@ pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Resu
     })
     .await?;
     if done.rows_affected == 0 {
-        return Err(Error::NotFound { entity: "store" });
+        return Err(Error::NotFound {
+            entity: Table::Stores,
+        });
     }
     Ok(())
 }
@@ -524,7 +514,9 @@ pub async fn restore<C: ConnectionTrait>(db: &C, owner_id: Uuid, store_id: Uuid)
     })
     .await?;
     if done.rows_affected == 0 {
-        return Err(Error::NotFound { entity: "store" });
+        return Err(Error::NotFound {
+            entity: Table::Stores,
+        });
     }
     get(db, &StoreScope::trusted(owner_id, store_id)).await
 }
@@ -580,7 +572,9 @@ async fn write_row<C: ConnectionTrait>(
             .await
             .on_table("stores")?;
         if done.rows_affected == 0 {
-            return Err(Error::NotFound { entity: "store" });
+            return Err(Error::NotFound {
+                entity: Table::Stores,
+            });
         }
         get(db, scope).await
     })

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 use crate::rules::OnTable;
 use crate::txn::retry_transient;
 
@@ -183,7 +183,7 @@ pub async fn connect<C: ConnectionTrait>(
         .await?
         .map(SupplierAccount::from)
         .ok_or(Error::NotFound {
-            entity: "supplier account",
+            entity: Table::SupplierAccounts,
         })
 }
 
@@ -229,7 +229,7 @@ async fn find_owned<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(Error::NotFound {
-            entity: "supplier account",
+            entity: Table::SupplierAccounts,
         })
 }
 
@@ -330,7 +330,7 @@ pub async fn disconnect<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> 
         .await?;
     if deleted.rows_affected == 0 {
         return Err(Error::NotFound {
-            entity: "supplier account",
+            entity: Table::SupplierAccounts,
         });
     }
     Ok(())

@@ -16,7 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::clock::now;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table, Violation};
 use crate::rules::OnTable;
 #[cfg(doc)]
 use crate::rules::UniqueRule;
@@ -191,9 +191,9 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<User>> 
 /// # Errors
 /// [`Error::NotFound`] when there is none; [`Error::Database`].
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
-    find(db, id)
-        .await?
-        .ok_or(Error::NotFound { entity: "user" })
+    find(db, id).await?.ok_or(Error::NotFound {
+        entity: Table::Users,
+    })
 }
 
 /// The user with `email` (in any casing: [`Email`] is normalised), if there is one. The
@@ -256,7 +256,9 @@ async fn delete_once<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) ->
     let user = users::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or(Error::NotFound { entity: "user" })?;
+        .ok_or(Error::NotFound {
+            entity: Table::Users,
+        })?;
     entity::verification_tokens::Entity::delete_many()
         .filter(entity::verification_tokens::Column::Identifier.eq(user.email))
         .exec(&txn)
@@ -292,7 +294,9 @@ async fn attach_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
     let user = users::Entity::find_by_id(id)
         .one(&txn)
         .await?
-        .ok_or(Error::NotFound { entity: "user" })?;
+        .ok_or(Error::NotFound {
+            entity: Table::Users,
+        })?;
     if user.stripe_account_id.as_deref() != Some(account.as_ref()) {
         users::Entity::update_many()
             .col_expr(
@@ -327,10 +331,9 @@ pub async fn mark_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Resu
         .await?;
     let user = get(db, id).await?;
     if user.stripe_account_id.is_none() {
-        return Err(Error::InvalidTransition {
-            entity: "stripe account",
-            from: "none",
-            to: "onboarded",
+        return Err(Error::Invalid {
+            field: "users.stripe_account_id",
+            violation: Violation::NotSet,
         });
     }
     Ok(user)

@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 
+use domain::StoreScope;
 use domain::agent_jobs::{self as jobs, BrandBrief, JobInput, NewJob, ProductSearch};
 use domain::media::{self, NewMediaAsset};
 use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
-use domain::stores::{self, NewStore, StoreScope, StoreStatus};
+use domain::stores::{self, NewStore, StoreStatus};
 use domain::users::{self, DisplayName, Email, NewUser, Password, PasswordHasher};
 use domain::{DatabaseConnection, Result};
 use entity::sea_orm_active_enums::MediaType;

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use domain::StoreScope;
 use domain::agent_jobs::{
     self as jobs, AgentType, BrandBrief, CopyBrief, ImageOperation, ImageWork, JobInput, JobOutput,
     NewJob, ProductSearch, VideoBrief, Worker, WorkerId,
@@ -12,7 +13,7 @@ use domain::agent_jobs::{
 use domain::crypto::{KeyRing, Secret};
 use domain::media::{self, MediaMetadata, NewMediaAsset};
 use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
-use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreScope, StoreStatus};
+use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus};
 use domain::suppliers::{self, NewSupplierAccount};
 use domain::users::accounts::{self, OAuthProfile, OAuthTokens};
 use domain::users::{
@@ -211,9 +212,9 @@ async fn seed_jobs<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let first_product = *product_ids
-        .first()
-        .ok_or(Error::NotFound { entity: "product" })?;
+    let first_product = *product_ids.first().ok_or(Error::NotFound {
+        entity: domain::Table::Products,
+    })?;
     // Higher priority first, so that each worker below claims the job meant for it.
     let ids = jobs::enqueue_many(
         db,

@@ -5,9 +5,10 @@
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::response::Redirect;
+use domain::StoreScope;
 use domain::agent_jobs::JobOwner;
 use domain::products::ProductStatus;
-use domain::stores::{StoreScope, StoreStatus};
+use domain::stores::StoreStatus;
 use sea_orm::{EntityTrait, Iterable, QuerySelect};
 use serde::Deserialize;
 use uuid::Uuid;

@@ -207,7 +207,7 @@ pub(crate) enum AppError {
 impl From<domain::Error> for AppError {
     fn from(err: domain::Error) -> Self {
         match err {
-            domain::Error::NotFound { entity } => AppError::NotFound(entity),
+            domain::Error::NotFound { entity } => AppError::NotFound(entity.name()),
             other => AppError::Domain(other),
         }
     }

@@ -246,9 +246,9 @@ pub fn dec(literal: &str) -> Decimal {
 }
 
 /// The scope of a fresh owner's fresh store, for tests of what a store holds.
-pub async fn owner_scope(db: &sea_orm::DatabaseConnection) -> domain::stores::StoreScope {
+pub async fn owner_scope(db: &sea_orm::DatabaseConnection) -> domain::StoreScope {
     let (user, store) = user_with_store(db).await;
-    domain::stores::StoreScope::obtain(db, user.id, store.id)
+    domain::StoreScope::obtain(db, user.id, store.id)
         .await
         .expect("scope")
 }

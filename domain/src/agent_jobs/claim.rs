@@ -13,10 +13,10 @@ use uuid::Uuid;
 
 use super::{
     AgentJob, AgentType, JobInput, JobOutput, JobStatus, MAX_ERROR, MAX_STEP, Progress,
-    ReleaseReason, WorkerId, cut, normalized, status_name,
+    ReleaseReason, WorkerId, cut, normalized,
 };
 use crate::clock;
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Transition, Violation};
 use crate::rules::OnTable;
 use crate::txn::retry_transient;
 
@@ -341,14 +341,14 @@ impl Hold {
             .await
             .on_table("agent_jobs")?;
         if updated.rows_affected == 0 {
-            self.still_held(db, "PROCESSING").await?;
+            self.still_held(db, JobStatus::Processing).await?;
         }
         Ok(now)
     }
 
     /// After a refused write: the job's stored progress when this hold is still valid,
     /// otherwise the error that says why not. `to` is the status the write was heading for.
-    async fn still_held<C: ConnectionTrait>(&self, db: &C, to: &'static str) -> Result<i32> {
+    async fn still_held<C: ConnectionTrait>(&self, db: &C, to: JobStatus) -> Result<i32> {
         let row = Entity::find_by_id(self.job_id)
             .select_only()
             .columns([
@@ -366,7 +366,7 @@ impl Hold {
         };
         match row {
             None => Err(Error::NotFound {
-                entity: "agent_job",
+                entity: Table::AgentJobs,
             }),
             Some((JobStatus::Cancelled, ..)) => Err(released(ReleaseReason::Cancelled)),
             Some((JobStatus::Processing, locked_by, attempts, progress))
@@ -376,11 +376,10 @@ impl Hold {
                 Ok(progress)
             }
             Some((JobStatus::Processing, ..)) => Err(released(ReleaseReason::LeaseLost)),
-            Some((status, ..)) => Err(Error::InvalidTransition {
-                entity: "agent_job",
-                from: status_name(status),
+            Some((status, ..)) => Err(Error::InvalidTransition(Transition::AgentJob {
+                from: status,
                 to,
-            }),
+            })),
         }
     }
 }
@@ -476,7 +475,7 @@ impl ClaimedJob {
         if updated.rows_affected == 0 {
             // Still held: the database holds a higher progress (another handle of the same
             // attempt wrote it), or MariaDB counted an update that changed nothing.
-            let stored = self.hold.still_held(db, "PROCESSING").await?;
+            let stored = self.hold.still_held(db, JobStatus::Processing).await?;
             if stored > i32::from(percent) {
                 return Err(backwards(Progress::new(
                     u8::try_from(stored).unwrap_or(100),
@@ -528,7 +527,7 @@ impl ClaimedJob {
         let now = clock::now();
         self.finish(
             db,
-            "COMPLETED",
+            JobStatus::Completed,
             agent_jobs::ActiveModel {
                 status: Set(JobStatus::Completed),
                 output: Set(Some(output.to_json())),
@@ -596,7 +595,7 @@ impl ClaimedJob {
         );
         self.finish(
             db,
-            "PENDING",
+            JobStatus::Pending,
             agent_jobs::ActiveModel {
                 status: Set(JobStatus::Pending),
                 error: Set(Some(error_text(error))),
@@ -619,7 +618,7 @@ impl ClaimedJob {
         let now = clock::now();
         self.finish(
             db,
-            "FAILED",
+            JobStatus::Failed,
             agent_jobs::ActiveModel {
                 status: Set(JobStatus::Failed),
                 error: Set(Some(error_text(error))),
@@ -636,7 +635,7 @@ impl ClaimedJob {
     async fn finish<C: ConnectionTrait>(
         &self,
         db: &C,
-        to: &'static str,
+        to: JobStatus,
         change: agent_jobs::ActiveModel,
     ) -> Result<()> {
         let updated = Entity::update_many()

@@ -12,12 +12,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    AgentJob, AgentType, DEFAULT_MAX_ATTEMPTS, JobInput, JobOwner, JobStatus, MAX_ATTEMPTS,
-    status_name, wakeup,
+    AgentJob, AgentType, DEFAULT_MAX_ATTEMPTS, JobInput, JobOwner, JobStatus, MAX_ATTEMPTS, wakeup,
 };
 use crate::clock;
 use crate::db::begin_write;
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Transition, Violation};
 use crate::rules::OnTable;
 use crate::txn::retry_transient;
 
@@ -267,7 +266,7 @@ pub async fn get<C: ConnectionTrait>(
     id: Uuid,
 ) -> Result<AgentJob> {
     find(db, owner, id).await?.ok_or(Error::NotFound {
-        entity: "agent_job",
+        entity: Table::AgentJobs,
     })
 }
 
@@ -460,24 +459,22 @@ pub async fn cancel<C: ConnectionTrait>(
         match status {
             None => {
                 return Err(Error::NotFound {
-                    entity: "agent_job",
+                    entity: Table::AgentJobs,
                 });
             }
             Some(JobStatus::Pending | JobStatus::Processing) => continue,
             Some(status) => {
-                return Err(Error::InvalidTransition {
-                    entity: "agent_job",
-                    from: status_name(status),
-                    to: "CANCELLED",
-                });
+                return Err(Error::InvalidTransition(Transition::AgentJob {
+                    from: status,
+                    to: JobStatus::Cancelled,
+                }));
             }
         }
     }
-    Err(Error::InvalidTransition {
-        entity: "agent_job",
-        from: "PROCESSING",
-        to: "CANCELLED",
-    })
+    Err(Error::InvalidTransition(Transition::AgentJob {
+        from: JobStatus::Processing,
+        to: JobStatus::Cancelled,
+    }))
 }
 
 /// How many jobs an owner has, by agent type and status: the dashboard's numbers.

@@ -7,9 +7,9 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::queue::owned_by;
-use super::{JobOwner, JobStatus, status_name};
+use super::{JobOwner, JobStatus};
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table, Transition};
 
 /// Puts the FAILED job `id` of `owner` back to PENDING, runnable at once, with a fresh set of
 /// attempts (`attempts` back to 0, progress and step cleared). The last error stays on the job
@@ -56,12 +56,11 @@ pub async fn retry<C: ConnectionTrait>(db: &C, owner: impl Into<JobOwner>, id: U
         .await?;
     match status {
         None => Err(Error::NotFound {
-            entity: "agent_job",
+            entity: Table::AgentJobs,
         }),
-        Some(status) => Err(Error::InvalidTransition {
-            entity: "agent_job",
-            from: status_name(status),
-            to: "PENDING",
-        }),
+        Some(status) => Err(Error::InvalidTransition(Transition::AgentJob {
+            from: status,
+            to: JobStatus::Pending,
+        })),
     }
 }

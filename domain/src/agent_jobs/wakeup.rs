@@ -12,7 +12,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, RuntimeErr,
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use super::{AgentType, agent_type_by_name, agent_type_name};
+use sea_orm::{ActiveEnum, Iterable};
+
+use super::AgentType;
 use crate::error::Result;
 
 /// The Postgres notification channel of enqueued jobs; the payload is the agent type as
@@ -31,7 +33,9 @@ pub(super) async fn notify<C: ConnectionTrait>(
         return Ok(());
     }
     for signal in signals {
-        let payload = signal.map_or("", agent_type_name);
+        let payload = signal.map_or_else(String::new, |agent_type| {
+            agent_type.to_value().value.into_owned()
+        });
         db.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
@@ -80,7 +84,8 @@ impl Wakeup {
             loop {
                 match listener.try_recv().await {
                     Ok(Some(notification)) => {
-                        let signal = agent_type_by_name(notification.payload());
+                        let signal = AgentType::iter()
+                            .find(|t| t.to_value().value == notification.payload());
                         let _ = tx.send(signal);
                     }
                     // The connection was lost and is re-established at the next call:

@@ -8,8 +8,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
 use uuid::Uuid;
 
 use super::live;
-use crate::error::{Error, Result};
-use crate::stores::StoreScope;
+use crate::error::{Error, Result, Table};
+use crate::scope::StoreScope;
 
 /// Makes `query` a locking read where the backend has them, so that it reads the newest
 /// committed rows: inside a transaction MariaDB's plain reads see the transaction's snapshot,
@@ -44,7 +44,9 @@ pub(super) async fn lock_product<C: ConnectionTrait>(
     .one(db)
     .await?
     .map(|_| ())
-    .ok_or(Error::NotFound { entity: "product" })
+    .ok_or(Error::NotFound {
+        entity: Table::Products,
+    })
 }
 
 /// Locks the product of the child row `child_id` (a variant or an image, through its

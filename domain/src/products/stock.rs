@@ -12,9 +12,9 @@ use super::live;
 use super::lock::{current, lock_product_of};
 use crate::clock;
 use crate::db::begin_write;
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 use crate::rules::OnTable;
-use crate::stores::StoreScope;
+use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 
 fn status_value(status: &str) -> Expr {
@@ -125,7 +125,9 @@ pub async fn adjust_stock<C: ConnectionTrait>(
     })
     .await?;
     match (moved, stock) {
-        (_, None) => Err(Error::NotFound { entity: "product" }),
+        (_, None) => Err(Error::NotFound {
+            entity: Table::Products,
+        }),
         (false, Some(_)) if delta > 0 => Err(too_much("stock_quantity")),
         (false, Some(available)) => Err(Error::InsufficientStock {
             requested: delta.saturating_neg(),
@@ -161,7 +163,7 @@ where
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
         let not_found = || Error::NotFound {
-            entity: "product_variant",
+            entity: Table::ProductVariants,
         };
         let product_id = lock_product_of(
             &txn,

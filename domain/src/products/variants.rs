@@ -18,10 +18,10 @@ use super::values::{self, Sku};
 use super::{IMAGES_MAX, Image, TITLE_MAX, VARIANTS_MAX, Variant, ensure_product};
 use crate::clock;
 use crate::db::begin_write;
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 use crate::money::Money;
 use crate::rules::OnTable;
-use crate::stores::StoreScope;
+use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text, required_text};
 
@@ -258,7 +258,7 @@ where
         .one(&txn)
         .await?
         .ok_or(Error::NotFound {
-            entity: "product_variant",
+            entity: Table::ProductVariants,
         })?;
         product_variants::Entity::delete_by_id(variant.id)
             .exec(&txn)
@@ -280,12 +280,12 @@ async fn scoped_variant<C: ConnectionTrait>(
         .one(db)
         .await?
         .ok_or(Error::NotFound {
-            entity: "product_variant",
+            entity: Table::ProductVariants,
         })?;
     ensure_product(db, scope, variant.product_id)
         .await
         .map_err(|_| Error::NotFound {
-            entity: "product_variant",
+            entity: Table::ProductVariants,
         })?;
     Ok(variant)
 }
@@ -407,7 +407,7 @@ where
     C: ConnectionTrait + TransactionTrait,
 {
     let not_found = || Error::NotFound {
-        entity: "product_image",
+        entity: Table::ProductImages,
     };
     retry_transient(db, || async {
         let txn = begin_write(db).await?;

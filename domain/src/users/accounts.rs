@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 use crate::rules::{OnTable, UniqueRule};
 use crate::txn::retry_transient;
 use crate::users::{DisplayName, Email, ImageUrl, User};
@@ -494,7 +494,9 @@ pub async fn tokens<C: ConnectionTrait>(
         .filter(accounts::Column::UserId.eq(user_id))
         .one(db)
         .await?
-        .ok_or(Error::NotFound { entity: "account" })?;
+        .ok_or(Error::NotFound {
+            entity: Table::Accounts,
+        })?;
     let open = |field: &'static str, stored: Option<&String>| {
         stored
             .map(|s| keys.decrypt(s, &Binding::new(field, account.id.to_string())))
@@ -524,7 +526,9 @@ pub async fn unlink<C: ConnectionTrait>(db: &C, user_id: Uuid, account_id: Uuid)
         .exec(db)
         .await?;
     if deleted.rows_affected == 0 {
-        return Err(Error::NotFound { entity: "account" });
+        return Err(Error::NotFound {
+            entity: Table::Accounts,
+        });
     }
     Ok(())
 }

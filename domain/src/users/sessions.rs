@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::clock::now;
 use crate::crypto::{self, Secret};
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 use crate::rules::OnTable;
 use crate::users::User;
 
@@ -183,7 +183,9 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, user_id: Uuid, session_id: Uuid)
         .exec(db)
         .await?;
     if deleted.rows_affected == 0 {
-        return Err(Error::NotFound { entity: "session" });
+        return Err(Error::NotFound {
+            entity: Table::Sessions,
+        });
     }
     Ok(())
 }

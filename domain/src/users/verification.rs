@@ -16,7 +16,7 @@ use sea_orm::{
 
 use crate::clock::now;
 use crate::crypto::{self, Secret};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table};
 use crate::rules::OnTable;
 use crate::txn::retry_transient;
 use crate::users::{Email, User, sessions::expiry};
@@ -106,7 +106,7 @@ async fn consume_once<C: ConnectionTrait + TransactionTrait>(
     token: &str,
 ) -> Result<Verified> {
     let not_found = Error::NotFound {
-        entity: "verification token",
+        entity: Table::VerificationTokens,
     };
     let digest = crypto::digest(token);
     let txn = crate::db::begin_write(db).await?;
@@ -134,7 +134,7 @@ async fn consume_once<C: ConnectionTrait + TransactionTrait>(
     if row.expires <= at {
         txn.commit().await?;
         return Err(Error::Expired {
-            entity: "verification token",
+            entity: Table::VerificationTokens,
         });
     }
     users::Entity::update_many()

@@ -464,7 +464,7 @@ backend_test!(
         // A domain write through the studio's connection fails as a database error.
         let pending = first_job(&t.db, JobStatus::Pending).await;
         let store_id = pending.store_id.expect("a store job");
-        let scope = domain::stores::StoreScope::obtain(&read_only, user_id, store_id)
+        let scope = domain::StoreScope::obtain(&read_only, user_id, store_id)
             .await
             .expect("scope (a read)");
         let cancelled = domain::agent_jobs::cancel(&read_only, &scope, pending.id).await;
@@ -873,7 +873,7 @@ backend_test!(
             .expect("move the heartbeat back");
         let pending = first_job(&t.db, JobStatus::Pending).await;
         let store = pending.store_id.expect("a store job");
-        let owner = domain::stores::StoreScope::obtain(
+        let owner = domain::StoreScope::obtain(
             &t.db,
             entity::stores::Entity::find_by_id(store)
                 .one(&t.db)

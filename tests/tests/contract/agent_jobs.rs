@@ -1,13 +1,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use domain::StoreScope;
 use domain::agent_jobs::{
     self as jobs, AgentType, Backoff, BrandBrief, BrandIdentity, ClaimedJob, CopyBrief,
     FailOutcome, JobFailure, JobFilter, JobInput, JobOutput, JobOwner, JobStatus, NewJob,
     ProductSearch, ReleaseReason, RescueReport, ScoutResult, ScoutedProduct, VideoBrief, Wakeup,
     Woken, Worker, WorkerId, WorkerOptions,
 };
-use domain::stores::StoreScope;
 use domain::{Error, Violation};
 use entity::sea_orm_active_enums::SupplierProvider;
 use entity::stores;
@@ -376,11 +376,10 @@ backend_test!(
         assert!(worker("idle").claim(db).await.expect("claim").is_none());
         assert!(matches!(
             jobs::cancel(db, &scope, queued.id).await,
-            Err(Error::InvalidTransition {
-                entity: "agent_job",
-                from: "CANCELLED",
-                to: "CANCELLED"
-            })
+            Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                from: JobStatus::Cancelled,
+                to: JobStatus::Cancelled,
+            }))
         ));
     }
 );
@@ -426,11 +425,10 @@ backend_test!(
         // The old handle can no longer write: the job is PENDING again …
         assert!(matches!(
             stale.report(db, 50, None).await,
-            Err(Error::InvalidTransition {
-                entity: "agent_job",
-                from: "PENDING",
-                to: "PROCESSING"
-            })
+            Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                from: JobStatus::Pending,
+                to: JobStatus::Processing,
+            }))
         ));
         // … and once another worker holds it, the old handle learns it lost it.
         let mut fresh = claim(&worker("fresh"), db).await;
@@ -456,11 +454,10 @@ backend_test!(
             .expect("the new holder writes");
         assert!(matches!(
             stale_last.fail(db, "late").await,
-            Err(Error::InvalidTransition {
-                entity: "agent_job",
-                from: "FAILED",
-                to: "FAILED"
-            })
+            Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                from: JobStatus::Failed,
+                to: JobStatus::Failed,
+            }))
         ));
         let stored = jobs::get(db, &scope, queued.id).await.expect("get");
         assert_eq!(stored.status, JobStatus::Processing);
@@ -527,11 +524,10 @@ backend_test!(
         jobs::rescue(db, Duration::ZERO).await.expect("rescue");
         assert!(matches!(
             stale.complete(db, brand_output()).await,
-            Err(Error::InvalidTransition {
-                entity: "agent_job",
-                from: "PENDING",
-                to: "COMPLETED"
-            })
+            Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                from: JobStatus::Pending,
+                to: JobStatus::Completed,
+            }))
         ));
 
         // Completing with another agent type's output.
@@ -553,11 +549,10 @@ backend_test!(
         job.complete(db, brand_output()).await.expect("complete");
         assert!(matches!(
             jobs::cancel(db, &scope, brand.id).await,
-            Err(Error::InvalidTransition {
-                entity: "agent_job",
-                from: "COMPLETED",
-                to: "CANCELLED"
-            })
+            Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                from: JobStatus::Completed,
+                to: JobStatus::Cancelled,
+            }))
         ));
     }
 );
@@ -581,31 +576,33 @@ backend_test!(
         let (stranger, _) = user_with_store(db).await;
         assert!(matches!(
             StoreScope::obtain(db, stranger.id, store.id).await,
-            Err(Error::NotFound { entity: "store" })
+            Err(Error::NotFound {
+                entity: domain::Table::Stores
+            })
         ));
         // … and through their own scope the job does not exist.
         assert!(matches!(
             jobs::get(db, &theirs, job.id).await,
             Err(Error::NotFound {
-                entity: "agent_job"
+                entity: domain::Table::AgentJobs
             })
         ));
         assert!(matches!(
             jobs::cancel(db, &theirs, job.id).await,
             Err(Error::NotFound {
-                entity: "agent_job"
+                entity: domain::Table::AgentJobs
             })
         ));
         assert!(matches!(
             jobs::get(db, JobOwner::SYSTEM, job.id).await,
             Err(Error::NotFound {
-                entity: "agent_job"
+                entity: domain::Table::AgentJobs
             })
         ));
         assert!(matches!(
             jobs::get(db, &mine, system.id).await,
             Err(Error::NotFound {
-                entity: "agent_job"
+                entity: domain::Table::AgentJobs
             })
         ));
         let page = jobs::list(db, &theirs, &JobFilter::default())
@@ -648,7 +645,7 @@ backend_test!(
         assert!(matches!(
             jobs::get(db, &scope, job.id).await,
             Err(Error::NotFound {
-                entity: "agent_job"
+                entity: domain::Table::AgentJobs
             })
         ));
         let kept = jobs::get(db, JobOwner::SYSTEM, job.id)

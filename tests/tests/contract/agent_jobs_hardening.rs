@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use domain::StoreScope;
 use domain::agent_jobs::{
     self as jobs, AgentType, BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo,
     ImageOperation, ImageWork, JobFilter, JobInput, JobOutput, JobStatus, MAX_ATTEMPTS,
@@ -14,7 +15,6 @@ use domain::agent_jobs::{
     ProductSearch, ScoutResult, ScoutedProduct, VideoBrief, Wakeup, Worker, WorkerId,
     WorkerOptions,
 };
-use domain::stores::StoreScope;
 use domain::{Error, Violation};
 use entity::agent_jobs as job_rows;
 use entity::sea_orm_active_enums::SupplierProvider;
@@ -713,13 +713,13 @@ backend_test!(
             for task in cancels {
                 match task.await.expect("task") {
                     Ok(()) => cancelled += 1,
-                    Err(Error::InvalidTransition { .. }) => {}
+                    Err(Error::InvalidTransition(..)) => {}
                     Err(other) => panic!("round {round}: {other:?}"),
                 }
             }
             let completed = match completion.await.expect("task") {
                 Ok(_) => 1,
-                Err(Error::JobReleased { .. } | Error::InvalidTransition { .. }) => 0,
+                Err(Error::JobReleased { .. } | Error::InvalidTransition(..)) => 0,
                 Err(other) => panic!("round {round}: {other:?}"),
             };
             assert_eq!(cancelled + completed, 1, "round {round}");

@@ -1,10 +1,10 @@
 //! Running a FAILED job again (`agent_jobs::retry`), an operator's action in the studio.
 
 use domain::Error;
+use domain::StoreScope;
 use domain::agent_jobs::{
     self, BrandBrief, JobInput, JobOwner, JobStatus, NewJob, Worker, WorkerId,
 };
-use domain::stores::StoreScope;
 use entity::agent_jobs as job_rows;
 use sea_orm::{DatabaseConnection, EntityTrait};
 use uuid::Uuid;
@@ -89,21 +89,20 @@ backend_test!(
             .id;
         assert!(matches!(
             agent_jobs::retry(db, &scope, pending).await,
-            Err(Error::InvalidTransition {
-                entity: "agent_job",
-                from: "PENDING",
-                to: "PENDING"
-            })
+            Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                from: JobStatus::Pending,
+                to: JobStatus::Pending,
+            }))
         ));
         agent_jobs::cancel(db, &scope, pending)
             .await
             .expect("cancel");
         assert!(matches!(
             agent_jobs::retry(db, &scope, pending).await,
-            Err(Error::InvalidTransition {
-                from: "CANCELLED",
+            Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                from: JobStatus::Cancelled,
                 ..
-            })
+            }))
         ));
         let failed = failed_job(db, JobOwner::from(&scope)).await;
         // Another store's owner, the system, and a missing id are all "not found".
@@ -111,14 +110,14 @@ backend_test!(
             assert!(matches!(
                 agent_jobs::retry(db, owner, failed).await,
                 Err(Error::NotFound {
-                    entity: "agent_job"
+                    entity: domain::Table::AgentJobs
                 })
             ));
         }
         assert!(matches!(
             agent_jobs::retry(db, &scope, Uuid::now_v7()).await,
             Err(Error::NotFound {
-                entity: "agent_job"
+                entity: domain::Table::AgentJobs
             })
         ));
         assert_eq!(row(db, failed).await.status, JobStatus::Failed);
@@ -140,9 +139,10 @@ backend_test!(
         for task in tasks {
             match task.await.expect("task") {
                 Ok(()) => applied += 1,
-                Err(Error::InvalidTransition {
-                    from: "PENDING", ..
-                }) => {}
+                Err(Error::InvalidTransition(domain::Transition::AgentJob {
+                    from: JobStatus::Pending,
+                    ..
+                })) => {}
                 Err(other) => panic!("unexpected {other:?}"),
             }
         }

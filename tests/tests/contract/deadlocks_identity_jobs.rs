@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use tokio::sync::Mutex;
 
+use domain::StoreScope;
 use domain::agent_jobs::{self as jobs, BrandBrief, JobInput, NewJob};
 use domain::crypto::Secret;
-use domain::stores::StoreScope;
 use domain::suppliers::{self, NewSupplierAccount, SupplierProvider};
 use domain::users::{self, StripeAccountId};
 use domain::{DatabaseConnection, Error};

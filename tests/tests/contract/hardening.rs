@@ -6,13 +6,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use domain::StoreScope;
 use domain::media::{self, MediaMetadata, MediaType, NewMediaAsset};
 use domain::pages::{self, NewPage, PageType};
 use domain::paging::PageRequest;
 use domain::products::{
     self, NewImage, NewProduct, NewVariant, ProductQuery, SupplierProvider, VARIANTS_MAX,
 };
-use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreScope, StoreStatus};
+use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus};
 use domain::{Error, UniqueRule, Violation};
 use entity::{product_images, products as product_rows};
 use proptest::prelude::*;
@@ -945,7 +946,7 @@ backend_test! {
             assert!(
                 matches!(
                     pages::get_by_slug(&t.db, &scope, slug).await,
-                    Err(Error::NotFound { entity: "page" })
+                    Err(Error::NotFound { entity: domain::Table::Pages })
                 ),
                 "{slug:?}"
             );

@@ -176,7 +176,9 @@ backend_test!(
         assert_eq!(users::get(&t.db, user.id).await.expect("get"), user);
         assert!(matches!(
             users::get(&t.db, Uuid::now_v7()).await,
-            Err(Error::NotFound { entity: "user" })
+            Err(Error::NotFound {
+                entity: domain::Table::Users
+            })
         ));
     }
 );
@@ -430,7 +432,9 @@ backend_test!(
         assert_eq!(users::get(&t.db, user.id).await.expect("get"), cleared);
         assert!(matches!(
             users::update_profile(&t.db, Uuid::now_v7(), UserPatch::default()).await,
-            Err(Error::NotFound { entity: "user" })
+            Err(Error::NotFound {
+                entity: domain::Table::Users
+            })
         ));
     }
 );
@@ -476,7 +480,9 @@ backend_test!(
         );
         assert!(matches!(
             users::delete(&t.db, user.id).await,
-            Err(Error::NotFound { entity: "user" })
+            Err(Error::NotFound {
+                entity: domain::Table::Users
+            })
         ));
     }
 );
@@ -561,7 +567,9 @@ backend_test!(
 
         assert!(matches!(
             sessions::revoke(&t.db, ann.id, bob_1.session.id).await,
-            Err(Error::NotFound { entity: "session" })
+            Err(Error::NotFound {
+                entity: domain::Table::Sessions
+            })
         ));
         sessions::revoke(&t.db, ann.id, ann_1.session.id)
             .await
@@ -612,7 +620,7 @@ backend_test!(
         assert!(matches!(
             verification::consume(&t.db, &someone_else, &token).await,
             Err(Error::NotFound {
-                entity: "verification token"
+                entity: domain::Table::VerificationTokens
             })
         ));
         let verified = verification::consume(&t.db, &user.email, &token)
@@ -631,7 +639,7 @@ backend_test!(
         assert!(matches!(
             verification::consume(&t.db, &user.email, &token).await,
             Err(Error::NotFound {
-                entity: "verification token"
+                entity: domain::Table::VerificationTokens
             })
         ));
     }
@@ -656,7 +664,7 @@ backend_test!(
                 results.iter().any(|r| matches!(
                     r,
                     Err(Error::NotFound {
-                        entity: "verification token"
+                        entity: domain::Table::VerificationTokens
                     })
                 )),
                 "{results:?}"
@@ -675,7 +683,7 @@ backend_test!(
         assert!(matches!(
             verification::consume(&t.db, &user.email, issued.token.expose()).await,
             Err(Error::Expired {
-                entity: "verification token"
+                entity: domain::Table::VerificationTokens
             })
         ));
         assert_eq!(
@@ -791,11 +799,15 @@ backend_test!(
 
         assert!(matches!(
             accounts::tokens(&t.db, &keys, bob.id, ann.account.id).await,
-            Err(Error::NotFound { entity: "account" })
+            Err(Error::NotFound {
+                entity: domain::Table::Accounts
+            })
         ));
         assert!(matches!(
             accounts::unlink(&t.db, bob.id, ann.account.id).await,
-            Err(Error::NotFound { entity: "account" })
+            Err(Error::NotFound {
+                entity: domain::Table::Accounts
+            })
         ));
         let tokens = accounts::tokens(&t.db, &keys, ann.user.id, ann.account.id)
             .await
@@ -834,7 +846,7 @@ backend_test!(
 
         assert!(matches!(
             users::mark_stripe_onboarded(&t.db, ann.id).await,
-            Err(Error::InvalidTransition { .. })
+            Err(Error::InvalidTransition(..))
         ));
         let attached = users::attach_stripe_account(&t.db, ann.id, &account)
             .await
@@ -870,7 +882,9 @@ backend_test!(
         );
         assert!(matches!(
             users::attach_stripe_account(&t.db, Uuid::now_v7(), &account).await,
-            Err(Error::NotFound { entity: "user" })
+            Err(Error::NotFound {
+                entity: domain::Table::Users
+            })
         ));
     }
 );

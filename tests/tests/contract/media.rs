@@ -1,8 +1,8 @@
 use std::collections::HashSet;
 
+use domain::StoreScope;
 use domain::media::{self, MediaMetadata, MediaType, NewMediaAsset};
 use domain::paging::{MAX_PAGE_SIZE, PageRequest};
-use domain::stores::StoreScope;
 use domain::{Error, Violation};
 use entity::media_assets as asset_rows;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
@@ -59,7 +59,7 @@ fn assert_asset_not_found<T: std::fmt::Debug>(result: domain::Result<T>) {
         matches!(
             result,
             Err(Error::NotFound {
-                entity: "media_asset"
+                entity: domain::Table::MediaAssets
             })
         ),
         "expected Error::NotFound for a media asset, got {result:?}"

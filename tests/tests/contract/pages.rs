@@ -1,7 +1,7 @@
 use std::collections::HashSet;
 
+use domain::StoreScope;
 use domain::pages::{self, NewPage, PagePatch, PageType};
-use domain::stores::StoreScope;
 use domain::values::SLUG_MAX;
 use domain::{Error, UniqueRule, Violation};
 use entity::pages as page_rows;
@@ -65,7 +65,12 @@ fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Viol
 
 fn assert_page_not_found<T: std::fmt::Debug>(result: domain::Result<T>) {
     assert!(
-        matches!(result, Err(Error::NotFound { entity: "page" })),
+        matches!(
+            result,
+            Err(Error::NotFound {
+                entity: domain::Table::Pages
+            })
+        ),
         "expected Error::NotFound for a page, got {result:?}"
     );
 }
@@ -439,7 +444,12 @@ backend_test!(
 
         let foreign_scope = StoreScope::obtain(db, intruder_user.id, victim_store.id).await;
         assert!(
-            matches!(foreign_scope, Err(Error::NotFound { entity: "store" })),
+            matches!(
+                foreign_scope,
+                Err(Error::NotFound {
+                    entity: domain::Table::Stores
+                })
+            ),
             "{foreign_scope:?}"
         );
         assert_page_not_found(pages::get(db, &intruder, secret.id).await);

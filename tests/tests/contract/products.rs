@@ -2,12 +2,12 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use domain::StoreScope;
 use domain::paging::PageRequest;
 use domain::products::{
     self, ImportOutcome, NewImage, NewProduct, NewVariant, ProductPatch, ProductQuery,
     ProductStatus, SupplierProvider,
 };
-use domain::stores::StoreScope;
 use domain::{Error, UniqueRule, Violation};
 use entity::{product_images, product_variants, products as product_rows};
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -501,11 +501,10 @@ backend_test!(
         assert!(
             matches!(
                 err,
-                Error::InvalidTransition {
-                    entity: "product",
-                    from: "ACTIVE",
-                    to: "OUT_OF_STOCK"
-                }
+                Error::InvalidTransition(domain::Transition::Product {
+                    from: ProductStatus::Active,
+                    to: ProductStatus::OutOfStock,
+                })
             ),
             "{err:?}"
         );
@@ -518,11 +517,10 @@ backend_test!(
         assert!(
             matches!(
                 err,
-                Error::InvalidTransition {
-                    from: "ARCHIVED",
-                    to: "ACTIVE",
-                    ..
-                }
+                Error::InvalidTransition(domain::Transition::Product {
+                    from: ProductStatus::Archived,
+                    to: ProductStatus::Active,
+                })
             ),
             "{err:?}"
         );
@@ -665,7 +663,9 @@ backend_test!(
             .expect("delete");
         assert!(matches!(
             products::get(&t.db, &scope, product.id).await,
-            Err(Error::NotFound { entity: "product" })
+            Err(Error::NotFound {
+                entity: domain::Table::Products
+            })
         ));
         assert!(
             products::list(&t.db, &scope, ProductQuery::default())

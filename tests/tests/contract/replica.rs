@@ -9,8 +9,9 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use domain::StoreScope;
 use domain::replica::{ReadConnection, ReplicaConfig, Router, ServedBy, WriteMark};
-use domain::stores::{self, StorePatch, StoreScope};
+use domain::stores::{self, StorePatch};
 use sea_orm::{ConnectionTrait, Database};
 
 use super::*;

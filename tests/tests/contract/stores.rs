@@ -1,8 +1,9 @@
 use std::collections::HashSet;
 
+use domain::StoreScope;
 use domain::stores::{
-    self, BrandColors, BrandFonts, BrandIdentity, HexColor, NewStore, StorePatch, StoreScope,
-    StoreSettings, StoreStatus,
+    self, BrandColors, BrandFonts, BrandIdentity, HexColor, NewStore, StorePatch, StoreSettings,
+    StoreStatus,
 };
 use domain::values::Currency;
 use domain::{Error, Money, UniqueRule, Violation};
@@ -332,11 +333,10 @@ backend_test!(
         assert!(
             matches!(
                 err,
-                Error::InvalidTransition {
-                    entity: "store",
-                    from: "CREATING",
-                    to: "ACTIVE"
-                }
+                Error::InvalidTransition(domain::Transition::Store {
+                    from: StoreStatus::Creating,
+                    to: StoreStatus::Active,
+                })
             ),
             "{err:?}"
         );
@@ -374,10 +374,10 @@ backend_test!(
             assert!(
                 matches!(
                     err,
-                    Error::InvalidTransition {
-                        from: "ARCHIVED",
+                    Error::InvalidTransition(domain::Transition::Store {
+                        from: StoreStatus::Archived,
                         ..
-                    }
+                    })
                 ),
                 "{err:?}"
             );
@@ -476,7 +476,12 @@ backend_test!(
         let err = StoreScope::obtain(&t.db, owner.id, store.id)
             .await
             .expect_err("deleted");
-        assert!(matches!(err, Error::NotFound { entity: "store" }));
+        assert!(matches!(
+            err,
+            Error::NotFound {
+                entity: domain::Table::Stores
+            }
+        ));
         assert!(
             stores::list_for_owner(&t.db, owner.id, Default::default())
                 .await
@@ -517,7 +522,12 @@ backend_test!(
         let err = stores::restore(&t.db, owner.id, store.id)
             .await
             .expect_err("gone for good");
-        assert!(matches!(err, Error::NotFound { entity: "store" }));
+        assert!(matches!(
+            err,
+            Error::NotFound {
+                entity: domain::Table::Stores
+            }
+        ));
     }
 );
 
@@ -570,7 +580,12 @@ backend_test!(
         let err = StoreScope::obtain(&t.db, intruder.id, store.id)
             .await
             .expect_err("not theirs");
-        assert!(matches!(err, Error::NotFound { entity: "store" }));
+        assert!(matches!(
+            err,
+            Error::NotFound {
+                entity: domain::Table::Stores
+            }
+        ));
         let missing = StoreScope::obtain(&t.db, intruder.id, uuid::Uuid::now_v7())
             .await
             .expect_err("missing");
@@ -582,7 +597,12 @@ backend_test!(
         let err = stores::restore(&t.db, intruder.id, store.id)
             .await
             .expect_err("not theirs");
-        assert!(matches!(err, Error::NotFound { entity: "store" }));
+        assert!(matches!(
+            err,
+            Error::NotFound {
+                entity: domain::Table::Stores
+            }
+        ));
         assert!(
             stores::list_for_owner(&t.db, intruder.id, Default::default())
                 .await

@@ -143,7 +143,7 @@ backend_test!(
         assert!(matches!(
             suppliers::get(&t.db, user.id, account.id).await,
             Err(Error::NotFound {
-                entity: "supplier account"
+                entity: domain::Table::SupplierAccounts
             })
         ));
         assert_eq!(
@@ -171,7 +171,7 @@ backend_test!(
             matches!(
                 r,
                 Err(Error::NotFound {
-                    entity: "supplier account"
+                    entity: domain::Table::SupplierAccounts
                 })
             )
         };

@@ -4,7 +4,7 @@ use entity::stores;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Table};
 
 /// Proof that `owner_id` owns the live (not soft-deleted) store `store_id`.
 ///
@@ -39,7 +39,9 @@ impl StoreScope {
             .await?;
         match found {
             Some(_) => Ok(Self { owner_id, store_id }),
-            None => Err(Error::NotFound { entity: "store" }),
+            None => Err(Error::NotFound {
+                entity: Table::Stores,
+            }),
         }
     }
 
