@@ -48,3 +48,75 @@ pub fn bounded<Tz: TimeZone>(
         .unwrap_or(utc)
         .fixed_offset())
 }
+
+/// `now - age`: the cut-off for "older than `age`", refusing an age that reaches before
+/// [`EARLIEST`] instead of panicking or wrapping. Every public function that takes a span of
+/// time takes a [`std::time::Duration`] and converts it here.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field` with [`Violation::TimeOutOfRange`].
+pub fn ago(field: &'static str, age: std::time::Duration) -> Result<DateTime<FixedOffset>> {
+    shifted(field, age, false)
+}
+
+/// `now + span`, refusing a span that reaches past [`LATEST`].
+///
+/// # Errors
+/// [`Error::Invalid`] naming `field` with [`Violation::TimeOutOfRange`].
+pub fn from_now(field: &'static str, span: std::time::Duration) -> Result<DateTime<FixedOffset>> {
+    shifted(field, span, true)
+}
+
+fn shifted(
+    field: &'static str,
+    span: std::time::Duration,
+    forward: bool,
+) -> Result<DateTime<FixedOffset>> {
+    let out_of_range = || Error::Invalid {
+        field,
+        violation: Violation::TimeOutOfRange {
+            earliest: EARLIEST,
+            latest: LATEST,
+        },
+    };
+    let span = chrono::Duration::from_std(span).map_err(|_| out_of_range())?;
+    let now = now();
+    let shifted = if forward {
+        now.checked_add_signed(span)
+    } else {
+        now.checked_sub_signed(span)
+    };
+    bounded(field, shifted.ok_or_else(out_of_range)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn spans_past_the_storable_range_are_refused_not_wrapped() {
+        assert!(ago("age", Duration::from_secs(60)).is_ok());
+        assert!(from_now("lifetime", Duration::from_secs(60)).is_ok());
+        for span in [
+            Duration::MAX,
+            Duration::from_secs(u64::from(u32::MAX) * 1000),
+        ] {
+            assert!(matches!(
+                ago("age", span),
+                Err(Error::Invalid {
+                    field: "age",
+                    violation: Violation::TimeOutOfRange { .. }
+                })
+            ));
+            assert!(matches!(
+                from_now("lifetime", span),
+                Err(Error::Invalid {
+                    field: "lifetime",
+                    ..
+                })
+            ));
+        }
+    }
+}
