@@ -7,7 +7,7 @@ use sea_orm::sea_query::LockType;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::live;
+use super::read::live;
 use crate::error::{Error, Result, Table};
 use crate::scope::StoreScope;
 
