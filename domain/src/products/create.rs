@@ -132,6 +132,7 @@ pub(super) fn check(scope: &StoreScope, new: NewProduct) -> Result<(Checked, Slu
 /// [`UniqueRule::ProductsStoreSource`] when the store already has this supplier product (use
 /// [`import`] to refresh it) or [`UniqueRule::ProductVariantsProductSku`] for a repeated SKU.
 /// Nothing is written when it fails.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id()))]
 pub async fn create<C>(db: &C, scope: &StoreScope, new: NewProduct) -> Result<Product>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -158,6 +159,7 @@ const BINDS_PER_STATEMENT: usize = 30_000;
 /// # Errors
 /// [`Error::Invalid`] naming the field of the first bad product (nothing is written);
 /// [`Error::Conflict`] for a taken slug, source or SKU (nothing is written).
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id()))]
 pub async fn create_many<C>(db: &C, scope: &StoreScope, new: Vec<NewProduct>) -> Result<Vec<Uuid>>
 where
     C: ConnectionTrait + TransactionTrait,

@@ -98,6 +98,7 @@ pub(super) fn image_from(m: product_images::Model) -> Image {
 /// # Errors
 /// [`Error::Invalid`] naming the field (or `images` when the gallery is full);
 /// [`Error::NotFound`] for a product not in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %product_id))]
 pub async fn create<C>(db: &C, scope: &StoreScope, product_id: Uuid, new: NewImage) -> Result<Image>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -138,6 +139,7 @@ where
 /// # Errors
 /// [`Error::Invalid`] naming `image_ids` with [`Violation::Format`] when the list is not
 /// exactly the product's images; [`Error::NotFound`] for a product not in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %product_id))]
 pub async fn update_positions<C>(
     db: &C,
     scope: &StoreScope,
@@ -187,6 +189,7 @@ where
 ///
 /// # Errors
 /// [`Error::NotFound`] for an image not in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), image_id = %image_id))]
 pub async fn delete<C>(db: &C, scope: &StoreScope, image_id: Uuid) -> Result<Vec<Image>>
 where
     C: ConnectionTrait + TransactionTrait,

@@ -29,6 +29,7 @@ use crate::txn::retry_transient;
 ///
 /// # Errors
 /// As [`create`].
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id()))]
 pub async fn import<C>(
     db: &C,
     scope: &StoreScope,

@@ -28,6 +28,7 @@ use entity::sea_orm_active_enums::ProductStatus;
 /// # Errors
 /// [`Error::Invalid`] naming the field (including `compare_at_price` not above the selling
 /// price, judged with the values after the patch); [`Error::NotFound`].
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %id))]
 pub async fn update<C>(db: &C, scope: &StoreScope, id: Uuid, patch: ProductPatch) -> Result<Product>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -103,6 +104,7 @@ where
 ///
 /// # Errors
 /// [`Error::InvalidTransition`]; [`Error::NotFound`].
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %id))]
 pub async fn transition<C>(
     db: &C,
     scope: &StoreScope,
@@ -151,6 +153,7 @@ where
 ///
 /// # Errors
 /// [`Error::NotFound`] when there is no such live product in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %id))]
 pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<()> {
     let now = clock::now();
     let done = retry_transient(db, || async {
@@ -176,6 +179,7 @@ pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uui
 ///
 /// # Errors
 /// [`Error::NotFound`] when the store has no such deleted product.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %id))]
 pub async fn restore<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<Product> {
     let done = retry_transient(db, || async {
         Ok(products::Entity::update_many()

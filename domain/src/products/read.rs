@@ -82,6 +82,7 @@ fn product_with(
 ///
 /// # Errors
 /// [`Error::NotFound`] when there is no such product in the store (or it is deleted).
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %id))]
 pub async fn get<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<Product> {
     let product = live(scope)
         .filter(products::Column::Id.eq(id))
@@ -157,6 +158,7 @@ async fn load_children<C: ConnectionTrait>(
 ///
 /// # Errors
 /// [`Error::Invalid`] naming `limit` for a page size out of range, or `search` when too long.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id()))]
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     scope: &StoreScope,

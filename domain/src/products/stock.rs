@@ -99,6 +99,7 @@ pub(super) async fn move_product_stock<C: ConnectionTrait>(
 /// [`Error::InsufficientStock`] when the result would be negative, [`Error::Invalid`] naming
 /// `stock_quantity` when it would pass `i32::MAX` (nothing changes either way);
 /// [`Error::NotFound`] when the store has no such live product.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %product_id))]
 pub async fn update_stock<C: ConnectionTrait>(
     db: &C,
     scope: &StoreScope,

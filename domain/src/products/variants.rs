@@ -143,6 +143,7 @@ pub(super) fn variant_from(m: product_variants::Model) -> Result<Variant> {
 /// variants, or `stock_quantity` when the product's total would pass `i32::MAX`;
 /// [`Error::Conflict`] with [`crate::UniqueRule::ProductVariantsProductSku`] for a SKU the
 /// product has; [`Error::NotFound`] for a product not in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %product_id))]
 pub async fn create<C>(
     db: &C,
     scope: &StoreScope,
@@ -186,6 +187,7 @@ where
 ///
 /// # Errors
 /// As [`create`]; [`Error::NotFound`] for a variant not in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), variant_id = %variant_id))]
 pub async fn update<C>(
     db: &C,
     scope: &StoreScope,
@@ -234,6 +236,7 @@ where
 ///
 /// # Errors
 /// [`Error::NotFound`] for a variant not in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), variant_id = %variant_id))]
 pub async fn delete<C>(db: &C, scope: &StoreScope, variant_id: Uuid) -> Result<()>
 where
     C: ConnectionTrait + TransactionTrait,
@@ -306,6 +309,7 @@ fn stock_total_out_of_range() -> Error {
 /// [`Error::InsufficientStock`]; [`Error::Invalid`] naming `variants.stock` or
 /// `stock_quantity` for a result past `i32::MAX` (nothing changes either way);
 /// [`Error::NotFound`] when the store has no such variant on a live product.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), variant_id = %variant_id))]
 pub async fn update_stock<C>(
     db: &C,
     scope: &StoreScope,
