@@ -444,15 +444,15 @@ pub async fn insert_batch(
             domain::products::SupplierProvider::Spocket => "SPOCKET",
         });
         p_source_id.push(p.source_id.as_str());
-        p_source_url.push(p.source_url.as_deref());
+        p_source_url.push(p.source_url.as_ref().map(|u| u.as_str()));
         p_title.push(p.title.as_str());
         p_original.push(p.original_title.as_deref().unwrap_or(&p.title));
         p_description.push(p.description.as_str());
         p_slug.push(slug(&p.title));
-        p_cost.push(p.cost_price);
-        p_selling.push(p.selling_price);
-        p_compare.push(p.compare_at_price);
-        p_currency.push(p.currency.as_deref().unwrap_or("USD"));
+        p_cost.push(p.cost_price.amount());
+        p_selling.push(p.selling_price.amount());
+        p_compare.push(p.compare_at_price.map(|m| m.amount()));
+        p_currency.push(p.currency.code());
         p_stock.push(stock);
         p_track.push(p.track_inventory);
         p_meta_title.push(p.meta_title.as_deref());
@@ -461,10 +461,10 @@ pub async fn insert_batch(
         for v in &p.variants {
             v_id.push(Uuid::now_v7());
             v_product.push(id);
-            v_sku.push(v.sku.as_deref());
+            v_sku.push(v.sku.as_ref().map(|s| s.as_str()));
             v_title.push(v.title.as_str());
-            v_price.push(v.price);
-            v_cost.push(v.cost_price);
+            v_price.push(v.price.amount());
+            v_cost.push(v.cost_price.amount());
             v_stock.push(v.stock);
             v_options.push(Json(&v.options));
         }

@@ -253,7 +253,7 @@ pub async fn decrement_stock(
         async move {
             let (mut done, mut refused) = (0u64, 0u64);
             while let Some(variant) = work.next() {
-                match products::adjust_variant_stock(&db, &scope, variant, -1).await {
+                match products::variants::update_stock(&db, &scope, variant, -1).await {
                     Ok(_) => done += 1,
                     Err(Error::InsufficientStock { .. }) => refused += 1,
                     Err(err) => return Err(format!("adjust_variant_stock: {err}")),

@@ -12,13 +12,17 @@ use domain::agent_jobs::{
 };
 use domain::crypto::{KeyRing, Secret};
 use domain::media::{self, MediaMetadata, NewMediaAsset};
-use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
+use domain::money::Money;
+use domain::products::images::NewImage;
+use domain::products::variants::NewVariant;
+use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
 use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus};
 use domain::suppliers::{self, NewSupplierAccount};
 use domain::users::accounts::{self, OAuthProfile, OAuthTokens};
 use domain::users::{
     self, DisplayName, Email, NewUser, Password, PasswordHasher, sessions, verification,
 };
+use domain::values::HttpUrl;
 use domain::{Error, Result};
 use entity::sea_orm_active_enums::MediaType;
 use rust_decimal::Decimal;
@@ -160,7 +164,7 @@ where
     stores::transition(db, &scope, StoreStatus::Active).await?;
 
     let mut product_ids = Vec::new();
-    for product in catalogue() {
+    for product in catalogue()? {
         let (product, _) = products::import(db, &scope, product).await?;
         product_ids.push(product.id);
     }
@@ -274,8 +278,8 @@ where
     Ok(())
 }
 
-fn dec(cents: i64) -> Decimal {
-    Decimal::new(cents, 2)
+fn money(cents: i64) -> Result<Money> {
+    Money::parse("price", Decimal::new(cents, 2))
 }
 
 fn variant(
@@ -285,40 +289,45 @@ fn variant(
     cost: i64,
     stock: i32,
     options: &[(&str, &str)],
-) -> NewVariant {
-    NewVariant {
-        sku: Some(sku.into()),
+) -> Result<NewVariant> {
+    Ok(NewVariant {
+        sku: Some(Sku::parse("product_variants.sku", sku)?),
         title: title.into(),
-        price: dec(price),
-        cost_price: dec(cost),
+        price: money(price)?,
+        cost_price: money(cost)?,
         stock,
         options: options
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
-    }
+    })
 }
 
-fn images(slug: &str, n: usize) -> Vec<NewImage> {
+fn images(slug: &str, n: usize) -> Result<Vec<NewImage>> {
     (1..=n)
-        .map(|i| NewImage {
-            original_url: format!("https://cdn.zyenta.com/demo/products/{slug}-{i}.jpg"),
-            alt_text: Some(format!("{slug} photo {i}")),
+        .map(|i| {
+            Ok(NewImage {
+                original_url: HttpUrl::parse(
+                    "product_images.original_url",
+                    &format!("https://cdn.zyenta.com/demo/products/{slug}-{i}.jpg"),
+                )?,
+                alt_text: Some(format!("{slug} photo {i}")),
+            })
         })
         .collect()
 }
 
 /// The demo catalogue: five products, most with variants.
-fn catalogue() -> Vec<NewProduct> {
+fn catalogue() -> Result<Vec<NewProduct>> {
     let mut lamp = NewProduct::new(
         SupplierProvider::Aliexpress,
         "1005006012345",
         "Holo Neon Desk Lamp",
-        dec(1_250),
-        dec(3_999),
+        money(1_250)?,
+        money(3_999)?,
     );
     lamp.description = "A desk lamp whose tube shifts from magenta to cyan.".into();
-    lamp.compare_at_price = Some(dec(5_999));
+    lamp.compare_at_price = Some(money(5_999)?);
     lamp.status = Some(ProductStatus::Active);
     lamp.variants = vec![
         variant(
@@ -328,7 +337,7 @@ fn catalogue() -> Vec<NewProduct> {
             1_250,
             24,
             &[("color", "Magenta")],
-        ),
+        )?,
         variant(
             "HOLO-LAMP-CYN",
             "Cyan",
@@ -336,17 +345,17 @@ fn catalogue() -> Vec<NewProduct> {
             1_250,
             18,
             &[("color", "Cyan")],
-        ),
+        )?,
     ];
-    lamp.images = images("holo-lamp", 2);
+    lamp.images = images("holo-lamp", 2)?;
     lamp.meta_title = Some("Holo Neon Desk Lamp | NeonNest".into());
 
     let mut sign = NewProduct::new(
         SupplierProvider::CjDropshipping,
         "CJ-NEON-SIGN-77",
         "Custom Neon Sign",
-        dec(3_100),
-        dec(8_900),
+        money(3_100)?,
+        money(8_900)?,
     );
     sign.description = "Your words in LED neon, on clear acrylic.".into();
     sign.status = Some(ProductStatus::Active);
@@ -358,7 +367,7 @@ fn catalogue() -> Vec<NewProduct> {
             3_100,
             10,
             &[("size", "S"), ("color", "Pink")],
-        ),
+        )?,
         variant(
             "SIGN-M-PINK",
             "Medium / Pink",
@@ -366,7 +375,7 @@ fn catalogue() -> Vec<NewProduct> {
             4_200,
             6,
             &[("size", "M"), ("color", "Pink")],
-        ),
+        )?,
         variant(
             "SIGN-M-BLUE",
             "Medium / Blue",
@@ -374,28 +383,28 @@ fn catalogue() -> Vec<NewProduct> {
             4_200,
             0,
             &[("size", "M"), ("color", "Blue")],
-        ),
+        )?,
     ];
-    sign.images = images("neon-sign", 3);
+    sign.images = images("neon-sign", 3)?;
 
     let mut rug = NewProduct::new(
         SupplierProvider::Spocket,
         "SPK-RUG-2077",
         "Circuit Board Rug",
-        dec(2_200),
-        dec(5_400),
+        money(2_200)?,
+        money(5_400)?,
     );
     rug.description = "A soft rug printed with a glowing circuit pattern.".into();
     rug.status = Some(ProductStatus::Active);
     rug.stock_quantity = 7;
-    rug.images = images("circuit-rug", 2);
+    rug.images = images("circuit-rug", 2)?;
 
     let mut speaker = NewProduct::new(
         SupplierProvider::Aliexpress,
         "1005007654321",
         "Chrome Orb Speaker",
-        dec(1_800),
-        dec(4_500),
+        money(1_800)?,
+        money(4_500)?,
     );
     speaker.description = "A mirrored orb speaker with a pulsing light ring.".into();
     speaker.status = Some(ProductStatus::Active);
@@ -406,19 +415,19 @@ fn catalogue() -> Vec<NewProduct> {
         1_800,
         0,
         &[("finish", "Chrome")],
-    )];
-    speaker.images = images("orb-speaker", 1);
+    )?];
+    speaker.images = images("orb-speaker", 1)?;
 
     let mut poster = NewProduct::new(
         SupplierProvider::CjDropshipping,
         "CJ-POSTER-NC",
         "Night City Poster Set",
-        dec(600),
-        dec(1_900),
+        money(600)?,
+        money(1_900)?,
     );
     poster.description = "Three prints of a rainy neon skyline.".into();
     poster.stock_quantity = 40;
-    poster.images = images("night-city-poster", 2);
+    poster.images = images("night-city-poster", 2)?;
 
-    vec![lamp, sign, rug, speaker, poster]
+    Ok(vec![lamp, sign, rug, speaker, poster])
 }

@@ -252,3 +252,18 @@ pub async fn owner_scope(db: &sea_orm::DatabaseConnection) -> domain::StoreScope
         .await
         .expect("scope")
 }
+
+/// An amount of money from a literal such as `"19.90"`; panics on one `Money` refuses.
+pub fn money(literal: &str) -> domain::Money {
+    domain::Money::parse("price", dec(literal)).expect("a valid amount")
+}
+
+/// An `https://` URL from a literal; panics on one `HttpUrl` refuses.
+pub fn url(literal: &str) -> domain::values::HttpUrl {
+    domain::values::HttpUrl::parse("url", literal).expect("a valid URL")
+}
+
+/// A SKU from a literal; panics on one `Sku` refuses.
+pub fn sku(literal: &str) -> domain::products::Sku {
+    domain::products::Sku::parse("product_variants.sku", literal).expect("a valid SKU")
+}

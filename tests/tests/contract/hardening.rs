@@ -10,9 +10,9 @@ use domain::StoreScope;
 use domain::media::{self, MediaMetadata, MediaType, NewMediaAsset};
 use domain::pages::{self, NewPage, PageType};
 use domain::paging::PageRequest;
-use domain::products::{
-    self, NewImage, NewProduct, NewVariant, ProductQuery, SupplierProvider, VARIANTS_MAX,
-};
+use domain::products::images::NewImage;
+use domain::products::variants::NewVariant;
+use domain::products::{self, NewProduct, ProductQuery, SupplierProvider, VARIANTS_MAX};
 use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus};
 use domain::{Error, UniqueRule, Violation};
 use entity::{product_images, products as product_rows};
@@ -36,17 +36,17 @@ fn product(source_id: &str, title: &str) -> NewProduct {
         SupplierProvider::Aliexpress,
         source_id,
         title,
-        dec("1.00"),
-        dec("2.00"),
+        money("1.00"),
+        money("2.00"),
     )
 }
 
 fn variant(sku: &str, stock: i32) -> NewVariant {
     NewVariant {
-        sku: Some(sku.into()),
+        sku: Some(self::sku(sku)),
         title: format!("{sku} variant"),
-        price: dec("2.00"),
-        cost_price: dec("1.00"),
+        price: money("2.00"),
+        cost_price: money("1.00"),
         stock,
         options: BTreeMap::new(),
     }
@@ -54,7 +54,7 @@ fn variant(sku: &str, stock: i32) -> NewVariant {
 
 fn image(n: usize) -> NewImage {
     NewImage {
-        original_url: format!("https://cdn.example.com/{n}.jpg"),
+        original_url: url(&format!("https://cdn.example.com/{n}.jpg")),
         alt_text: None,
     }
 }
@@ -165,13 +165,21 @@ backend_test! {
                 strategy.new_tree(&mut runner).expect("value").current();
             let mut new = product(&format!("random-{n}"), &title);
             new.description = description;
-            new.selling_price = Decimal::new(cents, 2);
+            // Values the input types refuse never reach the repository.
+            let Ok(price) = domain::Money::parse("products.selling_price", Decimal::new(cents, 2))
+            else {
+                continue;
+            };
+            let Ok(sku) = products::Sku::parse("product_variants.sku", &sku) else {
+                continue;
+            };
+            new.selling_price = price;
             new.compare_at_price = None;
             new.variants = vec![NewVariant {
                 sku: Some(sku),
                 title: "v".into(),
-                price: dec("1.00"),
-                cost_price: dec("1.00"),
+                price: money("1.00"),
+                cost_price: money("1.00"),
                 stock,
                 options: BTreeMap::from([("size".into(), "L".into())]),
             }];
@@ -363,7 +371,7 @@ backend_test! {
         assert_eq!(search("0_o").await, Vec::<String>::new());
         // A renamed product is found by its new title.
         let renamed = products::create(&t.db, &scope, product("5", "Plain")).await.expect("p");
-        products::patch(&t.db, &scope, renamed.id, products::ProductPatch {
+        products::update(&t.db, &scope, renamed.id, products::ProductPatch {
             title: Some("ÜBER Lamp".into()),
             ..products::ProductPatch::default()
         }).await.expect("rename");
@@ -381,32 +389,32 @@ backend_test! {
         let mut two = product("big", "Big");
         two.variants = vec![variant("a", i32::MAX), variant("b", 1)];
         let result = products::create(&t.db, &scope, two).await;
-        assert!(is_invalid(&result, "stock_quantity"), "{result:?}");
+        assert!(is_invalid(&result, "products.stock_quantity"), "{result:?}");
         assert_eq!(count_products(&t.db).await, 0);
 
         let mut one = product("max", "Max");
         one.variants = vec![variant("a", i32::MAX)];
         let max = products::create(&t.db, &scope, one).await.expect("exactly i32::MAX fits");
         assert_eq!(max.stock_quantity, i32::MAX);
-        let result = products::add_variant(&t.db, &scope, max.id, variant("b", 1)).await;
-        assert!(is_invalid(&result, "stock_quantity"), "{result:?}");
+        let result = products::variants::create(&t.db, &scope, max.id, variant("b", 1)).await;
+        assert!(is_invalid(&result, "products.stock_quantity"), "{result:?}");
         let variant_id = max.variants[0].id;
-        let result = products::adjust_variant_stock(&t.db, &scope, variant_id, 1).await;
-        assert!(is_invalid(&result, "variants.stock"), "{result:?}");
+        let result = products::variants::update_stock(&t.db, &scope, variant_id, 1).await;
+        assert!(is_invalid(&result, "product_variants.stock"), "{result:?}");
         let read = products::get(&t.db, &scope, max.id).await.expect("still reads");
         assert_eq!((read.stock_quantity, read.variants.len()), (i32::MAX, 1));
 
         let mut plain = product("plain", "Plain");
         plain.stock_quantity = 10;
         let plain = products::create(&t.db, &scope, plain).await.expect("plain");
-        let result = products::adjust_stock(&t.db, &scope, plain.id, i32::MAX).await;
-        assert!(is_invalid(&result, "stock_quantity"), "{result:?}");
+        let result = products::update_stock(&t.db, &scope, plain.id, i32::MAX).await;
+        assert!(is_invalid(&result, "products.stock_quantity"), "{result:?}");
         assert_eq!(
-            products::adjust_stock(&t.db, &scope, plain.id, i32::MAX - 10).await.ok(),
+            products::update_stock(&t.db, &scope, plain.id, i32::MAX - 10).await.ok(),
             Some(i32::MAX)
         );
         assert!(matches!(
-            products::adjust_stock(&t.db, &scope, plain.id, i32::MIN).await,
+            products::update_stock(&t.db, &scope, plain.id, i32::MIN).await,
             Err(Error::InsufficientStock { available: i32::MAX, .. })
         ));
         let read = products::get(&t.db, &scope, plain.id).await.expect("reads");
@@ -458,7 +466,7 @@ backend_test! {
             .map(|n| {
                 let db = t.db.clone();
                 tokio::spawn(async move {
-                    products::add_image(&db, &scope, gallery.id, image(100 + n)).await
+                    products::images::create(&db, &scope, gallery.id, image(100 + n)).await
                 })
             })
             .collect();
@@ -466,7 +474,7 @@ backend_test! {
         for task in tasks {
             match task.await.expect("task") {
                 Ok(_) => added += 1,
-                Err(Error::Invalid { field: "images", violation: Violation::TooMany { .. } }) => {}
+                Err(Error::Invalid { field: "product_images", violation: Violation::TooMany { .. } }) => {}
                 Err(other) => panic!("unexpected {other:?}"),
             }
         }
@@ -489,7 +497,7 @@ backend_test! {
             .map(|n| {
                 let db = t.db.clone();
                 tokio::spawn(async move {
-                    products::add_variant(&db, &scope, p.id, variant(&format!("new{n}"), 2)).await
+                    products::variants::create(&db, &scope, p.id, variant(&format!("new{n}"), 2)).await
                 })
             })
             .collect();
@@ -497,7 +505,7 @@ backend_test! {
         for task in tasks {
             match task.await.expect("task") {
                 Ok(_) => added += 1,
-                Err(Error::Invalid { field: "variants", violation: Violation::TooMany { .. } }) => {}
+                Err(Error::Invalid { field: "product_variants", violation: Violation::TooMany { .. } }) => {}
                 Err(other) => panic!("unexpected {other:?}"),
             }
         }
@@ -522,7 +530,7 @@ backend_test! {
                 tokio::spawn(async move {
                     for i in 0..25 {
                         let delta = if (n + i) % 2 == 0 { -3 } else { 2 };
-                        products::adjust_variant_stock(&db, &scope, ids[(n + i) % 2], delta)
+                        products::variants::update_stock(&db, &scope, ids[(n + i) % 2], delta)
                             .await
                             .expect("no deadlock, no error");
                     }
@@ -752,13 +760,13 @@ backend_test! {
             media::register(txn, &scope, logo()).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, product_id| Box::pin(async move {
-            products::add_image(txn, &scope, product_id, image(1)).await.map(|_| ())
+            products::images::create(txn, &scope, product_id, image(1)).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, product_id| Box::pin(async move {
-            products::add_variant(txn, &scope, product_id, variant("x", 1)).await.map(|_| ())
+            products::variants::create(txn, &scope, product_id, variant("x", 1)).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, product_id| Box::pin(async move {
-            products::adjust_stock(txn, &scope, product_id, 1).await.map(|_| ())
+            products::update_stock(txn, &scope, product_id, 1).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, product_id| Box::pin(async move {
             products::transition(txn, &scope, product_id, products::ProductStatus::Archived)
@@ -831,13 +839,13 @@ backend_test! {
         new.meta_title = Some(wide(products::TITLE_MAX));
         new.meta_description = Some(wide(products::DESCRIPTION_MAX));
         new.variants = vec![NewVariant {
-            sku: Some("S".repeat(products::SKU_MAX)),
+            sku: Some(sku(&"S".repeat(products::SKU_MAX))),
             title: wide(products::TITLE_MAX),
             options: BTreeMap::from([(wide(products::OPTION_TEXT_MAX), wide(products::OPTION_TEXT_MAX))]),
             ..variant("x", 1)
         }];
         new.images = vec![NewImage {
-            original_url: format!("https://cdn.example.com/{}", "a".repeat(2_000)),
+            original_url: url(&format!("https://cdn.example.com/{}", "a".repeat(2_000))),
             alt_text: Some(wide(products::TITLE_MAX)),
         }];
         let created = products::create(&t.db, &scope, new).await.expect("maximum product");
@@ -873,7 +881,7 @@ backend_test! {
         // One past each limit is refused by name.
         let mut over = product("over", "Over");
         over.description = "é".repeat(products::DESCRIPTION_MAX + 1);
-        assert!(is_invalid(&products::create(&t.db, &scope, over).await, "description"));
+        assert!(is_invalid(&products::create(&t.db, &scope, over).await, "products.description"));
         assert!(is_invalid(
             &pages::create(&t.db, &scope, NewPage {
                 page_type: PageType::Custom,
@@ -897,17 +905,17 @@ backend_test! {
             );
         };
         for bad in ["a\0b", "a\u{1}b", "\u{7f}x", "x\u{9b}"] {
-            refused(products::create(&t.db, &scope, product("n", bad)).await.map(|_| ()), "title");
-            refused(products::create(&t.db, &scope, product(bad, "t")).await.map(|_| ()), "source_id");
+            refused(products::create(&t.db, &scope, product("n", bad)).await.map(|_| ()), "products.title");
+            refused(products::create(&t.db, &scope, product(bad, "t")).await.map(|_| ()), "products.source_id");
             let mut p = product("d", "t");
             p.description = bad.into();
-            refused(products::create(&t.db, &scope, p).await.map(|_| ()), "description");
+            refused(products::create(&t.db, &scope, p).await.map(|_| ()), "products.description");
             let mut p = product("o", "t");
             p.variants = vec![NewVariant {
                 options: BTreeMap::from([("color".into(), bad.into())]),
                 ..variant("x", 1)
             }];
-            refused(products::create(&t.db, &scope, p).await.map(|_| ()), "variants.options");
+            refused(products::create(&t.db, &scope, p).await.map(|_| ()), "product_variants.options");
             refused(
                 stores::create(&t.db, scope.owner_id(), NewStore {
                     name: bad.into(), niche: "n".into(), ..NewStore::default()
@@ -1072,7 +1080,8 @@ backend_test! {
 
 backend_test! {
     async fn a_deadlock_in_the_remaining_store_and_catalog_writes_is_typed(t: &TestDb) {
-        use products::{ProductPatch, VariantPatch};
+        use products::ProductPatch;
+        use products::variants::VariantPatch;
         lose_a_deadlock(t, Parent::Store, |txn, scope, _| Box::pin(async move {
             stores::update(txn, &scope, StorePatch {
                 name: Some("Renamed".into()),
@@ -1094,7 +1103,7 @@ backend_test! {
                 .map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
-            products::patch(txn, &scope, id, ProductPatch {
+            products::update(txn, &scope, id, ProductPatch {
                 title: Some("Patched".into()),
                 ..ProductPatch::default()
             }).await.map(|_| ())
@@ -1104,27 +1113,27 @@ backend_test! {
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
             let variant = first_variant(txn, scope, id).await?;
-            products::adjust_variant_stock(txn, &scope, variant, -1).await.map(|_| ())
+            products::variants::update_stock(txn, &scope, variant, -1).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Variants, |txn, scope, id| Box::pin(async move {
             let variant = first_variant(txn, scope, id).await?;
-            products::update_variant(txn, &scope, variant, VariantPatch {
+            products::variants::update(txn, &scope, variant, VariantPatch {
                 title: Some("Renamed".into()),
                 ..VariantPatch::default()
             }).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
             let variant = first_variant(txn, scope, id).await?;
-            products::remove_variant(txn, &scope, variant).await
+            products::variants::delete(txn, &scope, variant).await
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
             let images = products::get(txn, &scope, id).await?.images;
             let order: Vec<_> = images.iter().rev().map(|i| i.id).collect();
-            products::reorder_images(txn, &scope, id, &order).await.map(|_| ())
+            products::images::update_positions(txn, &scope, id, &order).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Product, |txn, scope, id| Box::pin(async move {
             let image = products::get(txn, &scope, id).await?.images[0].id;
-            products::remove_image(txn, &scope, image).await.map(|_| ())
+            products::images::delete(txn, &scope, image).await.map(|_| ())
         })).await;
         lose_a_deadlock(t, Parent::Pages, |txn, scope, _| Box::pin(async move {
             let page = pages::get_by_slug(txn, &scope, "about").await?;
