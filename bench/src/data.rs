@@ -1,4 +1,5 @@
-//! The data the workloads write: products shaped as BENCH.md says, and a small fast RNG.
+//! The data the workloads write: products shaped as `bench/README.md` says, and a small fast
+//! RNG.
 
 use std::collections::BTreeMap;
 
@@ -97,7 +98,8 @@ pub fn product(tag: &str, i: usize, active: bool, variants: usize, stock: i32) -
     p
 }
 
-/// The import of BENCH.md: `count` products, every other one ACTIVE, in batches of `batch`.
+/// The import of `bench/README.md`: `count` products, every other one ACTIVE, in batches of
+/// `batch`.
 pub fn import_batches(tag: &str, count: usize, batch: usize) -> Vec<Vec<NewProduct>> {
     let products: Vec<NewProduct> = (0..count)
         .map(|i| product(tag, i, i % 2 == 0, 3, 10))

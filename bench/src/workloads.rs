@@ -1,4 +1,4 @@
-//! The six workloads of BENCH.md, through `domain` as services call it.
+//! The six workloads of `bench/README.md`, through `domain` as services call it.
 
 use std::sync::Arc;
 use std::time::Instant;

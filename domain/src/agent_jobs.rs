@@ -1,7 +1,8 @@
 //! The work queue of the AI agents (brand generator, product scout, copywriter, image
-//! processor, video generator), on the `agent_jobs` table.
+//! processor, video generator), on the `agent_jobs` table: every job is handed to exactly one
+//! worker at a time.
 //!
-//! - The store side ([`enqueue`], [`enqueue_many`], [`get`], [`list`], [`cancel`],
+//! - The store side ([`enqueue`], [`enqueue_many`], [`get`], [`find`], [`list`], [`cancel`],
 //!   [`counts`]) acts for a [`JobOwner`]: a store, through its [`crate::scope::StoreScope`],
 //!   or [`JobOwner::SYSTEM`] for jobs of no store.
 //! - The worker side: a [`Worker`] claims the next runnable job ([`Worker::claim`]) and gets a
@@ -14,7 +15,137 @@
 //! Status moves: `PENDING → PROCESSING` (claim), `PROCESSING → COMPLETED` (complete),
 //! `PROCESSING → PENDING` (fail with attempts left, or rescue), `PROCESSING → FAILED` (fail
 //! with none left, or rescue), `PENDING | PROCESSING → CANCELLED` (cancel). Anything else is
-//! [`Error::InvalidTransition`].
+//! [`crate::Error::InvalidTransition`].
+//!
+//! # Enqueue
+//! A job's input is typed per agent type (`JobInput::BrandGenerator(BrandBrief { niche, tone,
+//! .. })`, `JobInput::ProductScout(ProductSearch { provider, query, limit })`, … see
+//! [`JobInput`]) and is validated when enqueued ([`crate::Error::Invalid`] naming e.g.
+//! `input.limit`). [`NewJob`] sets the priority (higher first), a run-at time and the maximum
+//! attempts (default [`DEFAULT_MAX_ATTEMPTS`]). [`enqueue_many`] writes a batch in one
+//! statement per 1,000 jobs (or 4 MiB of input), all or nothing. Inputs and outputs are at
+//! most [`MAX_PAYLOAD_BYTES`] (1 MiB) of JSON, hold no NUL or control character and must read
+//! back as given; `run_at` lies in 1970..=9999. A row whose payload does not read (written by
+//! other means) fails only its own [`get`], is listed in [`JobPage::unreadable`] by [`list`],
+//! and is failed by the claim (see `docs/identity-and-jobs-limits.md` in the repository).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> domain::Result<()> {
+//! # let mut config = domain::Config::new("sqlite::memory:");
+//! # config.migrate_on_start = true;
+//! # let db = domain::connect(&config).await?;
+//! # let hasher = domain::users::PasswordHasher::new(domain::users::Argon2Params::new(1024, 1, 1)?)?;
+//! # let owner = domain::users::register(&db, &hasher, domain::users::NewUser {
+//! #     email: domain::users::Email::parse("owner@example.com")?,
+//! #     password: domain::users::Password::parse("a long passphrase")?, name: None, image: None }).await?.id;
+//! # let store = domain::stores::create(&db, owner, domain::stores::NewStore {
+//! #     name: "Neon".into(), niche: "Decor".into(), ..Default::default() }).await?.id;
+//! use domain::agent_jobs::{self as jobs, AgentType, BrandBrief, JobInput, JobStatus, NewJob, Worker, WorkerId};
+//! let scope = domain::stores::StoreScope::obtain(&db, owner, store).await?;
+//! let brief = JobInput::BrandGenerator(BrandBrief {
+//!     niche: "Cyberpunk home decor".into(),
+//!     tone: "futuristic".into(),
+//!     store_name: None,
+//! });
+//! let job = jobs::enqueue(&db, &scope, NewJob::new(brief).priority(10)).await?;
+//!
+//! let worker = Worker::new(WorkerId::generate("brand")).only([AgentType::BrandGenerator]);
+//! let mut claimed = worker.claim(&db).await?.expect("the job is runnable");
+//! claimed.report(&db, 50, Some("choosing colours")).await?;
+//! assert_eq!(jobs::get(&db, &scope, job.id).await?.status, JobStatus::Processing);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Claim
+//! `Worker::new(WorkerId::generate("copywriter")).only([AgentType::Copywriter])` and
+//! `worker.claim(&db)` take the next runnable job (PENDING, run-at reached): highest
+//! priority, then earliest run-at, then oldest. It becomes PROCESSING with the worker's id,
+//! one more attempt, its start time and heartbeat. A job is never handed to two workers:
+//!
+//! | backend | claim |
+//! |---|---|
+//! | Postgres | one `UPDATE … WHERE id = (SELECT id … ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *`, served by the index `idx_agent_jobs_claim` |
+//! | SQLite | the same statement (no `SKIP LOCKED` there); the single writer makes it atomic |
+//! | MariaDB/MySQL | no `RETURNING`: a READ COMMITTED transaction that selects the row `FOR UPDATE SKIP LOCKED`, updates it and commits; retried on a deadlock |
+//!
+//! The subquery must be scalar (`id = (…)`): with `id IN (…)` Postgres may run the subquery
+//! again for every row it scans, and one claim then takes every runnable job.
+//!
+//! # The claimed job
+//! [`ClaimedJob::report`]`(db, percent, step)` (0–100, never backwards; also heartbeats),
+//! [`ClaimedJob::heartbeat`], [`ClaimedJob::complete`]`(db, output)` (typed output of the
+//! job's agent type; progress 100, completion time) and [`ClaimedJob::fail`]. Every write
+//! checks in its `WHERE` that the job is still PROCESSING, held by this worker, in this
+//! attempt, so a handle that lost its job writes nothing and answers
+//! [`crate::Error::JobReleased`] with a [`ReleaseReason`] (cancelled, or lease lost) or
+//! [`crate::Error::InvalidTransition`] (e.g. completing a job that is PENDING again).
+//!
+//! **Retry and back-off.** [`ClaimedJob::fail`] puts the job back to PENDING while attempts
+//! remain, with run-at moved by the worker's [`Backoff`] (default: ceiling 10 s × 2ⁿ⁻¹ after
+//! attempt n, at most [`MAX_BACKOFF`], 1 h; the delay is drawn between half the ceiling and
+//! the ceiling, so retries spread out and never shrink). With no attempts left, or with
+//! [`ClaimedJob::fail_permanently`], it is FAILED and keeps the error.
+//!
+//! **Cancel.** [`cancel`]`(db, &scope, id)` moves a PENDING or PROCESSING job to CANCELLED;
+//! its worker learns at its next report, heartbeat or completion. Cancelling a finished job is
+//! [`crate::Error::InvalidTransition`]; another store's job is [`crate::Error::NotFound`],
+//! like a missing one.
+//!
+//! # Rescue, prune and counts
+//! [`rescue`]`(db, lease)` puts PROCESSING jobs whose heartbeat is older than `lease` back to
+//! PENDING (FAILED when their attempts are spent). Run it periodically, with a lease well
+//! above the workers' heartbeat interval. [`prune`]`(db, age)` deletes COMPLETED, FAILED and
+//! CANCELLED jobs last changed longer ago than `age`. [`counts`]`(db, &scope)` gives the
+//! dashboard's numbers by status and agent type in one query; [`get`], [`find`] and [`list`]
+//! (newest first, cursor-paged) read jobs.
+//!
+//! # Waking idle workers
+//! On Postgres an enqueue sends `NOTIFY zyenta_agent_jobs` ([`CHANNEL`]) in its transaction
+//! (so on commit), with the agent type as payload; [`Wakeup::listen`] keeps one pooled
+//! connection listening and wakes the waiting workers of that type at once (measured: well
+//! under 1 s, with a 10 s poll interval). On SQLite and MariaDB/MySQL there is nothing to
+//! listen to, and an idle worker polls at its bounded interval (or sooner, when the next
+//! scheduled job is due).
+//!
+//! # The worker loop
+//! [`Worker::run`] claims, calls the handler, completes or fails, waits when idle, heartbeats
+//! while the handler runs (and drops the handler's work when the job is cancelled), and stops
+//! gracefully (finishing the job in hand) when the shutdown future resolves:
+//!
+//! ```no_run
+//! # async fn example(db: domain::DatabaseConnection) -> domain::Result<()> {
+//! use domain::agent_jobs::{
+//!     AgentType, JobFailure, JobInput, JobOutput, ScoutResult, Wakeup, Worker, WorkerId,
+//!     WorkerOptions,
+//! };
+//! let wakeup = Wakeup::listen(&db).await?;
+//! let worker = Worker::new(WorkerId::generate("scout")).only([AgentType::ProductScout]);
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! # drop(stop);
+//! let shutdown = async move {
+//!     let _ = stopped.await;
+//! };
+//! let stats = worker
+//!     .run(&db, &wakeup, &WorkerOptions::default(), shutdown, |job, db| {
+//!         Box::pin(async move {
+//!             let JobInput::ProductScout(search) = job.input().clone() else {
+//!                 return Err(JobFailure::permanent("not a product search"));
+//!             };
+//!             job.report(db, 10, Some("searching")).await?;
+//!             // … call the supplier with search.query and search.limit …
+//!             Ok(JobOutput::ProductScout(ScoutResult { products: vec![] }))
+//!         })
+//!     })
+//!     .await;
+//! println!("{stats:?}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The queue adds no environment variable: workers take their poll interval, heartbeat
+//! interval and back-off from [`WorkerOptions`] and [`Backoff`] in code.
 
 use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs;

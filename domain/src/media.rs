@@ -1,9 +1,29 @@
 //! Media assets of a store: images, videos, logos and backgrounds the agents produce or the
 //! owner uploads. The files live elsewhere (a CDN); a row records where and what they are.
 //!
-//! Everything takes a [`StoreScope`]: every query filters by its store, and an asset of
-//! another store is answered exactly like a missing one ([`Error::NotFound`] with
-//! `"media_asset"`).
+//! Everything takes a [`crate::stores::StoreScope`]: every query filters by its store, and an
+//! asset of another store is answered exactly like a missing one ([`crate::Error::NotFound`]
+//! with `"media_asset"`).
+//!
+//! # What is accepted
+//! [`register`] stores the MIME type lower-cased; it must be `type/subtype` (RFC 6838 names,
+//! no parameters) and fit the asset's [`MediaType`]: `image/*` for `IMAGE`, `LOGO` and
+//! `BACKGROUND`, `video/*` for `VIDEO`, otherwise [`crate::Error::Invalid`] on `mime_type`
+//! with [`crate::Violation::MediaTypeMismatch`]. File names have no folder (`/`, `\`), sizes
+//! are non-negative `i64` bytes, URLs are absolute http(s), and metadata is the typed
+//! [`MediaMetadata`] (width, height, format, duration in seconds) in the JSON column.
+//!
+//! # Paging
+//! [`list`]`(&db, &scope, media_type, PageRequest::first(20))` (one [`MediaType`], or `None`
+//! for all) returns a [`crate::paging::Page`] newest first, keyset-paged by id (UUID v7):
+//! pass `page.next` to [`crate::paging::PageRequest::after`] for the next one. Assets added
+//! between two requests never make one appear twice or be skipped; a page holds 1 to
+//! [`crate::paging::MAX_PAGE_SIZE`] (100) rows.
+//!
+//! # Total bytes
+//! [`total_bytes`] is one `SUM` query, cast back to a 64-bit integer in SQL on every backend
+//! (Postgres sums `bigint` as `numeric`, MariaDB as `DECIMAL`), so it is exact well beyond
+//! 2^31 (and 2^53).
 
 use chrono::{DateTime, FixedOffset};
 use entity::media_assets;

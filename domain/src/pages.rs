@@ -1,8 +1,24 @@
 //! Pages of a store: the standard legal and information pages every store gets, and the
 //! owner's own pages.
 //!
-//! Everything takes a [`StoreScope`]: every query filters by its store, and a page of another
-//! store is answered exactly like a missing one ([`Error::NotFound`] with `"page"`).
+//! Everything takes a [`crate::stores::StoreScope`] (proof that the caller owns the store):
+//! every query filters by its store, and a page of another store is answered exactly like a
+//! missing one ([`crate::Error::NotFound`] with `"page"`).
+//!
+//! # Standard pages
+//! [`create_standard_pages`]`(&db, &scope)` gives a store its six standard pages with
+//! placeholder text: privacy policy (`privacy-policy`), terms of service
+//! (`terms-of-service`), refund policy (`refund-policy`), about (`about`), contact (`contact`)
+//! and FAQ (`faq`). It is idempotent and safe when called concurrently or inside the caller's
+//! transaction (store creation does): each insert runs in a savepoint and a duplicate is
+//! recognised by the unique rule `uq_pages_store_id_slug`, never by a read first; a page
+//! already at one of those slugs is kept as it is and returned.
+//!
+//! # Slugs and order
+//! [`create`] derives a slug from the title when none is given (`shipping`, then
+//! `shipping-2`, `shipping-3`, …); a given slug that is taken is [`crate::Error::Conflict`]
+//! naming [`crate::UniqueRule::PagesStoreSlug`]. [`list`] returns a store's pages (of one
+//! type, or all) ordered by type as [`PageType`] declares them, then title, then slug.
 
 use std::collections::HashSet;
 

@@ -1,8 +1,36 @@
 //! Products of a store, with their variants and images.
 //!
-//! Everything goes through a [`StoreScope`]. A product and its variants and images are written
-//! in one transaction; an import from a supplier is idempotent by (store, provider, source id)
-//! and keeps what the merchant edited; stock moves atomically and never below zero.
+//! Everything goes through a [`crate::stores::StoreScope`] (the module [`crate::stores`] shows
+//! a product imported, its stock adjusted and a page listed). A product and its variants and
+//! images are written in one transaction; an import from a supplier is idempotent by (store,
+//! provider, source id) and keeps what the merchant edited; stock moves atomically and never
+//! below zero.
+//!
+//! # Writing
+//! [`create`] writes a product with its variants and images in one transaction;
+//! [`create_many`] writes a batch with multi-row inserts; [`import`] is idempotent by (store,
+//! provider, source id): a re-import refreshes what the supplier owns (original title, cost,
+//! source URL, stock, the variants' cost and stock by SKU) and keeps what the merchant edited
+//! (title, selling price, description, SEO, status).
+//!
+//! Money is [`crate::Money`]: at most 2 decimals, 0 to 99,999,999.99, a compare-at price
+//! above the selling price; the currency an ISO 4217 code. With variants, the product's stock
+//! is their total. Image positions stay 0, 1, 2, … through [`reorder_images`] and
+//! [`remove_image`].
+//!
+//! # Stock and status
+//! [`adjust_stock`] and [`adjust_variant_stock`] are conditional updates that never go below
+//! zero ([`crate::Error::InsufficientStock`] instead) and move a tracked product ACTIVE ⇄
+//! OUT_OF_STOCK at zero in the same statement. The status machine ([`can_transition`]):
+//! DRAFT → ACTIVE, ACTIVE/OUT_OF_STOCK → DRAFT, any → ARCHIVED, ARCHIVED → DRAFT; stock alone
+//! decides ACTIVE ⇄ OUT_OF_STOCK.
+//!
+//! # Lists
+//! [`list`] is keyset-paged by id (UUID v7, so newest first) with an opaque
+//! [`crate::paging::Cursor`] and a page size of 1 to 100 ([`crate::paging::PageRequest`]): a
+//! row inserted between two requests never makes another row appear twice or be skipped. It
+//! loads a page's variants and images with one query each: three queries per page, whatever
+//! its size.
 
 mod create;
 pub mod images;

@@ -24,6 +24,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Configuration
+//! [`ReplicaConfig::from_env`] reads `DATABASE_REPLICA_URLS` (comma-separated; none: every
+//! read goes to the primary), `DATABASE_REPLICA_MAX_LAG_MS` (default 1000,
+//! [`DEFAULT_MAX_LAG`]) and `DATABASE_REPLICA_WAIT_MS` (default 50, [`DEFAULT_WAIT`]). Lagging
+//! or failed replicas are skipped and callers never see their errors.
+//!
+//! The contract tests use a real streaming replica: `.ci/replica.sh up` starts one on port
+//! 5433 (`TEST_REPLICA_URL=postgres://postgres@127.0.0.1:5433/postgres`), `.ci/replica.sh
+//! down` removes it. The bench's `replica_reads` workload (`BENCH_ONLY=replica_reads`)
+//! measures the share of reads the replica serves. The replica setup in detail, and the plan
+//! for sharding by store with Citus (per table, with the test that holds the schema to it):
+//! `docs/scale-out.md` in the repository.
+//!
 //! # Read-your-writes
 //! On Postgres a [`WriteMark`] is the primary's WAL insert position, taken after the write
 //! committed (`pg_current_wal_insert_lsn()`), so it is at or after the commit record. A read

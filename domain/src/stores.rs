@@ -1,9 +1,61 @@
 //! Stores: a merchant's shop, reached through its owner.
 //!
-//! A store is created with a slug derived from its name (unique; `-2`, `-3`, … on collision),
-//! a subdomain (given, or the slug), and the standard legal pages, in one transaction. Its
-//! status follows the machine of [`StoreStatus`]; it is soft-deleted, restored, and purged
-//! for good once deleted long enough.
+//! Everything a store holds is reached through a [`StoreScope`], obtained once per request:
+//! [`StoreScope::obtain`]`(&db, owner_id, store_id)` checks that the owner owns the live
+//! store, and every function of [`crate::products`], [`crate::pages`], [`crate::media`] (and
+//! the store's [`crate::agent_jobs`]) takes it. A caller cannot name another owner's rows;
+//! another owner's store, a soft-deleted one and a missing one are all answered with the same
+//! [`crate::Error::NotFound`] (`"store"`).
+//!
+//! ```
+//! use domain::products::{self, NewProduct, NewVariant, ProductQuery, SupplierProvider};
+//! use domain::stores::{self, NewStore, StoreScope};
+//! use rust_decimal::Decimal;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> domain::Result<()> {
+//! # let mut config = domain::Config::new("sqlite::memory:");
+//! # config.migrate_on_start = true;
+//! # let db = &domain::connect(&config).await?;
+//! # let hasher = domain::users::PasswordHasher::new(domain::users::Argon2Params::new(1024, 1, 1)?)?;
+//! # let owner = domain::users::register(db, &hasher, domain::users::NewUser {
+//! #     email: domain::users::Email::parse("owner@example.com")?,
+//! #     password: domain::users::Password::parse("a long passphrase")?, name: None, image: None }).await?;
+//! # let owner_id = owner.id;
+//! let store = stores::create(db, owner_id, NewStore {
+//!     name: "Test Cyberpunk Store".into(),
+//!     niche: "Cyberpunk home decor".into(),
+//!     ..Default::default()
+//! }).await?;                                    // slug + subdomain "test-cyberpunk-store", standard pages
+//! let scope = StoreScope::obtain(db, owner_id, store.id).await?;
+//!
+//! let mut lamp = NewProduct::new(SupplierProvider::Aliexpress, "1005006", "Neon Lamp",
+//!                                Decimal::new(1250, 2), Decimal::new(2999, 2));
+//! lamp.variants.push(NewVariant { sku: Some("LAMP-R".into()), title: "Red".into(),
+//!     price: Decimal::new(2999, 2), cost_price: Decimal::new(1250, 2), stock: 20,
+//!     ..Default::default() });
+//! let (product, _outcome) = products::import(db, &scope, lamp).await?;   // idempotent by source id
+//! products::adjust_variant_stock(db, &scope, product.variants[0].id, -1).await?;
+//! let page = products::list(db, &scope, ProductQuery::default()).await?; // newest first
+//! assert_eq!(page.items[0].variants[0].stock, 19);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`create`] gives a store a slug derived from its name (`Café Été` → `cafe-ete`), unique: a
+//! taken slug gets `-2`, `-3`, … (decided by the unique index inside a savepoint, so
+//! concurrent creates of one name all succeed with distinct slugs); a subdomain (given, a DNS
+//! label that is not one of [`RESERVED_SUBDOMAINS`], or the slug); and the standard legal
+//! pages, all in one transaction. Brand identity ([`BrandIdentity`]: name, [`HexColor`]
+//! colours, fonts, tone, logo) and settings ([`StoreSettings`], every field defaulted) are
+//! typed JSON.
+//!
+//! Its status follows the machine of [`StoreStatus`]: CREATING → PENDING_REVIEW → ACTIVE ⇄
+//! PAUSED, any → ARCHIVED (final); `published_at` is set on the first activation.
+//! [`resolve_host`]`(host, base_domain)` finds the ACTIVE store of a custom domain or of
+//! `<subdomain>.<base domain>`. [`soft_delete`] hides a store (its slug, subdomain and domain
+//! stay reserved), [`restore`] brings it back, [`purge_deleted`]`(age)` deletes it for good
+//! once deleted long enough (its jobs stay, with no store).
 
 mod values;
 
