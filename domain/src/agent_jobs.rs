@@ -42,7 +42,7 @@
 //! # let store = domain::stores::create(&db, owner, domain::stores::NewStore {
 //! #     name: "Neon".into(), niche: "Decor".into(), ..Default::default() }).await?.id;
 //! use domain::agent_jobs::{self as jobs, AgentType, BrandBrief, JobInput, JobStatus, NewJob, Worker, WorkerId};
-//! let scope = domain::stores::StoreScope::obtain(&db, owner, store).await?;
+//! let scope = domain::StoreScope::obtain(&db, owner, store).await?;
 //! let brief = JobInput::BrandGenerator(BrandBrief {
 //!     niche: "Cyberpunk home decor".into(),
 //!     tone: "futuristic".into(),

@@ -1,6 +1,7 @@
-//! Products of a store, with their variants and images.
+//! Products of a store (table `products`), with their variants ([`variants`], table
+//! `product_variants`) and images ([`images`], table `product_images`).
 //!
-//! Everything goes through a [`crate::stores::StoreScope`] (the module [`crate::stores`] shows
+//! Everything goes through a [`crate::StoreScope`] (the module [`crate::stores`] shows
 //! a product imported, its stock adjusted and a page listed). A product and its variants and
 //! images are written in one transaction; an import from a supplier is idempotent by (store,
 //! provider, source id) and keeps what the merchant edited; stock moves atomically and never
@@ -13,13 +14,16 @@
 //! source URL, stock, the variants' cost and stock by SKU) and keeps what the merchant edited
 //! (title, selling price, description, SEO, status).
 //!
-//! Money is [`crate::Money`]: at most 2 decimals, 0 to 99,999,999.99, a compare-at price
-//! above the selling price; the currency an ISO 4217 code. With variants, the product's stock
-//! is their total. Image positions stay 0, 1, 2, … through [`reorder_images`] and
-//! [`remove_image`].
+//! Inputs ([`NewProduct`], [`variants::NewVariant`], [`images::NewImage`], [`ProductPatch`])
+//! hold parsed values: [`crate::Money`] (at most 2 decimals, 0 to 99,999,999.99),
+//! [`crate::values::Currency`] (an ISO 4217 code), [`crate::values::HttpUrl`] and [`Sku`], so a
+//! bad price or URL is refused where it is parsed, naming its field. The repository checks
+//! what needs the whole product: text limits, a compare-at price above the selling price, the
+//! number of variants and images. With variants, the product's stock is their total. Image
+//! positions stay 0, 1, 2, … through [`images::update_positions`] and [`images::delete`].
 //!
 //! # Stock and status
-//! [`adjust_stock`] and [`adjust_variant_stock`] are conditional updates that never go below
+//! [`update_stock`] and [`variants::update_stock`] are conditional updates that never go below
 //! zero ([`crate::Error::InsufficientStock`] instead) and move a tracked product ACTIVE ⇄
 //! OUT_OF_STOCK at zero in the same statement. The status machine ([`can_transition`]):
 //! DRAFT → ACTIVE, ACTIVE/OUT_OF_STOCK → DRAFT, any → ARCHIVED, ARCHIVED → DRAFT; stock alone

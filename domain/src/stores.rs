@@ -8,8 +8,10 @@
 //! [`crate::Error::NotFound`] (`"store"`).
 //!
 //! ```
-//! use domain::products::{self, NewProduct, NewVariant, ProductQuery, SupplierProvider};
-//! use domain::stores::{self, NewStore, StoreScope};
+//! use domain::products::variants::{self, NewVariant};
+//! use domain::products::{self, NewProduct, ProductQuery, Sku, SupplierProvider};
+//! use domain::stores::{self, NewStore};
+//! use domain::{Money, StoreScope};
 //! use rust_decimal::Decimal;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
@@ -29,13 +31,16 @@
 //! }).await?;                                    // slug + subdomain "test-cyberpunk-store", standard pages
 //! let scope = StoreScope::obtain(db, owner_id, store.id).await?;
 //!
-//! let mut lamp = NewProduct::new(SupplierProvider::Aliexpress, "1005006", "Neon Lamp",
-//!                                Decimal::new(1250, 2), Decimal::new(2999, 2));
-//! lamp.variants.push(NewVariant { sku: Some("LAMP-R".into()), title: "Red".into(),
-//!     price: Decimal::new(2999, 2), cost_price: Decimal::new(1250, 2), stock: 20,
-//!     ..Default::default() });
+//! // Inputs hold parsed values: a bad price or SKU is refused here, naming its field.
+//! let cost = Money::parse("products.cost_price", Decimal::new(1250, 2))?;
+//! let price = Money::parse("products.selling_price", Decimal::new(2999, 2))?;
+//! let mut lamp = NewProduct::new(SupplierProvider::Aliexpress, "1005006", "Neon Lamp", cost, price);
+//! let mut red = NewVariant::new("Red", price, cost);
+//! red.sku = Some(Sku::parse("product_variants.sku", "LAMP-R")?);
+//! red.stock = 20;
+//! lamp.variants.push(red);
 //! let (product, _outcome) = products::import(db, &scope, lamp).await?;   // idempotent by source id
-//! products::adjust_variant_stock(db, &scope, product.variants[0].id, -1).await?;
+//! variants::update_stock(db, &scope, product.variants[0].id, -1).await?;
 //! let page = products::list(db, &scope, ProductQuery::default()).await?; // newest first
 //! assert_eq!(page.items[0].variants[0].stock, 19);
 //! # Ok(())

@@ -180,7 +180,7 @@ pub struct ProductQuery {
 
 /// Whether a merchant may move a product from `from` to `to`: DRAFT → ACTIVE, ACTIVE or
 /// OUT_OF_STOCK → DRAFT, any → ARCHIVED, ARCHIVED → DRAFT. ACTIVE ⇄ OUT_OF_STOCK is not a
-/// choice: stock decides it (see [`adjust_stock`]).
+/// choice: stock decides it (see [`super::update_stock`]).
 pub fn can_transition(from: ProductStatus, to: ProductStatus) -> bool {
     use ProductStatus::{Active, Archived, Draft, OutOfStock};
     matches!(
