@@ -27,6 +27,7 @@ pub mod suppliers;
 pub mod txn;
 pub mod users;
 pub mod values;
+pub mod violations;
 
 pub use config::{Config, Environment};
 pub use db::{connect, health, migrate, migration_status, pending_migrations};

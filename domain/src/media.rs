@@ -40,7 +40,7 @@ pub use entity::sea_orm_active_enums::MediaType;
 use crate::clock::now;
 use crate::error::{Error, Result, Table, Violation};
 use crate::paging::{Page, PageRequest};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text, required_text};

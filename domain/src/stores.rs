@@ -84,7 +84,8 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Transition};
 use crate::paging::{Page, PageRequest};
-use crate::rules::{OnTable, UniqueRule};
+use crate::rules::UniqueRule;
+use crate::violations::OnTable;
 use crate::txn::retry_transient;
 use crate::values::{READABLE_SUFFIXES, Slug, optional_text, required_text};
 

@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::txn::retry_transient;
 
 pub use entity::sea_orm_active_enums::SupplierProvider;

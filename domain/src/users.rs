@@ -125,7 +125,7 @@ use uuid::Uuid;
 
 use crate::clock::now;
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 #[cfg(doc)]
 use crate::rules::UniqueRule;
 use crate::txn::retry_transient;

@@ -17,7 +17,7 @@ use super::{
 };
 use crate::clock;
 use crate::error::{Error, Result, Table, Transition, Violation};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::txn::retry_transient;
 
 /// The longest back-off of any retry, whatever a [`Backoff`] says: 30 days. It keeps the

@@ -17,7 +17,7 @@ use super::{
 use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Transition, Violation};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::txn::retry_transient;
 
 /// Rows per `INSERT` of [`enqueue_many`]: 19 columns each stays well under every backend's

@@ -15,7 +15,7 @@ use super::model::{IMAGES_MAX, TITLE_MAX};
 use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text};

@@ -17,7 +17,7 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Transition};
 use crate::money::Money;
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{optional_text, required_text};

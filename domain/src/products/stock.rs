@@ -9,7 +9,7 @@ use super::lock::current;
 use super::read::live;
 use crate::clock;
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 

@@ -21,7 +21,7 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Violation};
 use crate::money::Money;
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::required_text;

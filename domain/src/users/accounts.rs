@@ -17,7 +17,8 @@ use uuid::Uuid;
 use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::{OnTable, UniqueRule};
+use crate::rules::UniqueRule;
+use crate::violations::OnTable;
 use crate::txn::retry_transient;
 use crate::users::{DisplayName, Email, ImageUrl, User};
 

@@ -17,7 +17,7 @@ use uuid::Uuid;
 use crate::clock::now;
 use crate::crypto::{self, Secret};
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::users::User;
 
 /// The longest session: a year.

@@ -17,7 +17,7 @@ use sea_orm::{
 use crate::clock::now;
 use crate::crypto::{self, Secret};
 use crate::error::{Error, Result, Table};
-use crate::rules::OnTable;
+use crate::violations::OnTable;
 use crate::txn::retry_transient;
 use crate::users::{Email, User, sessions::expiry};
 

@@ -1178,7 +1178,7 @@ backend_test! {
                     .await;
                 assert!(refused.is_err(), "{table}.{column} = {value}");
                 if t.backend == Backend::Sqlite {
-                    let err = domain::rules::translate(refused.expect_err("refused"), Some(table));
+                    let err = domain::violations::translate(refused.expect_err("refused"), Some(table));
                     assert!(
                         matches!(err, Error::Invalid { violation: Violation::Check(_), .. }),
                         "{err:?}"
