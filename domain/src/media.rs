@@ -40,10 +40,10 @@ pub use entity::sea_orm_active_enums::MediaType;
 use crate::clock::now;
 use crate::error::{Error, Result, Table, Violation};
 use crate::paging::{Page, PageRequest};
-use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text, required_text};
+use crate::violations::OnTable;
 
 /// The longest file name, in characters (the column is a `varchar(255)` on MySQL).
 pub const FILENAME_MAX: usize = 255;

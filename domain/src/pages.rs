@@ -36,10 +36,10 @@ use crate::clock::now;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Violation};
 use crate::rules::UniqueRule;
-use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{Slug, required_text};
+use crate::violations::OnTable;
 
 /// The longest page title, in characters (the column is a `varchar(255)` on MySQL).
 pub const TITLE_MAX: usize = 255;

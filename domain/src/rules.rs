@@ -6,7 +6,6 @@
 //! put the name in the message, SQLite names the columns of a unique rule, the name of a CHECK,
 //! and nothing at all for a foreign key (the table being written settles that one).
 
-
 macro_rules! rules {
     (
         $(#[$meta:meta])*
@@ -151,7 +150,6 @@ impl CheckRule {
         }
     }
 }
-
 
 #[cfg(test)]
 mod tests {

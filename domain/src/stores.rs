@@ -85,9 +85,9 @@ use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Transition};
 use crate::paging::{Page, PageRequest};
 use crate::rules::UniqueRule;
-use crate::violations::OnTable;
 use crate::txn::retry_transient;
 use crate::values::{READABLE_SUFFIXES, Slug, optional_text, required_text};
+use crate::violations::OnTable;
 
 /// The longest store name or niche, in characters.
 pub const NAME_MAX: usize = 100;

@@ -22,8 +22,8 @@ use uuid::Uuid;
 use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
 use crate::error::{Error, Result, Table, Violation};
-use crate::violations::OnTable;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 pub use entity::sea_orm_active_enums::SupplierProvider;
 

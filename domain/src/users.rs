@@ -125,10 +125,10 @@ use uuid::Uuid;
 
 use crate::clock::now;
 use crate::error::{Error, Result, Table, Violation};
-use crate::violations::OnTable;
 #[cfg(doc)]
 use crate::rules::UniqueRule;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 pub mod accounts;
 mod password;

@@ -216,7 +216,6 @@ fn quoted_after<'a>(message: &'a str, marker: &str) -> Option<&'a str> {
     after(message, marker)?.split(quote).next()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -283,3 +283,32 @@ pub fn url(literal: &str) -> domain::values::HttpUrl {
 pub fn sku(literal: &str) -> domain::products::Sku {
     domain::products::Sku::parse("product_variants.sku", literal).expect("a valid SKU")
 }
+
+/// The field and rule of an [`domain::Error::Invalid`]; panics on any other outcome.
+pub fn invalid<T: std::fmt::Debug>(
+    result: domain::Result<T>,
+) -> (&'static str, domain::Violation) {
+    match result {
+        Err(domain::Error::Invalid { field, violation }) => (field, violation),
+        other => panic!("expected Error::Invalid, got {other:?}"),
+    }
+}
+
+/// Asserts that `result` is [`domain::Error::NotFound`] for `table`.
+pub fn assert_not_found<T: std::fmt::Debug>(result: domain::Result<T>, table: domain::Table) {
+    match result {
+        Err(domain::Error::NotFound { entity }) if entity == table => {}
+        other => panic!("expected NotFound for {table}, got {other:?}"),
+    }
+}
+
+/// How many rows the table of `E` holds.
+pub async fn row_count<E, C>(db: &C) -> u64
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    use sea_orm::PaginatorTrait;
+    E::find().count(db).await.expect("count rows")
+}

@@ -17,8 +17,8 @@ use super::{
 };
 use crate::clock;
 use crate::error::{Error, Result, Table, Transition, Violation};
-use crate::violations::OnTable;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 /// The longest back-off of any retry, whatever a [`Backoff`] says: 30 days. It keeps the
 /// next run time of a job computable and inside the range every backend stores.

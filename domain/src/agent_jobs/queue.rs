@@ -17,8 +17,8 @@ use super::{
 use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Transition, Violation};
-use crate::violations::OnTable;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 /// Rows per `INSERT` of [`enqueue_many`]: 19 columns each stays well under every backend's
 /// limit of bound parameters (SQLite's is the lowest, 32,766).

@@ -15,10 +15,10 @@ use crate::db::begin_write;
 use crate::error::{Error, Result};
 use crate::money::Money;
 use crate::rules::UniqueRule;
-use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{READABLE_SUFFIXES, Slug, optional_text, required_text};
+use crate::violations::OnTable;
 
 /// A product checked and ready to insert, with its variants and images.
 pub(super) struct Checked {
@@ -238,29 +238,8 @@ where
             Err(err) => return Err(err),
         }
     }
-    if !checked.variants.is_empty() {
-        product_variants::Entity::insert_many(
-            checked
-                .variants
-                .iter()
-                .cloned()
-                .map(IntoActiveModel::into_active_model),
-        )
-        .exec_without_returning(txn)
-        .await
-        .on_table("product_variants")?;
-    }
-    if !checked.images.is_empty() {
-        product_images::Entity::insert_many(
-            checked
-                .images
-                .iter()
-                .cloned()
-                .map(IntoActiveModel::into_active_model),
-        )
-        .exec_without_returning(txn)
-        .await
-        .on_table("product_images")?;
-    }
+    insert_chunked::<product_variants::Entity, _>(txn, &checked.variants, "product_variants")
+        .await?;
+    insert_chunked::<product_images::Entity, _>(txn, &checked.images, "product_images").await?;
     assemble(product, checked.variants.clone(), checked.images.clone())
 }

@@ -10,15 +10,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::lock::{count_children, current, lock_product, lock_product_of};
+use super::lock::{current, lock_product, lock_product_of, lock_with_room};
 use super::model::{IMAGES_MAX, TITLE_MAX};
 use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Violation};
-use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{HttpUrl, optional_text};
+use crate::violations::OnTable;
 
 /// An image of a product.
 #[derive(Debug, Clone, PartialEq)]
@@ -107,20 +107,17 @@ where
     let checked = check_image(scope.store_id(), product_id, new, 0, clock::now())?;
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        lock_product(&txn, scope, product_id).await?;
-        let count = count_children(
+        let count = lock_with_room(
             &txn,
+            scope,
             product_id,
-            product_images::Column::Id,
-            product_images::Column::ProductId,
+            (
+                product_images::Column::Id,
+                product_images::Column::ProductId,
+            ),
+            ("product_images", IMAGES_MAX),
         )
         .await?;
-        if count >= IMAGES_MAX {
-            return Err(Error::Invalid {
-                field: "product_images",
-                violation: Violation::TooMany { max: IMAGES_MAX },
-            });
-        }
         let mut model = checked.clone();
         // Below IMAGES_MAX, so it fits.
         model.position = i32::try_from(count).unwrap_or(i32::MAX);
@@ -178,9 +175,7 @@ where
                 .exec(&txn)
                 .await?;
         }
-        let images = images_of(&txn, product_id).await?;
-        txn.commit().await?;
-        Ok(images)
+        commit_with_images(txn, product_id).await
     })
     .await
 }
@@ -228,11 +223,19 @@ where
             .filter(product_images::Column::Position.gt(image.position))
             .exec(&txn)
             .await?;
-        let images = images_of(&txn, product_id).await?;
-        txn.commit().await?;
-        Ok(images)
+        commit_with_images(txn, product_id).await
     })
     .await
+}
+
+/// Reads the product's gallery as the transaction left it, then commits.
+async fn commit_with_images<T: TransactionSession + ConnectionTrait>(
+    txn: T,
+    product_id: Uuid,
+) -> Result<Vec<Image>> {
+    let images = images_of(&txn, product_id).await?;
+    txn.commit().await?;
+    Ok(images)
 }
 
 async fn images_of<C: ConnectionTrait>(db: &C, product_id: Uuid) -> Result<Vec<Image>> {

@@ -17,10 +17,10 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Transition};
 use crate::money::Money;
-use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::{optional_text, required_text};
+use crate::violations::OnTable;
 use entity::sea_orm_active_enums::ProductStatus;
 
 /// Applies a merchant's changes.

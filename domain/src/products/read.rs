@@ -207,15 +207,28 @@ pub(super) async fn ensure_product<C: ConnectionTrait>(
     scope: &StoreScope,
     id: Uuid,
 ) -> Result<()> {
-    live(scope)
-        .select_only()
-        .column(products::Column::Id)
-        .filter(products::Column::Id.eq(id))
-        .into_tuple::<Uuid>()
-        .one(db)
-        .await?
-        .map(|_| ())
-        .ok_or(Error::NotFound {
-            entity: Table::Products,
-        })
+    ensure_product_with(db, scope, id, |query| query).await
+}
+
+/// [`ensure_product`] with the query passed through `shape` first (the lock module makes it a
+/// locking read).
+pub(super) async fn ensure_product_with<C: ConnectionTrait>(
+    db: &C,
+    scope: &StoreScope,
+    id: Uuid,
+    shape: impl FnOnce(sea_orm::Select<products::Entity>) -> sea_orm::Select<products::Entity>,
+) -> Result<()> {
+    shape(
+        live(scope)
+            .select_only()
+            .column(products::Column::Id)
+            .filter(products::Column::Id.eq(id)),
+    )
+    .into_tuple::<Uuid>()
+    .one(db)
+    .await?
+    .map(|_| ())
+    .ok_or(Error::NotFound {
+        entity: Table::Products,
+    })
 }

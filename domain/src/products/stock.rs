@@ -9,9 +9,9 @@ use super::lock::current;
 use super::read::live;
 use crate::clock;
 use crate::error::{Error, Result, Table, Violation};
-use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 fn status_value(status: &str) -> Expr {
     // On Postgres a bound text parameter must be cast to the enum type to compare or assign.

@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::lock::{count_children, current, lock_product, lock_product_of};
+use super::lock::{current, lock_product, lock_product_of, lock_with_room};
 use super::model::{TITLE_MAX, VARIANTS_MAX};
 use super::read::ensure_product;
 use super::stock::{move_product_stock, stays_in_range, too_much};
@@ -21,10 +21,10 @@ use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Violation};
 use crate::money::Money;
-use crate::violations::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
 use crate::values::required_text;
+use crate::violations::OnTable;
 
 /// A variant of a product (a colour, a size, …).
 #[derive(Debug, Clone, PartialEq)]
@@ -156,20 +156,17 @@ where
     let model = check_variant(scope.store_id(), product_id, new, clock::now())?;
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        lock_product(&txn, scope, product_id).await?;
-        let count = count_children(
+        lock_with_room(
             &txn,
+            scope,
             product_id,
-            product_variants::Column::Id,
-            product_variants::Column::ProductId,
+            (
+                product_variants::Column::Id,
+                product_variants::Column::ProductId,
+            ),
+            ("product_variants", VARIANTS_MAX),
         )
         .await?;
-        if count >= VARIANTS_MAX {
-            return Err(Error::Invalid {
-                field: "product_variants",
-                violation: Violation::TooMany { max: VARIANTS_MAX },
-            });
-        }
         product_variants::Entity::insert(model.clone().into_active_model())
             .exec_without_returning(&txn)
             .await

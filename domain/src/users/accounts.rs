@@ -18,9 +18,9 @@ use crate::clock::now;
 use crate::crypto::{Binding, KeyRing, Secret};
 use crate::error::{Error, Result, Table, Violation};
 use crate::rules::UniqueRule;
-use crate::violations::OnTable;
 use crate::txn::retry_transient;
 use crate::users::{DisplayName, Email, ImageUrl, User};
+use crate::violations::OnTable;
 
 /// The longest provider name (`google`, `github`, …).
 pub const PROVIDER_MAX_LEN: usize = 50;
