@@ -18,6 +18,7 @@ pub mod media;
 pub mod money;
 pub mod pages;
 pub mod paging;
+pub mod prelude;
 pub mod products;
 pub mod replica;
 pub mod rules;

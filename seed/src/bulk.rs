@@ -9,10 +9,12 @@
 
 use std::collections::BTreeMap;
 
+use domain::MediaType;
 use domain::StoreScope;
 use domain::agent_jobs::{self as jobs, BrandBrief, JobInput, NewJob, ProductSearch};
 use domain::media::{self, NewMediaAsset};
 use domain::money::Money;
+use domain::prelude::TransactionTrait;
 use domain::products::images::NewImage;
 use domain::products::variants::NewVariant;
 use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
@@ -20,11 +22,9 @@ use domain::stores::{self, NewStore, StoreStatus};
 use domain::users::{self, DisplayName, Email, NewUser, Password, PasswordHasher};
 use domain::values::HttpUrl;
 use domain::{DatabaseConnection, Result};
-use entity::sea_orm_active_enums::MediaType;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
-use sea_orm::TransactionTrait;
 
 /// The password of every bulk owner: load-test data only.
 pub const BULK_PASSWORD: &str = "zyenta-bulk-password";

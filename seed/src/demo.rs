@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use domain::MediaType;
 use domain::StoreScope;
 use domain::agent_jobs::{
     self as jobs, AgentType, BrandBrief, CopyBrief, ImageOperation, ImageWork, JobInput, JobOutput,
@@ -13,6 +14,7 @@ use domain::agent_jobs::{
 use domain::crypto::{KeyRing, Secret};
 use domain::media::{self, MediaMetadata, NewMediaAsset};
 use domain::money::Money;
+use domain::prelude::{ConnectionTrait, TransactionSession, TransactionTrait};
 use domain::products::images::NewImage;
 use domain::products::variants::NewVariant;
 use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
@@ -24,9 +26,7 @@ use domain::users::{
 };
 use domain::values::HttpUrl;
 use domain::{Error, Result};
-use entity::sea_orm_active_enums::MediaType;
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
 use uuid::Uuid;
 
 /// The demo user's email.

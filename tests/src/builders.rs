@@ -285,9 +285,7 @@ pub fn sku(literal: &str) -> domain::products::Sku {
 }
 
 /// The field and rule of an [`domain::Error::Invalid`]; panics on any other outcome.
-pub fn invalid<T: std::fmt::Debug>(
-    result: domain::Result<T>,
-) -> (&'static str, domain::Violation) {
+pub fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, domain::Violation) {
     match result {
         Err(domain::Error::Invalid { field, violation }) => (field, violation),
         other => panic!("expected Error::Invalid, got {other:?}"),
