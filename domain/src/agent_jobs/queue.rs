@@ -138,9 +138,9 @@ where
     AgentJob::try_from(row)
 }
 
-/// Creates (enqueues) many jobs for `owner` at once: all or none, one `INSERT` per 1,000 jobs (or per
-/// 4 MiB of input, so that a batch of large inputs fits every backend's packet limit), one
-/// notification per agent type. Returns their ids in the order given.
+/// Creates (enqueues) many jobs for `owner` at once: all or none, one `INSERT` per 1,000 jobs
+/// (or per 4 MiB of input, so that a batch of large inputs fits every backend's packet limit),
+/// one notification per agent type. Returns their ids in the order given.
 ///
 /// # Errors
 /// [`Error::Invalid`] for the first bad job (nothing is written); [`Error::Transient`] when
