@@ -78,8 +78,8 @@ impl Worker {
     /// good at once, with the reason in its error, and goes on to the next job.
     ///
     /// # Errors
-    /// [`Error::Transient`] when it lost a deadlock inside the caller's transaction;
-    /// [`Error::Database`].
+    /// [`Error::Transient`](crate::Error::Transient) when it lost a deadlock inside the
+    /// caller's transaction; [`Error::Database`](crate::Error::Database).
     #[tracing::instrument(skip_all, err, fields(worker_id = %self.id, job_id))]
     pub async fn claim<C>(&self, db: &C) -> Result<Option<ClaimedJob>>
     where

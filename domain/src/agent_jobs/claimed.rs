@@ -173,7 +173,7 @@ impl ClaimedJob {
     /// that check returns (a brand identity trimmed); the job returned, like every later
     /// read, holds that form. A refused output writes nothing: the job stays PROCESSING and
     /// held, so check it with [`ClaimedJob::check_output`] first when the handle is still
-    /// needed to fail the attempt ([`Worker::run`] does; otherwise the job is rescued when
+    /// needed to fail the attempt ([`super::Worker::run`] does; otherwise the job is rescued when
     /// its lease runs out).
     ///
     /// # Errors

@@ -8,7 +8,7 @@ use crate::error::{ConfigProblem, Error, Result};
 /// A replica whose lag exceeds this is skipped, unless `DATABASE_REPLICA_MAX_LAG_MS` says
 /// otherwise.
 pub const DEFAULT_MAX_LAG: Duration = Duration::from_secs(1);
-/// How long a read carrying a [`WriteMark`] may wait for a replica to replay past it, unless
+/// How long a read carrying a [`super::WriteMark`] may wait for a replica to replay past it, unless
 /// `DATABASE_REPLICA_WAIT_MS` says otherwise.
 pub const DEFAULT_WAIT: Duration = Duration::from_millis(50);
 /// How often the router probes each replica (health, replay position, lag) and samples the

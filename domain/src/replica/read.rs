@@ -11,13 +11,13 @@ use super::ServedBy;
 use super::health::Inner;
 use super::router::PRIMARY;
 
-/// A connection for reads, from [`Router::read`] or [`Router::read_after`]: pass `&it` to any
-/// repository function that takes `&C: ConnectionTrait`.
+/// A connection for reads, from [`super::Router::read`] or [`super::Router::read_after`]:
+/// pass `&it` to any repository function that takes `&C: ConnectionTrait`.
 ///
 /// Reads (`SELECT` without row locks) go to the replica chosen when it was handed out; anything
 /// else, and every statement after a replica failure, goes to the primary. A replica failure is
 /// never the caller's error: the statement is answered by the primary. Not a transaction: use
-/// [`Router::primary`] for those.
+/// [`super::Router::primary`] for those.
 #[derive(Debug)]
 pub struct ReadConnection {
     pub(super) inner: Arc<Inner>,

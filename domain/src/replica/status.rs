@@ -7,7 +7,7 @@ use std::time::Duration;
 pub enum ServedBy {
     /// The primary.
     Primary,
-    /// The replica at this index of [`ReplicaConfig::urls`].
+    /// The replica at this index of [`super::ReplicaConfig::urls`].
     Replica(usize),
 }
 
