@@ -244,13 +244,3 @@ pub(crate) fn cut(text: &str, max: usize) -> String {
         None => text.to_owned(),
     }
 }
-
-/// A time in UTC at microsecond precision, the form every stored timestamp has (SQLite
-/// compares them as text).
-pub(crate) fn normalized(at: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
-    use chrono::{Timelike, Utc};
-    let utc = at.with_timezone(&Utc);
-    utc.with_nanosecond(utc.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(utc)
-        .fixed_offset()
-}

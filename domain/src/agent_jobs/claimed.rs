@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::hold::Hold;
 use super::{
     AgentJob, Backoff, JobInput, JobOutput, JobStatus, MAX_BACKOFF, MAX_ERROR, MAX_STEP, Progress,
-    ReleaseReason, WorkerId, cut, normalized,
+    ReleaseReason, WorkerId, cut,
 };
 use crate::clock;
 use crate::error::{Error, Result, Violation};
@@ -251,12 +251,9 @@ impl ClaimedJob {
         }
         let now = clock::now();
         let delay = self.backoff.delay(self.job.attempts).min(MAX_BACKOFF);
-        let run_at = normalized(
-            chrono::Duration::from_std(delay)
-                .ok()
-                .and_then(|d| now.checked_add_signed(d))
-                .unwrap_or(now),
-        );
+        // At most MAX_BACKOFF ahead: past the storable range only in year 9999, and then
+        // running at once is the only storable answer.
+        let run_at = clock::from_now("backoff", delay).unwrap_or(now);
         self.finish(
             db,
             JobStatus::Pending,
