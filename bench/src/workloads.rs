@@ -341,9 +341,9 @@ pub async fn job_queue(
     report: &mut Report,
 ) -> BenchResult<Measurement> {
     let enqueue_started = Instant::now();
-    agent_jobs::enqueue_many(db, owner, (0..jobs).map(|i| NewJob::new(job_input(i))))
+    agent_jobs::create_many(db, owner, (0..jobs).map(|i| NewJob::new(job_input(i))))
         .await
-        .map_err(context("enqueue_many"))?;
+        .map_err(context("create_many"))?;
     println!(
         "# job_queue impl=domain enqueued {jobs} jobs in {:.3} s (not in the figure)",
         enqueue_started.elapsed().as_secs_f64()

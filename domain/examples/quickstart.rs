@@ -153,7 +153,7 @@ async fn main() -> Result<()> {
     }
 
     // 5. Enqueue a brand-generator job for the store.
-    let job = jobs::enqueue(
+    let job = jobs::create(
         &db,
         &scope,
         NewJob::new(JobInput::BrandGenerator(BrandBrief {
@@ -189,7 +189,7 @@ async fn main() -> Result<()> {
                         (60, "choosing colours"),
                         (90, "pairing fonts"),
                     ] {
-                        claimed.report(db, percent, Some(step)).await?;
+                        claimed.update_progress(db, percent, Some(step)).await?;
                         println!("   progress {percent:>3}%  {step}");
                     }
                     let brand = BrandIdentity::parse(

@@ -186,7 +186,7 @@ pub async fn generate(
             )
             .await?;
         }
-        jobs::enqueue_many(
+        jobs::create_many(
             &txn,
             &scope,
             [

@@ -220,7 +220,7 @@ where
         entity: domain::Table::Products,
     })?;
     // Higher priority first, so that each worker below claims the job meant for it.
-    let ids = jobs::enqueue_many(
+    let ids = jobs::create_many(
         db,
         scope,
         [
@@ -261,12 +261,14 @@ where
     let brand_worker =
         Worker::new(WorkerId::generate("demo-brand")).only([AgentType::BrandGenerator]);
     if let Some(mut job) = brand_worker.claim(db).await? {
-        job.report(db, 60, Some("choosing colours")).await?;
+        job.update_progress(db, 60, Some("choosing colours"))
+            .await?;
         job.complete(db, JobOutput::BrandGenerator(brand)).await?;
     }
     let copy_worker = Worker::new(WorkerId::generate("demo-copy")).only([AgentType::Copywriter]);
     if let Some(mut job) = copy_worker.claim(db).await? {
-        job.report(db, 40, Some("writing descriptions")).await?;
+        job.update_progress(db, 40, Some("writing descriptions"))
+            .await?;
     }
     let image_worker =
         Worker::new(WorkerId::generate("demo-images")).only([AgentType::ImageProcessor]);
