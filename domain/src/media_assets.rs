@@ -65,15 +65,21 @@ impl TryFrom<media_assets::Model> for MediaAsset {
     /// [`Error::Undecodable`] naming `metadata` when the stored metadata is not a
     /// [`MediaMetadata`].
     fn try_from(model: media_assets::Model) -> Result<Self> {
+        // Only an object is metadata: serde would also read an array as the fields in order.
         let metadata = model
             .metadata
-            .map(serde_json::from_value::<MediaMetadata>)
-            .transpose()
-            .map_err(|_| Error::Undecodable {
-                table: Table::MediaAssets,
-                column: "metadata",
-                row: model.id,
-            })?;
+            .map(|json| match json {
+                serde_json::Value::Object(_) => serde_json::from_value::<MediaMetadata>(json).ok(),
+                _ => None,
+            })
+            .map(|decoded| {
+                decoded.ok_or(Error::Undecodable {
+                    table: Table::MediaAssets,
+                    column: "metadata",
+                    row: model.id,
+                })
+            })
+            .transpose()?;
         Ok(Self {
             id: model.id,
             store_id: model.store_id,

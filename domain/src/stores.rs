@@ -80,16 +80,25 @@ impl TryFrom<stores::Model> for Store {
             column,
             row: m.id,
         };
+        // Only an object is a document: serde would also read an array as the fields in order.
         let brand_identity = m
             .brand_identity
-            .map(serde_json::from_value::<BrandIdentity>)
-            .transpose()
-            .map_err(|_| undecodable("brand_identity"))?;
+            .map(|json| {
+                json.is_object()
+                    .then(|| serde_json::from_value::<BrandIdentity>(json).ok())
+                    .flatten()
+                    .ok_or_else(|| undecodable("brand_identity"))
+            })
+            .transpose()?;
         let settings = m
             .settings
-            .map(StoreSettings::from_stored)
-            .transpose()
-            .map_err(|_| undecodable("settings"))?
+            .map(|json| {
+                json.is_object()
+                    .then(|| StoreSettings::from_stored(json).ok())
+                    .flatten()
+                    .ok_or_else(|| undecodable("settings"))
+            })
+            .transpose()?
             .unwrap_or_default();
         Ok(Self {
             id: m.id,

@@ -61,7 +61,7 @@ pub async fn list_for_owner<C: ConnectionTrait>(
 /// The ACTIVE store that serves requests for `host`: a store's custom domain, or
 /// `<subdomain>.<base_domain>`. A trailing dot and a port are ignored, and the host is mapped
 /// as browsers map it before they send it (IDNA: case and width folded, international
-/// names in punycode), the same mapping [`CustomDomain::parse`] applies when a domain is
+/// names in punycode), the same mapping [`CustomDomain::parse`](super::CustomDomain::parse) applies when a domain is
 /// set. Accented and look-alike letters are not folded: `tést-store` is not `test-store`.
 ///
 /// # Errors
