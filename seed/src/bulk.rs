@@ -11,10 +11,11 @@ use std::collections::BTreeMap;
 
 use domain::StoreScope;
 use domain::agent_jobs::{self as jobs, BrandBrief, JobInput, NewJob, ProductSearch};
-use domain::media::{self, NewMediaAsset};
+use domain::media_assets::{self, NewMediaAsset};
 use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
-use domain::stores::{self, NewStore, StoreStatus};
+use domain::stores::{self, NewStore, StoreStatus, Subdomain};
 use domain::users::{self, DisplayName, Email, NewUser, Password, PasswordHasher};
+use domain::values::{HttpUrl, Slug};
 use domain::{DatabaseConnection, Result};
 use entity::sea_orm_active_enums::MediaType;
 use rand::{RngExt, SeedableRng};
@@ -140,8 +141,8 @@ pub async fn generate(
                 ),
                 niche: "Cyberpunk home decor".into(),
                 description: None,
-                slug: Some(slug.clone()),
-                subdomain: Some(slug),
+                slug: Some(Slug::parse("stores.slug", &slug)?),
+                subdomain: Some(Subdomain::parse(&slug)?),
             },
         )
         .await?;
@@ -167,7 +168,7 @@ pub async fn generate(
             } else {
                 (MediaType::Image, "banner")
             };
-            media::register(
+            media_assets::create(
                 &txn,
                 &scope,
                 NewMediaAsset {
@@ -175,7 +176,10 @@ pub async fn generate(
                     filename: format!("{name}-{k}.png"),
                     mime_type: "image/png".into(),
                     size: store_rng.random_range(10_000..5_000_000),
-                    url: format!("https://cdn.example.com/bulk/{s}/{name}-{k}.png"),
+                    url: HttpUrl::parse(
+                        "media_assets.url",
+                        &format!("https://cdn.example.com/bulk/{s}/{name}-{k}.png"),
+                    )?,
                     original_url: None,
                     metadata: None,
                 },
