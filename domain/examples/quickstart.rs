@@ -218,8 +218,8 @@ async fn main() -> Result<()> {
     if let Some(JobOutput::BrandGenerator(brand)) = job.output {
         println!(
             "   generated brand {} with primary colour {}",
-            brand.name,
-            brand.colors.primary.as_str()
+            brand.name(),
+            brand.colors().primary.as_str()
         );
     }
     Ok(())

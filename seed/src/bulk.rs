@@ -12,15 +12,15 @@ use std::collections::BTreeMap;
 use domain::MediaType;
 use domain::StoreScope;
 use domain::agent_jobs::{self as jobs, BrandBrief, JobInput, NewJob, ProductSearch};
-use domain::media::{self, NewMediaAsset};
+use domain::media_assets::{self, NewMediaAsset};
 use domain::money::Money;
 use domain::prelude::TransactionTrait;
 use domain::products::images::NewImage;
 use domain::products::variants::NewVariant;
 use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
-use domain::stores::{self, NewStore, StoreStatus};
+use domain::stores::{self, NewStore, StoreStatus, Subdomain};
 use domain::users::{self, DisplayName, Email, NewUser, Password, PasswordHasher};
-use domain::values::HttpUrl;
+use domain::values::{HttpUrl, Slug};
 use domain::{DatabaseConnection, Result};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -144,8 +144,8 @@ pub async fn generate(
                 ),
                 niche: "Cyberpunk home decor".into(),
                 description: None,
-                slug: Some(slug.clone()),
-                subdomain: Some(slug),
+                slug: Some(Slug::parse("stores.slug", &slug)?),
+                subdomain: Some(Subdomain::parse(&slug)?),
             },
         )
         .await?;
@@ -171,7 +171,7 @@ pub async fn generate(
             } else {
                 (MediaType::Image, "banner")
             };
-            media::register(
+            media_assets::create(
                 &txn,
                 &scope,
                 NewMediaAsset {
@@ -179,7 +179,10 @@ pub async fn generate(
                     filename: format!("{name}-{k}.png"),
                     mime_type: "image/png".into(),
                     size: store_rng.random_range(10_000..5_000_000),
-                    url: format!("https://cdn.example.com/bulk/{s}/{name}-{k}.png"),
+                    url: HttpUrl::parse(
+                        "media_assets.url",
+                        &format!("https://cdn.example.com/bulk/{s}/{name}-{k}.png"),
+                    )?,
                     original_url: None,
                     metadata: None,
                 },

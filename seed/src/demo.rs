@@ -12,19 +12,19 @@ use domain::agent_jobs::{
     NewJob, ProductSearch, VideoBrief, Worker, WorkerId,
 };
 use domain::crypto::{KeyRing, Secret};
-use domain::media::{self, MediaMetadata, NewMediaAsset};
+use domain::media_assets::{self, MediaMetadata, NewMediaAsset};
 use domain::money::Money;
 use domain::prelude::{ConnectionTrait, TransactionSession, TransactionTrait};
 use domain::products::images::NewImage;
 use domain::products::variants::NewVariant;
 use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
-use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus};
+use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus, Subdomain};
 use domain::suppliers::{self, NewSupplierAccount};
 use domain::users::accounts::{self, OAuthProfile, OAuthTokens};
 use domain::users::{
     self, DisplayName, Email, NewUser, Password, PasswordHasher, sessions, verification,
 };
-use domain::values::HttpUrl;
+use domain::values::{HttpUrl, Slug};
 use domain::{Error, Result};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -144,8 +144,8 @@ where
             name: "Test Cyberpunk Store".into(),
             niche: "Cyberpunk home decor".into(),
             description: Some("Neon lights and chrome for the apartments of 2077.".into()),
-            slug: Some(TEST_STORE_SLUG.into()),
-            subdomain: Some(TEST_STORE_SLUG.into()),
+            slug: Some(Slug::parse("stores.slug", TEST_STORE_SLUG)?),
+            subdomain: Some(Subdomain::parse(TEST_STORE_SLUG)?),
         },
     )
     .await?;
@@ -169,7 +169,7 @@ where
         product_ids.push(product.id);
     }
 
-    media::register(
+    media_assets::create(
         db,
         &scope,
         NewMediaAsset {
@@ -177,14 +177,12 @@ where
             filename: "neonnest-logo.png".into(),
             mime_type: "image/png".into(),
             size: 24_576,
-            url: "https://cdn.zyenta.com/demo/neonnest-logo.png".into(),
+            url: HttpUrl::parse(
+                "media_assets.url",
+                "https://cdn.zyenta.com/demo/neonnest-logo.png",
+            )?,
             original_url: None,
-            metadata: Some(MediaMetadata {
-                width: Some(512),
-                height: Some(512),
-                format: Some("png".into()),
-                ..Default::default()
-            }),
+            metadata: Some(MediaMetadata::new(Some(512), Some(512), Some("png"), None)?),
         },
     )
     .await?;

@@ -112,21 +112,27 @@ fn output_for(agent_type: AgentType) -> BoxedStrategy<JobOutput> {
     match agent_type {
         AgentType::BrandGenerator => (edgy(), edgy(), edgy(), proptest::option::of(url()))
             .prop_map(|(name, font, tone, logo)| {
-                // A handler may build the identity field by field: untrimmed or bad text
-                // must be refused or normalised by the queue.
-                let mut brand = BrandIdentity::parse(
-                    "Neon",
+                // A handler builds the identity from text (`BrandIdentity::parse`, the one
+                // way): untrimmed text is normalised; text it refuses never reaches the queue,
+                // so such a case stands in a fixed brand.
+                let logo = logo.filter(|l| domain::values::HttpUrl::parse("logo_url", l).is_ok());
+                let brand = BrandIdentity::parse(
+                    &name,
                     ["#FF00FF", "#00FFFF", "#FFFF00"],
-                    ["Orbitron", "Inter"],
-                    "bold",
-                    None,
+                    ["Orbitron", &font],
+                    &tone,
+                    logo.as_deref(),
                 )
+                .or_else(|_| {
+                    BrandIdentity::parse(
+                        "Neon",
+                        ["#FF00FF", "#00FFFF", "#FFFF00"],
+                        ["Orbitron", "Inter"],
+                        "bold",
+                        None,
+                    )
+                })
                 .expect("brand");
-                brand.name = name;
-                brand.fonts.body = font;
-                brand.tone = tone;
-                brand.logo_url =
-                    logo.and_then(|l| domain::values::HttpUrl::parse("logo_url", &l).ok());
                 JobOutput::BrandGenerator(brand)
             })
             .boxed(),

@@ -134,12 +134,12 @@ impl JobOutput {
     }
 
     /// Checks an output before it is stored and gives the form that is stored: every field
-    /// against its rule (a brand identity as [`BrandIdentity::validated`] does, trimmed), then
+    /// against its rule (a brand identity as [`BrandIdentity::parse`] does, trimmed), then
     /// the whole document: at most [`MAX_PAYLOAD_BYTES`], and read back from its stored JSON
     /// as the very value returned.
     ///
     /// # Errors
-    /// [`Error::Invalid`](crate::Error::Invalid) naming the field (`agent_jobs.output.<name>`, or `brand_identity.<name>`):
+    /// [`Error::Invalid`](crate::Error::Invalid) naming the field (`agent_jobs.output.<name>`, or `stores.brand_identity.<name>`):
     /// [`Violation::Empty`], [`Violation::TooLong`], [`Violation::OutOfRange`],
     /// [`Violation::Format`] or [`Violation::ControlCharacter`]; naming `agent_jobs.output`:
     /// [`Violation::TooLarge`], or [`Violation::Format`] when its JSON would not read back

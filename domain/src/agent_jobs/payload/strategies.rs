@@ -108,12 +108,11 @@ pub(crate) fn input() -> impl Strategy<Value = JobInput> {
 }
 
 pub(crate) fn output() -> impl Strategy<Value = JobOutput> {
-    let color = prop_oneof![
-        "#[0-9a-fA-F]{6}".prop_map(|c| crate::stores::HexColor::parse("color", &c).expect("hex")),
-    ];
+    let color = prop_oneof!["#[0-9a-fA-F]{6}", "#[0-9a-fA-F]{3}"];
     prop_oneof![
-        // Built field by field, as a handler may (the fields are public): untrimmed,
-        // blank, over-long or NUL-holding text must be refused or normalised by validate.
+        // Built from text as a handler does (`BrandIdentity::parse`, the one way to build
+        // one): untrimmed text is normalised; text it refuses never reaches an output, so
+        // such a case stands in a fixed brand.
         (
             edgy(),
             [color.clone(), color.clone(), color],
@@ -123,18 +122,24 @@ pub(crate) fn output() -> impl Strategy<Value = JobOutput> {
         )
             .prop_map(
                 |(name, [primary, secondary, accent], [heading, body], tone, logo)| {
-                    JobOutput::BrandGenerator(BrandIdentity {
-                        name,
-                        colors: crate::stores::BrandColors {
-                            primary,
-                            secondary,
-                            accent,
-                        },
-                        fonts: crate::stores::BrandFonts { heading, body },
-                        tone,
-                        logo_url: logo
-                            .and_then(|l| crate::values::HttpUrl::parse("logo_url", &l).ok()),
+                    let brand = BrandIdentity::parse(
+                        &name,
+                        [&primary, &secondary, &accent],
+                        [&heading, &body],
+                        &tone,
+                        logo.as_deref(),
+                    )
+                    .or_else(|_| {
+                        BrandIdentity::parse(
+                            "NeonNest",
+                            [&primary, &secondary, &accent],
+                            ["Orbitron", "Inter"],
+                            "futuristic",
+                            None,
+                        )
                     })
+                    .expect("a fixed brand parses");
+                    JobOutput::BrandGenerator(brand)
                 }
             ),
         proptest::collection::vec((edgy(), edgy(), url(), price()), 0..4).prop_map(|ps| {
