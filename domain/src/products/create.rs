@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 use crate::money::Money;
 use crate::rules::UniqueRule;
 use crate::scope::StoreScope;
+use crate::slugs::insert_with_free_slug;
 use crate::txn::retry_transient;
-use crate::values::{READABLE_SUFFIXES, Slug, optional_text, required_text};
+use crate::values::{Slug, optional_text, required_text};
 use crate::violations::OnTable;
 
 /// A product checked and ready to insert, with its variants and images.
@@ -215,29 +216,17 @@ pub(super) async fn insert_checked<C>(txn: &C, checked: &Checked, slug: &Slug) -
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let mut product = checked.product.clone();
-    let mut n = 1u32;
-    loop {
-        let savepoint = txn.begin().await?;
-        let inserted = products::Entity::insert(product.clone().into_active_model())
-            .exec_without_returning(&savepoint)
-            .await
-            .on_table("products");
-        match inserted {
-            Ok(_) => {
-                savepoint.commit().await?;
-                break;
-            }
-            Err(Error::Conflict {
-                rule: UniqueRule::ProductsStoreSlug,
-            }) if n < READABLE_SUFFIXES + 3 => {
-                savepoint.rollback().await?;
-                n += 1;
-                product.slug = slug.candidate(n).as_str().to_owned();
-            }
-            Err(err) => return Err(err),
-        }
-    }
+    let product = insert_with_free_slug::<products::Entity, _>(
+        txn,
+        "products",
+        slug,
+        |rule| rule == UniqueRule::ProductsStoreSlug,
+        |candidate| products::Model {
+            slug: candidate.as_str().to_owned(),
+            ..checked.product.clone()
+        },
+    )
+    .await?;
     insert_chunked::<product_variants::Entity, _>(txn, &checked.variants, "product_variants")
         .await?;
     insert_chunked::<product_images::Entity, _>(txn, &checked.images, "product_images").await?;

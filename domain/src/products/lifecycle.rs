@@ -1,11 +1,9 @@
 //! Changing a product: the merchant's edits, its status, soft delete and restore.
 
-use chrono::{DateTime, FixedOffset};
 use entity::products;
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -18,6 +16,7 @@ use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Transition};
 use crate::money::Money;
 use crate::scope::StoreScope;
+use crate::soft_delete::{self, SoftDelete};
 use crate::txn::retry_transient;
 use crate::values::{optional_text, required_text};
 use crate::violations::OnTable;
@@ -155,24 +154,7 @@ where
 /// [`Error::NotFound`] when there is no such live product in the store.
 #[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %id))]
 pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<()> {
-    let now = clock::now();
-    let done = retry_transient(db, || async {
-        Ok(products::Entity::update_many()
-            .col_expr(products::Column::DeletedAt, Expr::value(now))
-            .col_expr(products::Column::UpdatedAt, Expr::value(now))
-            .filter(products::Column::Id.eq(id))
-            .filter(products::Column::StoreId.eq(scope.store_id()))
-            .filter(products::Column::DeletedAt.is_null())
-            .exec(db)
-            .await?)
-    })
-    .await?;
-    if done.rows_affected == 0 {
-        return Err(Error::NotFound {
-            entity: Table::Products,
-        });
-    }
-    Ok(())
+    soft_delete::soft_delete::<products::Entity, _>(db, in_store(scope, id)).await
 }
 
 /// Brings back a soft-deleted product of the store.
@@ -181,24 +163,25 @@ pub async fn soft_delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uui
 /// [`Error::NotFound`] when the store has no such deleted product.
 #[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %id))]
 pub async fn restore<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<Product> {
-    let done = retry_transient(db, || async {
-        Ok(products::Entity::update_many()
-            .col_expr(
-                products::Column::DeletedAt,
-                Expr::value(Option::<DateTime<FixedOffset>>::None),
-            )
-            .col_expr(products::Column::UpdatedAt, Expr::value(clock::now()))
-            .filter(products::Column::Id.eq(id))
-            .filter(products::Column::StoreId.eq(scope.store_id()))
-            .filter(products::Column::DeletedAt.is_not_null())
-            .exec(db)
-            .await?)
-    })
-    .await?;
-    if done.rows_affected == 0 {
-        return Err(Error::NotFound {
-            entity: Table::Products,
-        });
-    }
+    soft_delete::restore::<products::Entity, _>(db, in_store(scope, id)).await?;
     get(db, scope, id).await
+}
+
+/// The product `id` of the scope's store, deleted or not.
+fn in_store(scope: &StoreScope, id: Uuid) -> Condition {
+    Condition::all()
+        .add(products::Column::Id.eq(id))
+        .add(products::Column::StoreId.eq(scope.store_id()))
+}
+
+impl SoftDelete for products::Entity {
+    const TABLE: Table = Table::Products;
+
+    fn deleted_at() -> products::Column {
+        products::Column::DeletedAt
+    }
+
+    fn updated_at() -> products::Column {
+        products::Column::UpdatedAt
+    }
 }
