@@ -66,10 +66,16 @@ const AREA_VERBS: &[(&str, &[&str])] = &[
 
 /// Argument names an `Invalid.field` may use for values that are not stored as given.
 const ARGUMENTS: &[&str] = &[
+    // Typed values read from JSON (serde), where no column is known: named by their type.
+    "amount",
+    "color",
+    "currency",
+    // Arguments.
     "age",
     "argon2.iterations",
     "argon2.memory_kib",
     "argon2.parallelism",
+    "backoff",
     "batch_size",
     "cursor",
     "image_ids",
