@@ -262,7 +262,7 @@ pub fn dec(literal: &str) -> Decimal {
 }
 
 /// The scope of a fresh owner's fresh store, for tests of what a store holds.
-pub async fn owner_scope(db: &sea_orm::DatabaseConnection) -> domain::StoreScope {
+pub async fn owner_scope<C: ConnectionTrait>(db: &C) -> domain::StoreScope {
     let (user, store) = user_with_store(db).await;
     domain::StoreScope::obtain(db, user.id, store.id)
         .await

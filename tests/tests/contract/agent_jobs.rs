@@ -19,12 +19,6 @@ use uuid::Uuid;
 use super::*;
 
 /// A user with a store, and the scope that proves the user owns it.
-async fn store_scope(db: &DatabaseConnection) -> StoreScope {
-    let (user, store) = user_with_store(db).await;
-    StoreScope::obtain(db, user.id, store.id)
-        .await
-        .expect("the owner obtains the scope")
-}
 
 fn brief(niche: &str) -> JobInput {
     JobInput::BrandGenerator(BrandBrief {
@@ -96,7 +90,7 @@ backend_test!(
         let db = domain::connect(&config)
             .await
             .expect("a pool for the workers");
-        let scope = store_scope(&db).await;
+        let scope = owner_scope(&db).await;
         let new_jobs = (0..JOBS).map(|i| {
             let priority = i32::try_from(i % 5).expect("small");
             if i % 2 == 0 {
@@ -161,7 +155,7 @@ backend_test!(
 backend_test!(
     async fn jobs_are_claimed_by_priority_then_run_at_then_age_never_early(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let old_low = jobs::create(db, &scope, brand_job().run_at(past(180)))
             .await
             .expect("enqueue");
@@ -202,7 +196,7 @@ backend_test!(
 backend_test!(
     async fn a_claim_takes_one_job_and_sets_its_holder_attempt_start_and_heartbeat(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, brand_job().priority(1))
             .await
             .expect("enqueue");
@@ -229,7 +223,7 @@ backend_test!(
 backend_test!(
     async fn a_worker_of_some_agent_types_leaves_the_other_types_alone(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         jobs::create(db, &scope, brand_job().priority(10))
             .await
             .expect("enqueue");
@@ -246,7 +240,7 @@ backend_test!(
 backend_test!(
     async fn a_job_failing_twice_then_succeeding_completes_on_attempt_three(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, brand_job().max_attempts(3))
             .await
             .expect("enqueue");
@@ -296,7 +290,7 @@ backend_test!(
 backend_test!(
     async fn a_job_failing_on_every_attempt_ends_failed_with_its_last_error(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, brand_job().max_attempts(2))
             .await
             .expect("enqueue");
@@ -327,7 +321,7 @@ backend_test!(
 backend_test!(
     async fn cancelling_a_processing_job_stops_its_worker_from_writing(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
@@ -371,7 +365,7 @@ backend_test!(
 backend_test!(
     async fn a_pending_job_can_be_cancelled_and_is_then_never_claimed(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
@@ -390,7 +384,7 @@ backend_test!(
 backend_test!(
     async fn a_job_whose_worker_stopped_heartbeating_is_rescued(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
@@ -471,7 +465,7 @@ backend_test!(
 backend_test!(
     async fn progress_that_goes_backwards_or_beyond_100_is_refused(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
@@ -515,7 +509,7 @@ backend_test!(
 backend_test!(
     async fn illegal_transitions_are_typed_errors(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let brand = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
@@ -569,7 +563,7 @@ backend_test!(
         let mine = StoreScope::obtain(db, owner.id, store.id)
             .await
             .expect("scope");
-        let theirs = store_scope(db).await;
+        let theirs = owner_scope(db).await;
         let job = jobs::create(db, &mine, brand_job()).await.expect("enqueue");
         let system = jobs::create(db, JobOwner::SYSTEM, brand_job())
             .await
@@ -662,7 +656,7 @@ backend_test!(
 backend_test!(
     async fn inputs_are_validated_when_enqueued_and_outputs_read_back_typed(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         assert!(matches!(
             jobs::create(db, &scope, NewJob::new(brief("   "))).await,
             Err(Error::Invalid {
@@ -738,7 +732,7 @@ backend_test!(
 backend_test!(
     async fn the_dashboard_counts_jobs_by_status_and_type_and_lists_them_in_pages(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         jobs::create_many(
             db,
             &scope,
@@ -814,7 +808,7 @@ backend_test!(
 backend_test!(
     async fn finished_jobs_older_than_the_age_are_pruned_and_the_others_kept(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let ids = jobs::create_many(db, &scope, [brand_job(), brand_job(), brand_job()])
             .await
             .expect("enqueue");
@@ -854,7 +848,7 @@ backend_test!(
 backend_test!(
     async fn a_worker_loop_runs_jobs_stops_cancelled_work_and_shuts_down_gracefully(t: &TestDb) {
         let db = t.db.clone();
-        let scope = store_scope(&db).await;
+        let scope = owner_scope(&db).await;
         let brands = jobs::create_many(&db, &scope, [brand_job(), brand_job(), brand_job()])
             .await
             .expect("enqueue");

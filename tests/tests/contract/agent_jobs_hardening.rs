@@ -7,7 +7,6 @@
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-use domain::StoreScope;
 use domain::agent_jobs::{
     self as jobs, AgentType, BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo,
     ImageOperation, ImageWork, JobFilter, JobInput, JobOutput, JobStatus, MAX_ATTEMPTS,
@@ -27,26 +26,12 @@ use uuid::Uuid;
 use super::identity_hardening::{edgy, samples};
 use super::*;
 
-async fn store_scope(db: &DatabaseConnection) -> StoreScope {
-    let (user, store) = user_with_store(db).await;
-    StoreScope::obtain(db, user.id, store.id)
-        .await
-        .expect("the owner obtains the scope")
-}
-
 fn brief(niche: &str) -> JobInput {
     JobInput::BrandGenerator(BrandBrief {
         niche: niche.into(),
         tone: "futuristic".into(),
         store_name: None,
     })
-}
-
-fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Violation) {
-    match result {
-        Err(Error::Invalid { field, violation }) => (field, violation),
-        other => panic!("expected Error::Invalid, got {other:?}"),
-    }
 }
 
 async fn job_count(db: &DatabaseConnection) -> u64 {
@@ -190,7 +175,7 @@ fn output_for(agent_type: AgentType) -> BoxedStrategy<JobOutput> {
 backend_test!(
     async fn every_accepted_input_reads_back_and_every_refused_one_writes_nothing(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let (mut accepted, mut refused) = (0, 0);
         for input in samples(input(), 400) {
             let before = job_count(db).await;
@@ -244,7 +229,7 @@ backend_test!(
 backend_test!(
     async fn every_accepted_output_reads_back_and_a_refused_one_leaves_the_job_held(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let worker = Worker::new(WorkerId::generate("outputs"));
         let kinds = [
             (AgentType::BrandGenerator, brief("Neon decor")),
@@ -331,7 +316,7 @@ backend_test!(
 backend_test!(
     async fn a_row_whose_payload_does_not_read_is_reported_alone_and_never_claimed(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let good = jobs::create(db, &scope, NewJob::new(brief("Neon")).priority(1))
             .await
             .expect("enqueue");
@@ -401,7 +386,7 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<FixedOffset
 backend_test!(
     async fn run_at_outside_1970_to_9999_is_refused_and_the_edges_read_back(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let far = utc(9_999, 12, 31, 23, 59, 59) + chrono::Duration::days(365 * 26 + 7);
         for bad in [
             far,
@@ -462,7 +447,7 @@ backend_test!(
 backend_test!(
     async fn counters_at_their_limits_are_refused_by_name_and_priorities_span_i32(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         for bad in [i32::MIN, -1, 0, MAX_ATTEMPTS + 1, i32::MAX] {
             assert_eq!(
                 invalid(jobs::create(db, &scope, NewJob::new(brief("x")).max_attempts(bad)).await),
@@ -530,7 +515,7 @@ backend_test!(
         t: &TestDb,
     ) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         for (input, field) in [
             (brief("neon\u{0}decor"), "agent_jobs.input.niche"),
             (
@@ -601,7 +586,7 @@ backend_test!(
 backend_test!(
     async fn an_output_over_the_size_limit_is_refused_and_the_run_loop_retries_the_job(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let copy = JobInput::Copywriter(CopyBrief {
             product_ids: vec![Uuid::now_v7(); 30],
             tone: "warm".into(),
@@ -688,7 +673,7 @@ backend_test!(
 backend_test!(
     async fn eight_cancels_racing_a_completion_leave_exactly_one_winner(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let worker = Worker::new(WorkerId::generate("racer"));
         for round in 0..4 {
             let queued = jobs::create(db, &scope, NewJob::new(brief("race")))
@@ -747,7 +732,7 @@ backend_test!(
     async fn steps_errors_and_worker_ids_store_their_maximum_in_four_byte_characters(t: &TestDb) {
         let wide = |n: usize| '\u{1f600}'.to_string().repeat(n);
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, NewJob::new(brief("wide")).max_attempts(2))
             .await
             .expect("enqueue");
@@ -784,7 +769,7 @@ backend_test!(
 backend_test!(
     async fn a_brand_output_with_a_long_spaced_logo_url_never_breaks_get_or_list(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let other = jobs::create(db, &scope, NewJob::new(brief("other")))
             .await
             .expect("enqueue");
@@ -831,7 +816,7 @@ backend_test!(
 backend_test!(
     async fn leases_ages_and_progress_at_their_extremes_neither_panic_nor_misfire(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         let queued = jobs::create(db, &scope, NewJob::new(brief("extreme")))
             .await
             .expect("enqueue");
@@ -887,7 +872,7 @@ backend_test!(
 backend_test!(
     async fn a_batch_of_a_thousand_maximal_inputs_is_enqueued_whole_on_every_backend(t: &TestDb) {
         let db = &t.db;
-        let scope = store_scope(db).await;
+        let scope = owner_scope(db).await;
         // Twenty URLs of 2,048 characters: about 41 kB of JSON per job, 41 MB per batch, far
         // over MariaDB's default packet limit if written as one statement.
         let prefix = "https://cdn.example.com/";

@@ -6,18 +6,12 @@ use domain::paging::{MAX_PAGE_SIZE, PageRequest};
 use domain::values::HttpUrl;
 use domain::{Error, Violation};
 use entity::media_assets as asset_rows;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 use super::*;
 
 /// A fresh owner with a store, and the scope that proves it.
-async fn owner<C: ConnectionTrait>(db: &C) -> StoreScope {
-    let (user, store) = user_with_store(db).await;
-    StoreScope::obtain(db, user.id, store.id)
-        .await
-        .expect("the owner's scope")
-}
 
 /// Every asset row of the store, as stored, in id order.
 async fn rows<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Vec<asset_rows::Model> {
@@ -27,13 +21,6 @@ async fn rows<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Vec<asset_rows:
         .all(db)
         .await
         .expect("read media assets")
-}
-
-async fn count_all<C: ConnectionTrait>(db: &C) -> u64 {
-    asset_rows::Entity::find()
-        .count(db)
-        .await
-        .expect("count media assets")
 }
 
 fn image(size: i64) -> NewMediaAsset {
@@ -52,13 +39,6 @@ fn url(value: &str) -> HttpUrl {
     HttpUrl::parse("media_assets.url", value).expect("url")
 }
 
-fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Violation) {
-    match result {
-        Err(Error::Invalid { field, violation }) => (field, violation),
-        other => panic!("expected Error::Invalid, got {other:?}"),
-    }
-}
-
 fn assert_asset_not_found<T: std::fmt::Debug>(result: domain::Result<T>) {
     assert!(
         matches!(
@@ -74,7 +54,7 @@ fn assert_asset_not_found<T: std::fmt::Debug>(result: domain::Result<T>) {
 backend_test!(
     async fn an_asset_round_trips_with_its_typed_metadata_and_a_lower_cased_mime_type(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
+        let scope = owner_scope(db).await;
         let metadata =
             MediaMetadata::new(Some(1920), Some(1080), Some(" h264 "), Some(12.5)).expect("valid");
 
@@ -139,8 +119,8 @@ backend_test!(
 backend_test!(
     async fn bad_asset_input_names_the_field_and_rule_and_writes_nothing(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
-        let before = count_all(db).await;
+        let scope = owner_scope(db).await;
+        let before = row_count::<asset_rows::Entity, _>(db).await;
         let cases: Vec<(NewMediaAsset, (&str, Violation))> = vec![
             (
                 NewMediaAsset {
@@ -304,14 +284,14 @@ backend_test!(
             );
         }
 
-        assert_eq!(count_all(db).await, before);
+        assert_eq!(row_count::<asset_rows::Entity, _>(db).await, before);
     }
 );
 
 backend_test!(
     async fn paging_returns_every_asset_once_newest_first_while_assets_are_added(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
+        let scope = owner_scope(db).await;
         let mut existing = Vec::new();
         for n in 0..23 {
             let asset = if n % 3 == 0 {
@@ -394,8 +374,8 @@ backend_test!(
 backend_test!(
     async fn total_bytes_is_exact_beyond_2_pow_31_and_counts_only_the_store(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
-        let other = owner(db).await;
+        let scope = owner_scope(db).await;
+        let other = owner_scope(db).await;
         let empty = media_assets::count_bytes(db, &scope)
             .await
             .expect("empty total");
@@ -425,7 +405,7 @@ backend_test!(
 backend_test!(
     async fn another_owner_cannot_reach_a_stores_media_by_any_function(t: &TestDb) {
         let db = &t.db;
-        let victim = owner(db).await;
+        let victim = owner_scope(db).await;
         let mut ids = Vec::new();
         for size in [10, 20, 30] {
             ids.push(
@@ -436,7 +416,7 @@ backend_test!(
             );
         }
         let before = rows(db, &victim).await;
-        let intruder = owner(db).await;
+        let intruder = owner_scope(db).await;
 
         for id in &ids {
             assert_asset_not_found(media_assets::get(db, &intruder, *id).await);
@@ -484,7 +464,7 @@ backend_test!(
         t: &TestDb,
     ) {
         let db = &t.db;
-        let scope = owner(db).await;
+        let scope = owner_scope(db).await;
         let asset = media_assets::create(db, &scope, image(1))
             .await
             .expect("create");

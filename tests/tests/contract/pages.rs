@@ -6,8 +6,7 @@ use domain::values::{SLUG_MAX, Slug};
 use domain::{Error, UniqueRule, Violation};
 use entity::pages as page_rows;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -27,12 +26,6 @@ const STANDARD: [(PageType, &str); 6] = [
 ];
 
 /// A fresh owner with a store, and the scope that proves it.
-async fn owner<C: ConnectionTrait>(db: &C) -> StoreScope {
-    let (user, store) = user_with_store(db).await;
-    StoreScope::obtain(db, user.id, store.id)
-        .await
-        .expect("the owner's scope")
-}
 
 /// Every page row of the store, as stored, in id order.
 async fn rows<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Vec<page_rows::Model> {
@@ -44,26 +37,12 @@ async fn rows<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Vec<page_rows::
         .expect("read pages")
 }
 
-async fn count_all<C: ConnectionTrait>(db: &C) -> u64 {
-    page_rows::Entity::find()
-        .count(db)
-        .await
-        .expect("count pages")
-}
-
 fn new_page(title: &str) -> NewPage {
     NewPage {
         page_type: PageType::Custom,
         title: title.to_owned(),
         slug: None,
         content: "Ships in 3 to 5 days.".to_owned(),
-    }
-}
-
-fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Violation) {
-    match result {
-        Err(Error::Invalid { field, violation }) => (field, violation),
-        other => panic!("expected Error::Invalid, got {other:?}"),
     }
 }
 
@@ -82,7 +61,7 @@ fn assert_page_not_found<T: std::fmt::Debug>(result: domain::Result<T>) {
 backend_test!(
     async fn the_standard_pages_are_created_once_and_a_second_call_changes_nothing(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
+        let scope = owner_scope(db).await;
 
         let first = pages::create_standard_pages(db, &scope)
             .await
@@ -109,7 +88,7 @@ backend_test!(
 
 backend_test!(
     async fn concurrent_standard_page_calls_leave_exactly_six_with_the_same_ids(t: &TestDb) {
-        let scope = owner(&t.db).await;
+        let scope = owner_scope(&t.db).await;
 
         let calls: Vec<_> = (0..4)
             .map(|_| {
@@ -135,7 +114,7 @@ backend_test!(
 
 backend_test!(
     async fn standard_pages_in_four_concurrent_transactions_all_commit_as_six(t: &TestDb) {
-        let scope = owner(&t.db).await;
+        let scope = owner_scope(&t.db).await;
 
         let calls: Vec<_> = (0..4)
             .map(|_| {
@@ -165,7 +144,7 @@ backend_test!(
 
 backend_test!(
     async fn standard_pages_inside_a_transaction_keep_a_page_already_at_a_slug(t: &TestDb) {
-        let scope = owner(&t.db).await;
+        let scope = owner_scope(&t.db).await;
         let txn = t.db.begin().await.expect("begin");
         let mine = pages::create(
             &txn,
@@ -199,7 +178,7 @@ backend_test!(
 backend_test!(
     async fn a_slug_is_derived_from_the_title_with_a_numbered_suffix_when_taken(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
+        let scope = owner_scope(db).await;
 
         let mut slugs = Vec::new();
         for _ in 0..3 {
@@ -250,7 +229,7 @@ backend_test!(
 backend_test!(
     async fn a_page_is_read_by_id_and_slug_updated_listed_by_type_and_deleted(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
+        let scope = owner_scope(db).await;
         pages::create_standard_pages(db, &scope)
             .await
             .expect("standard pages");
@@ -334,11 +313,11 @@ backend_test!(
 backend_test!(
     async fn bad_page_input_names_the_field_and_rule_and_writes_nothing(t: &TestDb) {
         let db = &t.db;
-        let scope = owner(db).await;
+        let scope = owner_scope(db).await;
         let page = pages::create(db, &scope, new_page("Sizes"))
             .await
             .expect("page");
-        let before = count_all(db).await;
+        let before = row_count::<page_rows::Entity, _>(db).await;
         let stored = rows(db, &scope).await;
 
         let cases: Vec<(NewPage, (&str, Violation))> = vec![
@@ -408,7 +387,7 @@ backend_test!(
             );
         }
 
-        assert_eq!(count_all(db).await, before);
+        assert_eq!(row_count::<page_rows::Entity, _>(db).await, before);
         assert_eq!(rows(db, &scope).await, stored);
     }
 );
