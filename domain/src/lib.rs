@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod db;
+mod delete;
 pub mod error;
 pub mod media_assets;
 pub mod money;

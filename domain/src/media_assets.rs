@@ -34,7 +34,7 @@ use chrono::{DateTime, FixedOffset};
 use entity::media_assets;
 use sea_orm::sea_query::{Alias, Expr, Func};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
@@ -265,18 +265,10 @@ pub async fn list<C: ConnectionTrait>(
 /// [`Error::Database`] when the database fails.
 #[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), media_asset_id = %id))]
 pub async fn delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<()> {
-    let deleted = retry_transient(db, || async {
-        Ok(media_assets::Entity::delete_many()
-            .filter(media_assets::Column::Id.eq(id))
-            .filter(media_assets::Column::StoreId.eq(scope.store_id()))
-            .exec(db)
-            .await?)
-    })
-    .await?;
-    if deleted.rows_affected == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    let row = Condition::all()
+        .add(media_assets::Column::Id.eq(id))
+        .add(media_assets::Column::StoreId.eq(scope.store_id()));
+    crate::delete::delete_one::<media_assets::Entity, _>(db, Table::MediaAssets, row).await
 }
 
 /// The bytes the store's assets take in total (0 for none), in one `SUM` query.

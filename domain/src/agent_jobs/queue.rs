@@ -237,6 +237,26 @@ pub(super) fn owned_by(owner: JobOwner) -> SimpleExpr {
     }
 }
 
+/// The status of `owner`'s job `id`, where a refused update needs the reason: `NotFound` when
+/// there is no such job, otherwise the status, which the caller turns into its
+/// [`Error::InvalidTransition`] (or a new round, while it is one the update accepts).
+pub(super) async fn status_of<C: ConnectionTrait>(
+    db: &C,
+    owner: JobOwner,
+    id: Uuid,
+) -> Result<JobStatus> {
+    Entity::find_by_id(id)
+        .select_only()
+        .column(Column::Status)
+        .filter(owned_by(owner))
+        .into_tuple::<JobStatus>()
+        .one(db)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: Table::AgentJobs,
+        })
+}
+
 /// Cancels the job `id` of `owner` when it is PENDING or PROCESSING. A worker holding it
 /// learns it at its next progress, heartbeat or completion ([`Error::JobReleased`]), and
 /// nothing it writes afterwards changes the job.
@@ -274,21 +294,9 @@ pub async fn cancel<C: ConnectionTrait>(
         if cancelled.rows_affected > 0 {
             return Ok(());
         }
-        let status = Entity::find_by_id(id)
-            .select_only()
-            .column(Column::Status)
-            .filter(owned_by(owner))
-            .into_tuple::<JobStatus>()
-            .one(db)
-            .await?;
-        match status {
-            None => {
-                return Err(Error::NotFound {
-                    entity: Table::AgentJobs,
-                });
-            }
-            Some(JobStatus::Pending | JobStatus::Processing) => continue,
-            Some(status) => {
+        match status_of(db, owner, id).await? {
+            JobStatus::Pending | JobStatus::Processing => continue,
+            status => {
                 return Err(Error::InvalidTransition(Transition::AgentJob {
                     from: status,
                     to: JobStatus::Cancelled,

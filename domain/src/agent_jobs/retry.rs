@@ -1,15 +1,13 @@
 //! Running a FAILED job again: an operator's decision after the cause was fixed.
 
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::queue::owned_by;
 use super::{JobOwner, JobStatus};
 use crate::clock;
-use crate::error::{Error, Result, Table, Transition};
+use crate::error::{Error, Result, Transition};
 
 /// Puts the FAILED job `id` of `owner` back to PENDING, runnable at once, with a fresh set of
 /// attempts (`attempts` back to 0, progress and step cleared). The last error stays on the job
@@ -49,20 +47,9 @@ pub async fn retry<C: ConnectionTrait>(db: &C, owner: impl Into<JobOwner>, id: U
         super::wakeup::notify(db, [None]).await?;
         return Ok(());
     }
-    let status = Entity::find_by_id(id)
-        .select_only()
-        .column(Column::Status)
-        .filter(owned_by(owner))
-        .into_tuple::<JobStatus>()
-        .one(db)
-        .await?;
-    match status {
-        None => Err(Error::NotFound {
-            entity: Table::AgentJobs,
-        }),
-        Some(status) => Err(Error::InvalidTransition(Transition::AgentJob {
-            from: status,
-            to: JobStatus::Pending,
-        })),
-    }
+    let status = super::queue::status_of(db, owner, id).await?;
+    Err(Error::InvalidTransition(Transition::AgentJob {
+        from: status,
+        to: JobStatus::Pending,
+    }))
 }

@@ -2,15 +2,15 @@
 
 use entity::pages;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait,
-    IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, IntoActiveModel, QueryFilter, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::{NewPage, Page, PagePatch, SLUG_FALLBACK, TITLE_MAX, checked_content, get, not_found};
 use crate::clock::now;
 use crate::db::begin_write;
-use crate::error::Result;
+use crate::error::{Result, Table};
 use crate::rules::UniqueRule;
 use crate::scope::StoreScope;
 use crate::slugs::{insert_with_free_slug, rollback};
@@ -162,16 +162,8 @@ async fn update_in<C: ConnectionTrait>(
 /// [`Error::Database`](crate::Error::Database) when the database fails.
 #[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), page_id = %id))]
 pub async fn delete<C: ConnectionTrait>(db: &C, scope: &StoreScope, id: Uuid) -> Result<()> {
-    let deleted = retry_transient(db, || async {
-        Ok(pages::Entity::delete_many()
-            .filter(pages::Column::Id.eq(id))
-            .filter(pages::Column::StoreId.eq(scope.store_id()))
-            .exec(db)
-            .await?)
-    })
-    .await?;
-    if deleted.rows_affected == 0 {
-        return Err(not_found());
-    }
-    Ok(())
+    let row = Condition::all()
+        .add(pages::Column::Id.eq(id))
+        .add(pages::Column::StoreId.eq(scope.store_id()));
+    crate::delete::delete_one::<pages::Entity, _>(db, Table::Pages, row).await
 }

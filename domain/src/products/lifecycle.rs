@@ -34,8 +34,7 @@ where
 {
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        lock::lock_product(&txn, scope, id).await?;
-        let current = get(&txn, scope, id).await?;
+        let current = locked(&txn, scope, id).await?;
         let mut row = products::ActiveModel {
             updated_at: Set(clock::now()),
             ..Default::default()
@@ -115,8 +114,7 @@ where
 {
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        lock::lock_product(&txn, scope, id).await?;
-        let current = get(&txn, scope, id).await?;
+        let current = locked(&txn, scope, id).await?;
         if !can_transition(current.status, to) {
             return Err(Error::InvalidTransition(Transition::Product {
                 from: current.status,
@@ -184,4 +182,10 @@ impl SoftDelete for products::Entity {
     fn updated_at() -> products::Column {
         products::Column::UpdatedAt
     }
+}
+
+/// The product under its row lock, as it is now.
+async fn locked<C: ConnectionTrait>(txn: &C, scope: &StoreScope, id: Uuid) -> Result<Product> {
+    lock::lock_product(txn, scope, id).await?;
+    get(txn, scope, id).await
 }
