@@ -3,7 +3,7 @@
 //!
 //! Everything takes a [`crate::stores::StoreScope`] (proof that the caller owns the store):
 //! every query filters by its store, and a page of another store is answered exactly like a
-//! missing one ([`crate::Error::NotFound`] with `"page"`).
+//! missing one ([`crate::Error::NotFound`] with [`crate::Table::Pages`]).
 //!
 //! # Standard pages
 //! [`create_standard_pages`]`(&db, &scope)` gives a store its six standard pages with

@@ -2,10 +2,10 @@
 //!
 //! Everything a store holds is reached through a [`StoreScope`], obtained once per request:
 //! [`StoreScope::obtain`]`(&db, owner_id, store_id)` checks that the owner owns the live
-//! store, and every function of [`crate::products`], [`crate::pages`], [`crate::media`] (and
+//! store, and every function of [`crate::products`], [`crate::pages`], [`crate::media_assets`] (and
 //! the store's [`crate::agent_jobs`]) takes it. A caller cannot name another owner's rows;
 //! another owner's store, a soft-deleted one and a missing one are all answered with the same
-//! [`crate::Error::NotFound`] (`"store"`).
+//! [`crate::Error::NotFound`] ([`crate::Table::Stores`]).
 //!
 //! ```
 //! use domain::products::variants::{self, NewVariant};
@@ -57,7 +57,7 @@
 //!
 //! Its status follows the machine of [`StoreStatus`]: CREATING → PENDING_REVIEW → ACTIVE ⇄
 //! PAUSED, any → ARCHIVED (final); `published_at` is set on the first activation.
-//! [`resolve_host`]`(host, base_domain)` finds the ACTIVE store of a custom domain or of
+//! [`find_by_host`]`(host, base_domain)` finds the ACTIVE store of a custom domain or of
 //! `<subdomain>.<base domain>`. [`soft_delete`] hides a store (its slug, subdomain and domain
 //! stay reserved), [`restore`] brings it back, [`purge_deleted`]`(age)` deletes it for good
 //! once deleted long enough (its jobs stay, with no store).
