@@ -23,7 +23,7 @@ pub mod replica;
 pub mod rules;
 pub mod scope;
 pub mod stores;
-pub mod suppliers;
+pub mod supplier_accounts;
 pub mod txn;
 pub mod users;
 pub mod values;

@@ -26,7 +26,7 @@ pub mod accounts;
 mod password;
 pub mod sessions;
 mod values;
-pub mod verification;
+pub mod verification_tokens;
 
 pub use password::{
     Argon2Params, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN, Password, PasswordHasher, SALT_LEN,
@@ -61,11 +61,23 @@ pub struct User {
     pub updated_at: DateTime<FixedOffset>,
 }
 
-impl From<users::Model> for User {
-    fn from(model: users::Model) -> Self {
-        Self {
+impl TryFrom<users::Model> for User {
+    type Error = Error;
+
+    /// The read model of a stored row.
+    ///
+    /// # Errors
+    /// [`Error::Undecodable`] naming `users.email` when the stored address is not in the form
+    /// [`Email::parse`] writes (a row written by hand, or by another program).
+    fn try_from(model: users::Model) -> Result<Self> {
+        let email = Email::from_stored(model.email).ok_or(Error::Undecodable {
+            table: Table::Users,
+            column: "email",
+            row: model.id,
+        })?;
+        Ok(Self {
             id: model.id,
-            email: Email::from_stored(model.email),
+            email,
             name: model.name,
             email_verified: model.email_verified,
             image: model.image,
@@ -74,11 +86,11 @@ impl From<users::Model> for User {
             stripe_onboarded: model.stripe_onboarded,
             created_at: model.created_at,
             updated_at: model.updated_at,
-        }
+        })
     }
 }
 
-/// What registration needs; every field is already validated.
+/// What creating a user needs; every field is already validated.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     /// The email address, unique across users.
@@ -100,14 +112,15 @@ pub struct UserPatch {
     pub image: Option<Option<ImageUrl>>,
 }
 
-/// Registers a user with email and password (hashed with the hasher's argon2id parameters).
+/// Creates (registers) a user with email and password, hashed with the hasher's argon2id
+/// parameters.
 ///
 /// # Errors
 /// [`Error::Conflict`] with [`UniqueRule::UsersEmail`] when the email is taken (decided by the
 /// unique index, so concurrent registrations cannot both win); [`Error::Crypto`];
 /// [`Error::Database`].
-#[tracing::instrument(skip_all, err)]
-pub async fn register<C: ConnectionTrait>(
+#[tracing::instrument(skip_all, err, fields(user_id))]
+pub async fn create<C: ConnectionTrait>(
     db: &C,
     hasher: &PasswordHasher,
     new: NewUser,
@@ -126,10 +139,16 @@ pub async fn register<C: ConnectionTrait>(
         created_at: at,
         updated_at: at,
     };
-    insert(db, model).await
+    let user = insert(db, model).await?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    Ok(user)
 }
 
 /// Inserts a complete user row and hands back its read model.
+///
+/// # Errors
+/// [`Error::Conflict`] for a taken email; [`Error::Undecodable`] when the model's email is not
+/// a parsed one; [`Error::Database`].
 pub(crate) async fn insert<C: ConnectionTrait>(db: &C, model: users::Model) -> Result<User> {
     let active = users::ActiveModel {
         id: Set(model.id),
@@ -147,7 +166,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(db: &C, model: users::Model) -> R
         .exec_without_returning(db)
         .await
         .on_table("users")?;
-    Ok(User::from(model))
+    User::try_from(model)
 }
 
 /// Signs a user in with email and password.
@@ -157,9 +176,10 @@ pub(crate) async fn insert<C: ConnectionTrait>(db: &C, model: users::Model) -> R
 /// real one), so that neither the answer nor its timing tells whether the account exists.
 ///
 /// # Errors
-/// [`Error::AuthenticationFailed`]; [`Error::Crypto`]; [`Error::Database`].
+/// [`Error::AuthenticationFailed`]; [`Error::Undecodable`] when the user's stored row does not
+/// decode; [`Error::Crypto`]; [`Error::Database`].
 #[tracing::instrument(skip_all, err)]
-pub async fn sign_in<C: ConnectionTrait>(
+pub async fn authenticate<C: ConnectionTrait>(
     db: &C,
     hasher: &PasswordHasher,
     email: &Email,
@@ -172,7 +192,10 @@ pub async fn sign_in<C: ConnectionTrait>(
     let stored = found.as_ref().and_then(|u| u.password_hash.clone());
     if hasher.verify(password, stored).await? {
         // `verify` is true only for a real stored hash, which only a found user has.
-        found.map(User::from).ok_or(Error::AuthenticationFailed)
+        found
+            .map(User::try_from)
+            .transpose()?
+            .ok_or(Error::AuthenticationFailed)
     } else {
         Err(Error::AuthenticationFailed)
     }
@@ -181,15 +204,22 @@ pub async fn sign_in<C: ConnectionTrait>(
 /// The user with `id`, if there is one.
 ///
 /// # Errors
-/// [`Error::Database`].
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<User>> {
-    Ok(users::Entity::find_by_id(id).one(db).await?.map(User::from))
+    users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(User::try_from)
+        .transpose()
 }
 
 /// The user with `id`.
 ///
 /// # Errors
-/// [`Error::NotFound`] when there is none; [`Error::Database`].
+/// [`Error::NotFound`] when there is none; [`Error::Undecodable`] when the stored row does not
+/// decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
     find(db, id).await?.ok_or(Error::NotFound {
         entity: Table::Users,
@@ -201,25 +231,24 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
 /// full-width letter or a look-alike letter of another script finds nobody else's account.
 ///
 /// # Errors
-/// [`Error::Database`].
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err)]
 pub async fn find_by_email<C: ConnectionTrait>(db: &C, email: &Email) -> Result<Option<User>> {
-    Ok(users::Entity::find()
+    users::Entity::find()
         .filter(users::Column::Email.eq(email.as_ref()))
         .one(db)
         .await?
-        .map(User::from))
+        .map(User::try_from)
+        .transpose()
 }
 
-/// Changes a user's display name and picture.
+/// Updates a user's profile: display name and picture.
 ///
 /// # Errors
-/// [`Error::NotFound`] when there is no such user; [`Error::Database`].
+/// [`Error::NotFound`] when there is no such user; [`Error::Undecodable`] when the stored row
+/// does not decode; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
-pub async fn update_profile<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-    patch: UserPatch,
-) -> Result<User> {
+pub async fn update<C: ConnectionTrait>(db: &C, id: Uuid, patch: UserPatch) -> Result<User> {
     let mut update = users::Entity::update_many()
         .col_expr(users::Column::UpdatedAt, Expr::value(now()))
         .filter(users::Column::Id.eq(id));
@@ -268,24 +297,25 @@ async fn delete_once<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) ->
     Ok(())
 }
 
-/// Attaches a Stripe Connect account to a user. Attaching the account the user already has
-/// changes nothing; attaching another one replaces it and resets `stripe_onboarded`.
+/// Sets the Stripe Connect account of a user (attaches it). Setting the account the user
+/// already has changes nothing; setting another one replaces it and resets `stripe_onboarded`.
 ///
 /// # Errors
 /// [`Error::Conflict`] with [`UniqueRule::UsersStripeAccountId`] when another user has the
 /// account (the ids are compared exactly: `acct_1Ab` and `acct_1aB` are two accounts);
 /// [`Error::NotFound`] when there is no such user; [`Error::Transient`] when it lost a
-/// deadlock inside the caller's transaction; [`Error::Database`].
+/// deadlock inside the caller's transaction; [`Error::Undecodable`] when the stored row does
+/// not decode; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
-pub async fn attach_stripe_account<C: ConnectionTrait + TransactionTrait>(
+pub async fn update_stripe_account<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     id: Uuid,
     account: &StripeAccountId,
 ) -> Result<User> {
-    retry_transient(db, || attach_stripe_account_once(db, id, account)).await
+    retry_transient(db, || update_stripe_account_once(db, id, account)).await
 }
 
-async fn attach_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
+async fn update_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     id: Uuid,
     account: &StripeAccountId,
@@ -315,13 +345,15 @@ async fn attach_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
     Ok(user)
 }
 
-/// Records that Stripe finished onboarding the user's attached account.
+/// Records that Stripe finished onboarding the user's attached account (sets
+/// `users.stripe_onboarded`).
 ///
 /// # Errors
-/// [`Error::NotFound`] when there is no such user; [`Error::InvalidTransition`] (from `none`
-/// to `onboarded`) when the user has no Stripe account; [`Error::Database`].
+/// [`Error::NotFound`] when there is no such user; [`Error::Invalid`] naming
+/// `users.stripe_account_id` with [`Violation::NotSet`] when the user has no Stripe account;
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
-pub async fn mark_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
+pub async fn update_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
     users::Entity::update_many()
         .col_expr(users::Column::StripeOnboarded, Expr::value(true))
         .col_expr(users::Column::UpdatedAt, Expr::value(now()))
@@ -343,14 +375,16 @@ pub async fn mark_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Resu
 /// compared exactly, case included, on every backend.
 ///
 /// # Errors
-/// [`Error::Database`].
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err)]
 pub async fn find_by_stripe_account<C: ConnectionTrait>(
     db: &C,
     account: &StripeAccountId,
 ) -> Result<Option<User>> {
-    Ok(users::Entity::find()
+    users::Entity::find()
         .filter(users::Column::StripeAccountId.eq(account.as_ref()))
         .one(db)
         .await?
-        .map(User::from))
+        .map(User::try_from)
+        .transpose()
 }
