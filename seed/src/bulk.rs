@@ -118,7 +118,7 @@ pub async fn generate(
             continue;
         }
         let txn = db.begin().await?;
-        let owner = users::register(
+        let owner = users::create(
             &txn,
             hasher,
             NewUser {
