@@ -299,7 +299,7 @@ pub async fn delete<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> Resu
 /// Safe while the service is live: `keys` still holds the old keys, so reads keep working, and
 /// each row is rewritten only if its credentials are still the ones that were read (a row
 /// changed meanwhile is skipped: its new values are already under the current key). Safe to
-/// run again. Once this and [`crate::users::accounts::rotate_keys`] report, the old key can be
+/// run again. Once this and `users::accounts::rotate_keys` report, the old key can be
 /// dropped from [`crypto::KEY_VARIABLE`].
 ///
 /// # Errors

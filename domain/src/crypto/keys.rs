@@ -42,7 +42,7 @@ impl EncryptionKey {
     /// A new random key.
     ///
     /// # Errors
-    /// [`Error::Crypto`] with [`CryptoFailure::Randomness`] when the system RNG fails.
+    /// [`Error::Crypto`] with [`crate::error::CryptoFailure::Randomness`] when the system RNG fails.
     pub fn generate(version: u32) -> Result<Self> {
         let mut bytes = Zeroizing::new([0u8; KEY_LEN]);
         random_bytes(bytes.as_mut())?;

@@ -14,7 +14,8 @@ use crate::error::{Error, Result, Violation};
 /// The most rows a key rotation reads and rewrites per batch.
 pub const MAX_ROTATION_BATCH: u64 = 10_000;
 
-/// What [`rotate`] did.
+/// What a key rotation did: `supplier_accounts::rotate_keys` and `users::accounts::rotate_keys`
+/// each report one (`+` adds them up).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RotationReport {
     /// Rows read.

@@ -70,7 +70,7 @@ impl From<accounts::Model> for Account {
     }
 }
 
-/// How [`sign_in`] found the user.
+/// How [`authenticate`] found the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OAuthOutcome {
     /// The provider account was already linked.
@@ -81,7 +81,7 @@ pub enum OAuthOutcome {
     Created,
 }
 
-/// The result of [`sign_in`].
+/// The result of [`authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthSignIn {
     /// The signed-in user.

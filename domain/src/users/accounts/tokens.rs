@@ -100,7 +100,7 @@ pub async fn get_tokens<C: ConnectionTrait>(
 /// Safe while the service is live: `keys` still holds the old keys, so reads keep working, and
 /// each row is rewritten only if its tokens are still the ones that were read (a row changed
 /// meanwhile is skipped: its new values are already under the current key). Safe to run again.
-/// Once this and [`crate::supplier_accounts::rotate_keys`] report, the old key can be dropped
+/// Once this and `supplier_accounts::rotate_keys` report, the old key can be dropped
 /// from [`crypto::KEY_VARIABLE`].
 ///
 /// # Errors
