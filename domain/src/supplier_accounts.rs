@@ -294,13 +294,8 @@ pub async fn delete<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> Resu
 }
 
 /// Re-encrypts every stored supplier credential (`api_key`, `api_secret`) that is not under
-/// the current key of `keys`, `batch_size` rows at a time.
-///
-/// Safe while the service is live: `keys` still holds the old keys, so reads keep working, and
-/// each row is rewritten only if its credentials are still the ones that were read (a row
-/// changed meanwhile is skipped: its new values are already under the current key). Safe to
-/// run again. Once this and `users::accounts::rotate_keys` report, the old key can be
-/// dropped from [`crypto::KEY_VARIABLE`].
+/// the current key of `keys`, `batch_size` rows at a time; safe while the service is live and
+/// safe to run again, as [`RotationReport`] explains.
 ///
 /// # Errors
 /// [`Error::Invalid`] for `batch_size` outside 1..=[`MAX_ROTATION_BATCH`];

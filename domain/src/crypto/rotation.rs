@@ -14,8 +14,15 @@ use crate::error::{Error, Result, Violation};
 /// The most rows a key rotation reads and rewrites per batch.
 pub const MAX_ROTATION_BATCH: u64 = 10_000;
 
-/// What a key rotation did: `supplier_accounts::rotate_keys` and `users::accounts::rotate_keys`
-/// each report one (`+` adds them up).
+/// What a key rotation did. `supplier_accounts::rotate_keys` and `users::accounts::rotate_keys`
+/// each walk one table and report one (`+` adds them up).
+///
+/// A rotation is safe while the service is live: the key ring it runs with still holds the
+/// old keys, so reads keep working, and each row is rewritten only if its secrets are still
+/// the ones that were read (a row changed meanwhile is skipped: its new values are already
+/// under the current key). It is safe to run again: values already under the current key are
+/// left alone. Once both tables report, the old key can be dropped from
+/// [`super::KEY_VARIABLE`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RotationReport {
     /// Rows read.

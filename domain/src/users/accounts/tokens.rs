@@ -36,13 +36,6 @@ pub async fn get_tokens<C: ConnectionTrait>(
             entity: Table::Accounts,
         })?;
     let id = account.id;
-    let undecodable = |column| {
-        move |_| Error::Undecodable {
-            table: Table::Accounts,
-            column,
-            row: id,
-        }
-    };
     let open = |stored: Option<&String>, binding: Binding| {
         stored.map(|s| keys.decrypt(s, &binding)).transpose()
     };
@@ -56,52 +49,37 @@ pub async fn get_tokens<C: ConnectionTrait>(
     )?;
     let id_token = open(account.id_token.as_ref(), Binding::accounts_id_token(id))?;
     Ok(OAuthTokens {
-        refresh_token: refresh_token
-            .map(RefreshToken::parse)
-            .transpose()
-            .map_err(undecodable("refresh_token"))?,
-        access_token: access_token
-            .map(AccessToken::parse)
-            .transpose()
-            .map_err(undecodable("access_token"))?,
-        id_token: id_token
-            .map(IdToken::parse)
-            .transpose()
-            .map_err(undecodable("id_token"))?,
-        expires_at: account
-            .expires_at
-            .map(TokenExpiry::parse)
-            .transpose()
-            .map_err(undecodable("expires_at"))?,
-        token_type: account
-            .token_type
-            .as_deref()
-            .map(TokenType::parse)
-            .transpose()
-            .map_err(undecodable("token_type"))?,
-        scope: account
-            .scope
-            .as_deref()
-            .map(Scope::parse)
-            .transpose()
-            .map_err(undecodable("scope"))?,
-        session_state: account
-            .session_state
-            .as_deref()
-            .map(SessionState::parse)
-            .transpose()
-            .map_err(undecodable("session_state"))?,
+        refresh_token: decode(id, "refresh_token", refresh_token.map(RefreshToken::parse))?,
+        access_token: decode(id, "access_token", access_token.map(AccessToken::parse))?,
+        id_token: decode(id, "id_token", id_token.map(IdToken::parse))?,
+        expires_at: decode(id, "expires_at", account.expires_at.map(TokenExpiry::parse))?,
+        token_type: decode(
+            id,
+            "token_type",
+            account.token_type.as_deref().map(TokenType::parse),
+        )?,
+        scope: decode(id, "scope", account.scope.as_deref().map(Scope::parse))?,
+        session_state: decode(
+            id,
+            "session_state",
+            account.session_state.as_deref().map(SessionState::parse),
+        )?,
+    })
+}
+
+/// `value` as its constructor parsed it; a stored value (decrypted, for a token) that the
+/// constructor refuses is [`Error::Undecodable`] naming the column of the link `id`.
+fn decode<T>(id: Uuid, column: &'static str, value: Option<Result<T>>) -> Result<Option<T>> {
+    value.transpose().map_err(|_| Error::Undecodable {
+        table: Table::Accounts,
+        column,
+        row: id,
     })
 }
 
 /// Re-encrypts every stored OAuth token (`refresh_token`, `access_token`, `id_token`) that is
-/// not under the current key of `keys`, `batch_size` rows at a time.
-///
-/// Safe while the service is live: `keys` still holds the old keys, so reads keep working, and
-/// each row is rewritten only if its tokens are still the ones that were read (a row changed
-/// meanwhile is skipped: its new values are already under the current key). Safe to run again.
-/// Once this and `supplier_accounts::rotate_keys` report, the old key can be dropped
-/// from [`crypto::KEY_VARIABLE`].
+/// not under the current key of `keys`, `batch_size` rows at a time; safe while the service is
+/// live and safe to run again, as [`RotationReport`] explains.
 ///
 /// # Errors
 /// [`Error::Invalid`] for `batch_size` outside 1..=[`MAX_ROTATION_BATCH`];
