@@ -11,12 +11,14 @@ use chrono::{DateTime, FixedOffset};
 use entity::{sessions, users};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::clock::now;
 use crate::crypto::{self, Secret};
 use crate::error::{Error, Result, Table, Violation};
+use crate::paging::{Page, PageRequest};
 use crate::rules::OnTable;
 use crate::users::User;
 
@@ -161,21 +163,28 @@ pub async fn find_by_token<C: ConnectionTrait>(
     })
 }
 
-/// The user's sessions, live and expired, newest first.
+/// One page of the user's sessions, live and expired, newest first.
 ///
 /// # Errors
+/// [`Error::Invalid`] naming `limit` outside 1..=[`crate::paging::MAX_PAGE_SIZE`];
 /// [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn list<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<Vec<Session>> {
-    Ok(sessions::Entity::find()
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    page: PageRequest,
+) -> Result<Page<Session>> {
+    let limit = page.checked_limit()?;
+    // Ids are UUID v7: id order is creation order.
+    let mut query = sessions::Entity::find()
         .filter(sessions::Column::UserId.eq(user_id))
-        .order_by_desc(sessions::Column::CreatedAt)
         .order_by_desc(sessions::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(Session::from)
-        .collect())
+        .limit(limit + 1);
+    if let Some(cursor) = page.after {
+        query = query.filter(sessions::Column::Id.lt(cursor.last_id()));
+    }
+    let rows = query.all(db).await?;
+    Ok(Page::from_rows(rows, limit, |m| m.id).map(Session::from))
 }
 
 /// Deletes (revokes) one of the user's sessions (e.g. "sign out that device").

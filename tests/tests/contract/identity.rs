@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use domain::crypto::{EncryptionKey, KeyRing, Secret};
 use domain::error::DecryptionProblem;
+use domain::paging::PageRequest;
 use domain::supplier_accounts::ApiKey;
 use domain::users::accounts::{
     self, AccessToken, AccountKind, IdToken, OAuthOutcome, OAuthProfile, OAuthProvider,
@@ -572,7 +573,10 @@ backend_test!(
         );
         assert_eq!(sessions::purge_expired(&t.db).await.expect("purge"), 1);
         assert_eq!(
-            sessions::list(&t.db, user.id).await.expect("list"),
+            sessions::list(&t.db, user.id, PageRequest::default())
+                .await
+                .expect("list")
+                .items,
             vec![long.session]
         );
     }
@@ -628,7 +632,13 @@ backend_test!(
             .expect("resolve")
             .expect("bob's session is untouched");
         assert_eq!(bob_still.user.id, bob.id);
-        assert_eq!(sessions::list(&t.db, ann.id).await.expect("list"), vec![]);
+        assert_eq!(
+            sessions::list(&t.db, ann.id, PageRequest::default())
+                .await
+                .expect("list")
+                .items,
+            vec![]
+        );
     }
 );
 
@@ -1104,6 +1114,36 @@ backend_test!(
                 column: "token_type",
                 row,
             }) if row == signed.account.id
+        ));
+    }
+);
+
+backend_test!(
+    async fn a_users_sessions_are_listed_newest_first_a_page_at_a_time(t: &TestDb) {
+        let user = register(&t.db, &email()).await;
+        let mut created = Vec::new();
+        for _ in 0..3 {
+            created.push(
+                sessions::create(&t.db, user.id, Duration::from_secs(3600))
+                    .await
+                    .expect("session")
+                    .session,
+            );
+        }
+        created.reverse();
+        let first = sessions::list(&t.db, user.id, PageRequest::first(2))
+            .await
+            .expect("first page");
+        assert_eq!(first.items, created[..2]);
+        let next = first.next.expect("a second page");
+        let second = sessions::list(&t.db, user.id, PageRequest::after(next, 2))
+            .await
+            .expect("second page");
+        assert_eq!(second.items, created[2..]);
+        assert_eq!(second.next, None);
+        assert!(matches!(
+            sessions::list(&t.db, user.id, PageRequest::first(0)).await,
+            Err(Error::Invalid { field: "limit", .. })
         ));
     }
 );

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use domain::crypto::Secret;
+use domain::paging::PageRequest;
 use domain::supplier_accounts::{
     self, ACCOUNT_ID_MAX_LEN, ApiKey, ApiSecret, CREDENTIAL_MAX_LEN, ExternalAccountId,
     NewSupplierAccount, SupplierProvider,
@@ -468,9 +469,10 @@ backend_test!(
             );
         }
         assert!(
-            sessions::list(&t.db, user.id)
+            sessions::list(&t.db, user.id, PageRequest::default())
                 .await
                 .expect("list")
+                .items
                 .is_empty()
         );
         let longest = sessions::create(&t.db, user.id, max_session)
