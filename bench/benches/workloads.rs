@@ -1,6 +1,7 @@
-//! `cargo bench -p bench --bench workloads`: the workloads of BENCH.md through `domain` and,
-//! on Postgres, the sqlx baseline and the pgbench floor; `BENCH_SCALE=1` for the scale mode.
-//! See the "Performance" section of the README for the variables and the figures.
+//! `cargo bench -p bench --bench workloads`: the workloads of `bench/README.md` through
+//! `domain` and, on Postgres, the sqlx baseline and the pgbench floor; `BENCH_SCALE=1` for the
+//! scale mode.
+//! `bench/README.md` lists the variables and the figures.
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -1,8 +1,13 @@
-//! The data the workloads write: products shaped as BENCH.md says, and a small fast RNG.
+//! The data the workloads write: products shaped as `bench/README.md` says, and a small fast
+//! RNG.
 
 use std::collections::BTreeMap;
 
-use domain::products::{NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
+use domain::money::Money;
+use domain::products::images::NewImage;
+use domain::products::variants::NewVariant;
+use domain::products::{NewProduct, ProductStatus, Sku, SupplierProvider};
+use domain::values::HttpUrl;
 use rust_decimal::Decimal;
 
 /// SplitMix64: deterministic, fast, good enough to pick rows at random.
@@ -48,15 +53,17 @@ pub fn product(tag: &str, i: usize, active: bool, variants: usize, stock: i32) -
         SupplierProvider::Aliexpress,
         format!("{tag}-{i}"),
         format!("Bench {tag} product {i}"),
-        Decimal::new(1250, 2),
-        Decimal::new(2999, 2),
+        money(1250),
+        money(2999),
     );
-    p.source_url = Some(format!("https://www.aliexpress.com/item/{tag}-{i}.html"));
+    p.source_url = Some(url(&format!(
+        "https://www.aliexpress.com/item/{tag}-{i}.html"
+    )));
     p.description = format!(
         "Product {i} of the {tag} batch: a sturdy, good-looking item with a long enough \
          description to be realistic, sold in three colours and sizes."
     );
-    p.compare_at_price = Some(Decimal::new(3999, 2));
+    p.compare_at_price = Some(money(3999));
     p.status = Some(if active {
         ProductStatus::Active
     } else {
@@ -67,10 +74,13 @@ pub fn product(tag: &str, i: usize, active: bool, variants: usize, stock: i32) -
             let color = COLORS[j % COLORS.len()];
             let size = SIZES[(j / COLORS.len() + i) % SIZES.len()];
             NewVariant {
-                sku: Some(format!("SKU-{i}-{j}")),
+                sku: Some(
+                    Sku::parse("product_variants.sku", &format!("SKU-{i}-{j}"))
+                        .expect("a valid SKU"),
+                ),
                 title: format!("{color} / {size}"),
-                price: Decimal::new(2999, 2),
-                cost_price: Decimal::new(1250, 2),
+                price: money(2999),
+                cost_price: money(1250),
                 stock,
                 options: BTreeMap::from([
                     ("color".to_owned(), color.to_owned()),
@@ -81,14 +91,15 @@ pub fn product(tag: &str, i: usize, active: bool, variants: usize, stock: i32) -
         .collect();
     p.images = (0..2)
         .map(|j| NewImage {
-            original_url: format!("https://cdn.example.com/{tag}/{i}/{j}.jpg"),
+            original_url: url(&format!("https://cdn.example.com/{tag}/{i}/{j}.jpg")),
             alt_text: Some(format!("Bench product {i}, view {j}")),
         })
         .collect();
     p
 }
 
-/// The import of BENCH.md: `count` products, every other one ACTIVE, in batches of `batch`.
+/// The import of `bench/README.md`: `count` products, every other one ACTIVE, in batches of
+/// `batch`.
 pub fn import_batches(tag: &str, count: usize, batch: usize) -> Vec<Vec<NewProduct>> {
     let products: Vec<NewProduct> = (0..count)
         .map(|i| product(tag, i, i % 2 == 0, 3, 10))
@@ -99,4 +110,14 @@ pub fn import_batches(tag: &str, count: usize, batch: usize) -> Vec<Vec<NewProdu
 /// How `total` operations are split among `tasks` tasks.
 pub fn share(total: usize, tasks: usize, task: usize) -> usize {
     total / tasks + usize::from(task < total % tasks)
+}
+
+/// A bench price: always a valid amount.
+fn money(cents: i64) -> Money {
+    Money::parse("price", Decimal::new(cents, 2)).expect("a valid amount")
+}
+
+/// A bench URL: always a valid https URL.
+fn url(text: &str) -> HttpUrl {
+    HttpUrl::parse("url", text).expect("a valid URL")
 }

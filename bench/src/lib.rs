@@ -1,5 +1,5 @@
 //! The benchmark of the data layer (`cargo bench -p bench --bench workloads`): the workloads of
-//! `BENCH.md` through `domain`, the same work as hand-written SQL through `sqlx` (the
+//! `bench/README.md` through `domain`, the same work as hand-written SQL through `sqlx` (the
 //! baseline), the floor Postgres itself allows for the job queue (`pgbench`), and a scale mode
 //! that runs the reads at two data volumes.
 //!

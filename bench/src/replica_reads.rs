@@ -149,7 +149,7 @@ pub async fn run(
                         title: Some(title.clone()),
                         ..ProductPatch::default()
                     };
-                    products::patch(router.primary(), &scope, id, patch)
+                    products::update(router.primary(), &scope, id, patch)
                         .await
                         .map_err(context("products::patch"))?;
                     let mark = router.mark().await.map_err(context("mark"))?;

@@ -24,7 +24,7 @@ impl fmt::Display for Impl {
 /// One timed workload: `ops` operations in `seconds`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Measurement {
-    /// The workload's name, as in BENCH.md.
+    /// The workload's name, as in `bench/README.md`.
     pub workload: &'static str,
     /// Which implementation ran it.
     pub imp: Impl,

@@ -305,7 +305,7 @@ async fn plans(db: &DatabaseConnection, scope: StoreScope) -> BenchResult<()> {
         explain(db, "list_products_page middle", &page).await?;
     }
 
-    agent_jobs::enqueue_many(
+    agent_jobs::create_many(
         db,
         JobOwner::from(scope),
         (0..JOBS).map(|i| agent_jobs::NewJob::new(workloads::job_input(i))),

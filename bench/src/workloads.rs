@@ -1,4 +1,4 @@
-//! The six workloads of BENCH.md, through `domain` as services call it.
+//! The six workloads of `bench/README.md`, through `domain` as services call it.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -253,7 +253,7 @@ pub async fn decrement_stock(
         async move {
             let (mut done, mut refused) = (0u64, 0u64);
             while let Some(variant) = work.next() {
-                match products::adjust_variant_stock(&db, &scope, variant, -1).await {
+                match products::variants::update_stock(&db, &scope, variant, -1).await {
                     Ok(_) => done += 1,
                     Err(Error::InsufficientStock { .. }) => refused += 1,
                     Err(err) => return Err(format!("adjust_variant_stock: {err}")),
@@ -341,9 +341,9 @@ pub async fn job_queue(
     report: &mut Report,
 ) -> BenchResult<Measurement> {
     let enqueue_started = Instant::now();
-    agent_jobs::enqueue_many(db, owner, (0..jobs).map(|i| NewJob::new(job_input(i))))
+    agent_jobs::create_many(db, owner, (0..jobs).map(|i| NewJob::new(job_input(i))))
         .await
-        .map_err(context("enqueue_many"))?;
+        .map_err(context("create_many"))?;
     println!(
         "# job_queue impl=domain enqueued {jobs} jobs in {:.3} s (not in the figure)",
         enqueue_started.elapsed().as_secs_f64()

@@ -17,10 +17,14 @@ use domain::agent_jobs::{
     Wakeup, Worker, WorkerId, WorkerOptions,
 };
 use domain::crypto::{KeyRing, Secret};
-use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
+use domain::money::Money;
+use domain::products::images::NewImage;
+use domain::products::variants::NewVariant;
+use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
 use domain::stores::{self, NewStore, StorePatch};
 use domain::supplier_accounts::{self, ApiKey, ApiSecret, NewSupplierAccount};
 use domain::users::{self, Argon2Params, Email, NewUser, Password, PasswordHasher, sessions};
+use domain::values::HttpUrl;
 use domain::{Config, Result, StoreScope};
 use rust_decimal::Decimal;
 
@@ -121,24 +125,24 @@ async fn main() -> Result<()> {
         ("QS-1", "Holo Desk Lamp", 3_999),
         ("QS-2", "Circuit Rug", 5_400),
     ] {
-        let mut product = NewProduct::new(
-            SupplierProvider::Aliexpress,
-            source_id,
-            title,
-            Decimal::new(cents / 3, 2),
-            Decimal::new(cents, 2),
-        );
+        // Inputs hold parsed values: a bad price, SKU or URL is refused here, naming its field.
+        let price = Money::parse("products.selling_price", Decimal::new(cents, 2))?;
+        let cost = Money::parse("products.cost_price", Decimal::new(cents / 3, 2))?;
+        let mut product =
+            NewProduct::new(SupplierProvider::Aliexpress, source_id, title, cost, price);
         product.status = Some(ProductStatus::Active);
-        product.variants.push(NewVariant {
-            sku: Some(format!("{source_id}-STD")),
-            title: "Standard".into(),
-            price: Decimal::new(cents, 2),
-            cost_price: Decimal::new(cents / 3, 2),
-            stock: 12,
-            ..Default::default()
-        });
+        let mut variant = NewVariant::new("Standard", price, cost);
+        variant.sku = Some(Sku::parse(
+            "product_variants.sku",
+            &format!("{source_id}-STD"),
+        )?);
+        variant.stock = 12;
+        product.variants.push(variant);
         product.images.push(NewImage {
-            original_url: format!("https://cdn.example.com/{source_id}.jpg"),
+            original_url: HttpUrl::parse(
+                "product_images.original_url",
+                &format!("https://cdn.example.com/{source_id}.jpg"),
+            )?,
             alt_text: Some(title.into()),
         });
         let (imported, outcome) = products::import(&db, &scope, product).await?;
@@ -149,7 +153,7 @@ async fn main() -> Result<()> {
     }
 
     // 5. Enqueue a brand-generator job for the store.
-    let job = jobs::enqueue(
+    let job = jobs::create(
         &db,
         &scope,
         NewJob::new(JobInput::BrandGenerator(BrandBrief {
@@ -185,7 +189,7 @@ async fn main() -> Result<()> {
                         (60, "choosing colours"),
                         (90, "pairing fonts"),
                     ] {
-                        claimed.report(db, percent, Some(step)).await?;
+                        claimed.update_progress(db, percent, Some(step)).await?;
                         println!("   progress {percent:>3}%  {step}");
                     }
                     let brand = BrandIdentity::parse(
@@ -214,8 +218,8 @@ async fn main() -> Result<()> {
     if let Some(JobOutput::BrandGenerator(brand)) = job.output {
         println!(
             "   generated brand {} with primary colour {}",
-            brand.name,
-            brand.colors.primary.as_str()
+            brand.name(),
+            brand.colors().primary.as_str()
         );
     }
     Ok(())

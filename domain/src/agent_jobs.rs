@@ -1,37 +1,180 @@
 //! The work queue of the AI agents (brand generator, product scout, copywriter, image
-//! processor, video generator), on the `agent_jobs` table.
+//! processor, video generator), on the `agent_jobs` table: every job is handed to exactly one
+//! worker at a time.
 //!
-//! - The store side ([`enqueue`], [`enqueue_many`], [`get`], [`list`], [`cancel`],
-//!   [`counts`]) acts for a [`JobOwner`]: a store, through its [`crate::scope::StoreScope`],
+//! - The store side ([`create`], [`create_many`], [`get`], [`find`], [`list`], [`cancel`],
+//!   [`count`]) acts for a [`JobOwner`]: a store, through its [`crate::scope::StoreScope`],
 //!   or [`JobOwner::SYSTEM`] for jobs of no store.
 //! - The worker side: a [`Worker`] claims the next runnable job ([`Worker::claim`]) and gets a
 //!   [`ClaimedJob`] handle to report progress, complete or fail it; [`Worker::run`] is a
 //!   ready-made loop around a handler function. A [`Wakeup`] wakes idle workers when a job is
 //!   enqueued (LISTEN/NOTIFY on Postgres, a bounded poll elsewhere).
-//! - Operations: [`rescue`] jobs whose worker stopped heartbeating, [`prune`] old finished
+//! - Operations: [`rescue`] jobs whose worker stopped heartbeating, [`purge_finished`] old finished
 //!   jobs.
 //!
 //! Status moves: `PENDING → PROCESSING` (claim), `PROCESSING → COMPLETED` (complete),
 //! `PROCESSING → PENDING` (fail with attempts left, or rescue), `PROCESSING → FAILED` (fail
 //! with none left, or rescue), `PENDING | PROCESSING → CANCELLED` (cancel). Anything else is
-//! [`Error::InvalidTransition`].
+//! [`crate::Error::InvalidTransition`].
+//!
+//! # Creating jobs
+//! A job's input is typed per agent type (`JobInput::BrandGenerator(BrandBrief { niche, tone,
+//! .. })`, `JobInput::ProductScout(ProductSearch { provider, query, limit })`, … see
+//! [`JobInput`]) and is validated when created ([`crate::Error::Invalid`] naming e.g.
+//! `agent_jobs.input.limit`). [`NewJob`] sets the priority (higher first), a run-at time and the maximum
+//! attempts (default [`DEFAULT_MAX_ATTEMPTS`]). [`create_many`] writes a batch in one
+//! statement per 1,000 jobs (or 4 MiB of input), all or nothing. Inputs and outputs are at
+//! most [`MAX_PAYLOAD_BYTES`] (1 MiB) of JSON, hold no NUL or control character and must read
+//! back as given; `run_at` lies in 1970..=9999. A row whose payload does not read (written by
+//! other means) fails only its own [`get`] ([`crate::Error::Undecodable`]), keeps its place in a [`list`]
+//! page as a [`crate::paging::UndecodableRow`],
+//! and is failed by the claim (see `docs/identity-and-jobs-limits.md` in the repository).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> domain::Result<()> {
+//! # let mut config = domain::Config::new("sqlite::memory:");
+//! # config.migrate_on_start = true;
+//! # let db = domain::connect(&config).await?;
+//! # let hasher = domain::users::PasswordHasher::new(domain::users::Argon2Params::new(1024, 1, 1)?)?;
+//! # let owner = domain::users::create(&db, &hasher, domain::users::NewUser {
+//! #     email: domain::users::Email::parse("owner@example.com")?,
+//! #     password: domain::users::Password::parse("a long passphrase")?, name: None, image: None }).await?.id;
+//! # let store = domain::stores::create(&db, owner, domain::stores::NewStore {
+//! #     name: "Neon".into(), niche: "Decor".into(), ..Default::default() }).await?.id;
+//! use domain::agent_jobs::{self as jobs, AgentType, BrandBrief, JobInput, JobStatus, NewJob, Worker, WorkerId};
+//! let scope = domain::StoreScope::obtain(&db, owner, store).await?;
+//! let brief = JobInput::BrandGenerator(BrandBrief {
+//!     niche: "Cyberpunk home decor".into(),
+//!     tone: "futuristic".into(),
+//!     store_name: None,
+//! });
+//! let job = jobs::create(&db, &scope, NewJob::new(brief).priority(10)).await?;
+//!
+//! let worker = Worker::new(WorkerId::generate("brand")).only([AgentType::BrandGenerator]);
+//! let mut claimed = worker.claim(&db).await?.expect("the job is runnable");
+//! claimed.update_progress(&db, 50, Some("choosing colours")).await?;
+//! assert_eq!(jobs::get(&db, &scope, job.id).await?.status, JobStatus::Processing);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Claim
+//! `Worker::new(WorkerId::generate("copywriter")).only([AgentType::Copywriter])` and
+//! `worker.claim(&db)` take the next runnable job (PENDING, run-at reached): highest
+//! priority, then earliest run-at, then oldest. It becomes PROCESSING with the worker's id,
+//! one more attempt, its start time and heartbeat. A job is never handed to two workers:
+//!
+//! | backend | claim |
+//! |---|---|
+//! | Postgres | one `UPDATE … WHERE id = (SELECT id … ORDER BY … LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING *`, served by the index `idx_agent_jobs_claim` |
+//! | SQLite | the same statement (no `SKIP LOCKED` there); the single writer makes it atomic |
+//! | MariaDB/MySQL | no `RETURNING`: a READ COMMITTED transaction that selects the row `FOR UPDATE SKIP LOCKED`, updates it and commits; retried on a deadlock |
+//!
+//! The subquery must be scalar (`id = (…)`): with `id IN (…)` Postgres may run the subquery
+//! again for every row it scans, and one claim then takes every runnable job.
+//!
+//! # The claimed job
+//! [`ClaimedJob::report`]`(db, percent, step)` (0–100, never backwards; also heartbeats),
+//! [`ClaimedJob::heartbeat`], [`ClaimedJob::complete`]`(db, output)` (typed output of the
+//! job's agent type; progress 100, completion time) and [`ClaimedJob::fail`]. Every write
+//! checks in its `WHERE` that the job is still PROCESSING, held by this worker, in this
+//! attempt, so a handle that lost its job writes nothing and answers
+//! [`crate::Error::JobReleased`] with a [`ReleaseReason`] (cancelled, or lease lost) or
+//! [`crate::Error::InvalidTransition`] (e.g. completing a job that is PENDING again).
+//!
+//! **Retry and back-off.** [`ClaimedJob::fail`] puts the job back to PENDING while attempts
+//! remain, with run-at moved by the worker's [`Backoff`] (default: ceiling 10 s × 2ⁿ⁻¹ after
+//! attempt n, at most [`MAX_BACKOFF`], 1 h; the delay is drawn between half the ceiling and
+//! the ceiling, so retries spread out and never shrink). With no attempts left, or with
+//! [`ClaimedJob::fail_permanently`], it is FAILED and keeps the error.
+//!
+//! **Cancel.** [`cancel`]`(db, &scope, id)` moves a PENDING or PROCESSING job to CANCELLED;
+//! its worker learns at its next report, heartbeat or completion. Cancelling a finished job is
+//! [`crate::Error::InvalidTransition`]; another store's job is [`crate::Error::NotFound`],
+//! like a missing one.
+//!
+//! # Rescue, prune and counts
+//! [`rescue`]`(db, lease)` puts PROCESSING jobs whose heartbeat is older than `lease` back to
+//! PENDING (FAILED when their attempts are spent). Run it periodically, with a lease well
+//! above the workers' heartbeat interval. [`prune`]`(db, age)` deletes COMPLETED, FAILED and
+//! CANCELLED jobs last changed longer ago than `age`. [`counts`]`(db, &scope)` gives the
+//! dashboard's numbers by status and agent type in one query; [`get`], [`find`] and [`list`]
+//! (newest first, cursor-paged) read jobs.
+//!
+//! # Waking idle workers
+//! On Postgres a created job sends `NOTIFY zyenta_agent_jobs` ([`CHANNEL`]) in its transaction
+//! (so on commit), with the agent type as payload; [`Wakeup::listen`] keeps one pooled
+//! connection listening and wakes the waiting workers of that type at once (measured: well
+//! under 1 s, with a 10 s poll interval). On SQLite and MariaDB/MySQL there is nothing to
+//! listen to, and an idle worker polls at its bounded interval (or sooner, when the next
+//! scheduled job is due).
+//!
+//! # The worker loop
+//! [`Worker::run`] claims, calls the handler, completes or fails, waits when idle, heartbeats
+//! while the handler runs (and drops the handler's work when the job is cancelled), and stops
+//! gracefully (finishing the job in hand) when the shutdown future resolves:
+//!
+//! ```no_run
+//! # async fn example(db: domain::DatabaseConnection) -> domain::Result<()> {
+//! use domain::agent_jobs::{
+//!     AgentType, JobFailure, JobInput, JobOutput, ScoutResult, Wakeup, Worker, WorkerId,
+//!     WorkerOptions,
+//! };
+//! let wakeup = Wakeup::listen(&db).await?;
+//! let worker = Worker::new(WorkerId::generate("scout")).only([AgentType::ProductScout]);
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! # drop(stop);
+//! let shutdown = async move {
+//!     let _ = stopped.await;
+//! };
+//! let stats = worker
+//!     .run(&db, &wakeup, &WorkerOptions::default(), shutdown, |job, db| {
+//!         Box::pin(async move {
+//!             let JobInput::ProductScout(search) = job.input().clone() else {
+//!                 return Err(JobFailure::permanent("not a product search"));
+//!             };
+//!             job.update_progress(db, 10, Some("searching")).await?;
+//!             // … call the supplier with search.query and search.limit …
+//!             Ok(JobOutput::ProductScout(ScoutResult { products: vec![] }))
+//!         })
+//!     })
+//!     .await;
+//! println!("{stats:?}");
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! The queue adds no environment variable: workers take their poll interval, heartbeat
+//! interval and back-off from [`WorkerOptions`] and [`Backoff`] in code.
 
 use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs;
 use uuid::Uuid;
 
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table};
+use crate::paging::UndecodableRow;
 use crate::scope::StoreScope;
 
+mod backoff;
 mod claim;
+mod claimed;
+mod count;
+mod hold;
 mod payload;
 mod queue;
+mod read;
 mod retry;
 mod run;
+mod upkeep;
+mod values;
 mod wakeup;
 
 pub use crate::error::ReleaseReason;
-pub use claim::{Backoff, ClaimedJob, FailOutcome, MAX_BACKOFF, Worker};
+pub use backoff::{Backoff, MAX_BACKOFF};
+pub use claim::Worker;
+pub use claimed::{ClaimedJob, FailOutcome};
+pub use count::{JobCounts, count};
 pub use entity::sea_orm_active_enums::{AgentType, JobStatus};
 pub use payload::{
     BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo, ImageOperation, ImageWork,
@@ -40,12 +183,12 @@ pub use payload::{
     MAX_SHORT_TEXT, MAX_SOURCE_ID, MAX_TITLE, MAX_URL, MAX_VIDEO_SECONDS, ProcessedImage,
     ProcessedImages, ProductCopy, ProductSearch, ScoutResult, ScoutedProduct, VideoBrief,
 };
-pub use queue::{
-    JobCounts, JobCursor, JobFilter, JobPage, MAX_PAGE, NewJob, RESCUED_ERROR, RescueReport,
-    UnreadableJob, cancel, counts, enqueue, enqueue_many, find, get, list, prune, rescue,
-};
+pub use queue::{NewJob, cancel, create, create_many};
+pub use read::{JobFilter, find, get, list};
 pub use retry::retry;
 pub use run::{HandlerFuture, JobFailure, WorkerOptions, WorkerStats};
+pub use upkeep::{RESCUED_ERROR, RescueReport, purge_finished, rescue};
+pub use values::{Progress, WorkerId};
 pub use wakeup::{CHANNEL, WakeSubscription, Wakeup, Woken};
 
 /// Attempts a job gets unless [`NewJob::max_attempts`] says otherwise.
@@ -73,6 +216,13 @@ impl JobOwner {
     pub fn store_id(self) -> Option<Uuid> {
         self.0
     }
+
+    /// Puts the owner on the current tracing span as `store_id` (empty for the system).
+    pub(crate) fn record(self) {
+        if let Some(store_id) = self.0 {
+            tracing::Span::current().record("store_id", tracing::field::display(store_id));
+        }
+    }
 }
 
 impl From<&StoreScope> for JobOwner {
@@ -84,109 +234,6 @@ impl From<&StoreScope> for JobOwner {
 impl From<StoreScope> for JobOwner {
     fn from(scope: StoreScope) -> Self {
         JobOwner(Some(scope.store_id()))
-    }
-}
-
-/// Who holds a job while it runs (`agent_jobs.locked_by`): 1 to [`MAX_WORKER_ID`] characters,
-/// no control character. Make it unique per worker process and task, e.g. with
-/// [`WorkerId::generate`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct WorkerId(String);
-
-impl WorkerId {
-    /// Checks a worker id.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] (`worker_id`): [`Violation::Empty`], [`Violation::TooLong`],
-    /// [`Violation::ControlCharacter`] or [`Violation::Format`] (surrounding whitespace).
-    pub fn parse(id: impl Into<String>) -> Result<Self> {
-        let id = id.into();
-        if id.trim().is_empty() {
-            return Err(Error::Invalid {
-                field: "worker_id",
-                violation: Violation::Empty,
-            });
-        }
-        if id.chars().count() > MAX_WORKER_ID {
-            return Err(Error::Invalid {
-                field: "worker_id",
-                violation: Violation::TooLong { max: MAX_WORKER_ID },
-            });
-        }
-        // Any control character, tab and line breaks included: an id is one line.
-        if id.chars().any(char::is_control) {
-            return Err(Error::Invalid {
-                field: "worker_id",
-                violation: Violation::ControlCharacter,
-            });
-        }
-        // A job's holder is compared exactly; MariaDB ignores trailing spaces even in a
-        // binary collation, so `w1` and `w1 ` would hold each other's jobs there.
-        if id.trim() != id {
-            return Err(Error::Invalid {
-                field: "worker_id",
-                violation: Violation::Format,
-            });
-        }
-        Ok(Self(id))
-    }
-
-    /// A fresh unique id, `<prefix>-<uuid>`; the prefix (without its control characters, cut
-    /// to 200 characters) says what the worker is, e.g. `"copywriter"`.
-    pub fn generate(prefix: &str) -> Self {
-        let prefix: String = prefix
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(200)
-            .collect::<String>()
-            .trim()
-            .to_owned();
-        Self(format!("{prefix}-{}", Uuid::now_v7().simple()))
-    }
-
-    /// The id as stored.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for WorkerId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Display for WorkerId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Progress of a job in percent, 0 to 100.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct Progress(u8);
-
-impl Progress {
-    /// Done.
-    pub const DONE: Progress = Progress(100);
-
-    /// Checks a percentage.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] (`progress`) with [`Violation::OutOfRange`] above 100.
-    pub fn new(percent: u8) -> Result<Self> {
-        if percent > 100 {
-            return Err(Error::Invalid {
-                field: "progress",
-                violation: Violation::OutOfRange { min: 0, max: 100 },
-            });
-        }
-        Ok(Self(percent))
-    }
-
-    /// The percentage.
-    pub fn percent(self) -> u8 {
-        self.0
     }
 }
 
@@ -264,27 +311,28 @@ impl std::fmt::Debug for AgentJob {
     }
 }
 
-impl TryFrom<agent_jobs::Model> for AgentJob {
-    type Error = Error;
-
-    /// Reads a row, typing its input and output by the row's agent type.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] (`agent_jobs.input` / `agent_jobs.output`, [`Violation::Format`])
-    /// when the stored JSON does not fit the type; `agent_jobs.progress` out of 0–100.
-    fn try_from(row: agent_jobs::Model) -> Result<Self> {
-        let input = JobInput::from_json(row.r#type, row.input)?;
-        let output = row
-            .output
-            .map(|json| JobOutput::from_json(row.r#type, json))
-            .transpose()?;
+impl AgentJob {
+    /// Reads a row, typing its input and output by the row's agent type. A column that does
+    /// not decode (JSON that does not fit the type, a progress outside 0–100: a row written
+    /// by other means) is reported, never replaced by a default.
+    pub(crate) fn decode(row: agent_jobs::Model) -> Result<Self, UndecodableRow> {
+        let id = row.id;
+        let undecodable = |column| UndecodableRow {
+            table: Table::AgentJobs,
+            column,
+            row: id,
+        };
+        let input = JobInput::from_json(row.r#type, row.input).ok_or(undecodable("input"))?;
+        let output = match row.output {
+            Some(json) => {
+                Some(JobOutput::from_json(row.r#type, json).ok_or(undecodable("output"))?)
+            }
+            None => None,
+        };
         let progress = u8::try_from(row.progress)
             .ok()
             .and_then(|p| Progress::new(p).ok())
-            .ok_or(Error::Invalid {
-                field: "agent_jobs.progress",
-                violation: Violation::OutOfRange { min: 0, max: 100 },
-            })?;
+            .ok_or(undecodable("progress"))?;
         Ok(Self {
             id: row.id,
             store_id: row.store_id,
@@ -308,72 +356,23 @@ impl TryFrom<agent_jobs::Model> for AgentJob {
     }
 }
 
+impl TryFrom<agent_jobs::Model> for AgentJob {
+    type Error = Error;
+
+    /// Reads a row, typing its input and output by the row's agent type.
+    ///
+    /// # Errors
+    /// [`Error::Undecodable`] naming `agent_jobs` and the column (`input`, `output`,
+    /// `progress`) when a stored value does not fit its type.
+    fn try_from(row: agent_jobs::Model) -> Result<Self> {
+        Self::decode(row).map_err(Error::from)
+    }
+}
+
 /// Cuts `text` to at most `max` characters.
 pub(crate) fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((at, _)) => text[..at].to_owned(),
         None => text.to_owned(),
-    }
-}
-
-/// A time in UTC at microsecond precision, the form every stored timestamp has (SQLite
-/// compares them as text).
-pub(crate) fn normalized(at: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
-    use chrono::{Timelike, Utc};
-    let utc = at.with_timezone(&Utc);
-    utc.with_nanosecond(utc.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(utc)
-        .fixed_offset()
-}
-
-#[cfg(test)]
-mod properties {
-    use std::time::Duration;
-
-    use proptest::prelude::*;
-
-    use super::*;
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(10_000))]
-
-        /// Worker ids: no panic; an accepted id is one line within the limit, without
-        /// surrounding whitespace, and parses to itself; a generated id always parses.
-        #[test]
-        fn worker_ids_are_one_exact_line(input in payload::strategies::edgy()) {
-            if let Ok(id) = WorkerId::parse(input.clone()) {
-                prop_assert!(id.as_str().chars().count() <= MAX_WORKER_ID);
-                prop_assert!(!id.as_str().chars().any(char::is_control));
-                prop_assert_eq!(id.as_str().trim(), id.as_str());
-                prop_assert_eq!(WorkerId::parse(id.as_str()).ok(), Some(id.clone()));
-            }
-            let generated = WorkerId::generate(&input);
-            prop_assert_eq!(WorkerId::parse(generated.as_str()).ok(), Some(generated));
-        }
-
-        /// Progress: exactly 0 to 100.
-        #[test]
-        fn progress_is_a_percentage(percent in any::<u8>()) {
-            prop_assert_eq!(Progress::new(percent).is_ok(), percent <= 100);
-        }
-
-        /// Back-off: no attempt number and no configuration panics or overflows; every
-        /// delay lies in its band and never over `MAX_BACKOFF`.
-        #[test]
-        fn back_off_never_overflows(
-            attempt in any::<i32>(),
-            base in any::<u64>(),
-            max in any::<u64>(),
-            nanos in 0u32..1_000_000_000,
-        ) {
-            let backoff = Backoff {
-                base: Duration::new(base, nanos),
-                max: Duration::new(max, nanos),
-            };
-            let ceiling = backoff.ceiling(attempt);
-            prop_assert!(ceiling <= MAX_BACKOFF && ceiling <= backoff.max);
-            let delay = backoff.delay(attempt);
-            prop_assert!(delay <= ceiling && delay >= ceiling / 2);
-        }
     }
 }

@@ -6,8 +6,8 @@
 //! `ZYENTA_ENCRYPTION_KEY` holds one or more keys, comma-separated, current key first:
 //! `v<version>:<base64 of 32 random bytes>`, e.g. `v2:<new>,v1:<old>`. New values are always
 //! encrypted under the first (current) key; the others are kept so that values written under
-//! them still read while [`rotate`] re-encrypts them. A key is made with
-//! `echo "v1:$(openssl rand -base64 32)"`.
+//! them still read while `supplier_accounts::rotate_keys` and `users::accounts::rotate_keys`
+//! re-encrypt them. A key is made with `echo "v1:$(openssl rand -base64 32)"`.
 //!
 //! With `ZYENTA_ENV=production` a missing or malformed key stops start-up with
 //! [`Error::Config`] naming the variable. Outside production a missing key falls back to a

@@ -12,7 +12,9 @@ use sea_orm::{
 use crate::config::Config;
 use crate::error::{Error, Result};
 
+mod counts;
 mod read_only;
+pub use counts::count_rows;
 pub use read_only::connect_read_only;
 
 /// A pooled connection idle for at least this long is pinged before it is handed out.

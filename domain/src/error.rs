@@ -137,7 +137,7 @@ pub enum Error {
     /// the SQLite file), the cause (refused, authentication, unknown database, read-only
     /// folder, …) and the fix; never the password.
     #[error("{0}")]
-    Connect(crate::db::ConnectError),
+    Connect(migration::connection::ConnectError),
 
     /// Applying migrations was refused: the database holds migrations this build does not know
     /// (a newer build applied them), and changing its schema from an older build could break it.
@@ -471,12 +471,4 @@ pub enum CryptoFailure {
     /// A stored password hash is not a PHC string argon2 understands.
     #[error("a stored password hash is malformed")]
     StoredPasswordHash,
-}
-
-impl From<DbErr> for Error {
-    /// Translates violations of the schema's rules into [`Error::Conflict`],
-    /// [`Error::MissingReference`] and [`Error::Invalid`]; see [`crate::rules::translate`].
-    fn from(err: DbErr) -> Self {
-        crate::rules::translate(err, None)
-    }
 }

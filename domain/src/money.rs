@@ -46,7 +46,7 @@ impl Money {
 
     /// Reads a stored amount. SQLite keeps money as a float and loses the scale (`0.10` reads
     /// as `0.1`); rounding to two places restores the exact value that was written.
-    pub fn from_db(stored: Decimal) -> Self {
+    pub(crate) fn from_db(stored: Decimal) -> Self {
         Self(with_scale(stored.round_dp(SCALE)))
     }
 

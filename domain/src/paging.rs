@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use uuid::Uuid;
 
-use crate::error::{Error, Result, Violation};
+use crate::error::{Error, Result, Table, Violation};
 
 /// The page size used when a request does not say.
 pub const DEFAULT_PAGE_SIZE: u64 = 20;
@@ -145,6 +145,45 @@ impl<T> Page<T> {
     }
 }
 
+/// A stored row that a list found but could not decode (a value written by other means, or
+/// by another version): the same data as [`Error::Undecodable`], which reading that one row
+/// answers.
+///
+/// A list whose rows can hold such values answers a `Page<Result<T, UndecodableRow>>`: each
+/// row in its place, decoded or reported, so that one bad row never fails the whole page and
+/// is never silently left out. [`Page::decoded`] and [`Page::undecodable`] split it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct UndecodableRow {
+    /// The table of the row.
+    pub table: Table,
+    /// The column that does not decode.
+    pub column: &'static str,
+    /// The row's id.
+    pub row: Uuid,
+}
+
+impl From<UndecodableRow> for Error {
+    fn from(row: UndecodableRow) -> Self {
+        Error::Undecodable {
+            table: row.table,
+            column: row.column,
+            row: row.row,
+        }
+    }
+}
+
+impl<T> Page<std::result::Result<T, UndecodableRow>> {
+    /// The rows that decoded, in page order.
+    pub fn decoded(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().filter_map(|item| item.as_ref().ok())
+    }
+
+    /// The rows that did not decode, in page order.
+    pub fn undecodable(&self) -> impl Iterator<Item = &UndecodableRow> {
+        self.items.iter().filter_map(|item| item.as_ref().err())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +201,25 @@ mod tests {
                 })
             ));
         }
+    }
+
+    #[test]
+    fn a_page_of_decoded_rows_splits_into_the_good_and_the_reported() {
+        let bad = UndecodableRow {
+            table: Table::AgentJobs,
+            column: "input",
+            row: Uuid::now_v7(),
+        };
+        let page = Page {
+            items: vec![Ok(1), Err(bad), Ok(3)],
+            next: None,
+        };
+        assert_eq!(page.decoded().copied().collect::<Vec<_>>(), [1, 3]);
+        assert_eq!(page.undecodable().copied().collect::<Vec<_>>(), [bad]);
+        assert!(matches!(
+            Error::from(bad),
+            Error::Undecodable { table: Table::AgentJobs, column: "input", row } if row == bad.row
+        ));
     }
 
     #[test]

@@ -1,11 +1,16 @@
 //! Supplier accounts: a merchant's connection to AliExpress, CJ Dropshipping or Spocket.
 //!
-//! One account per user and provider: connecting again updates it in place (an upsert on the
-//! unique index, never a read before the write). The API key and secret are encrypted with
-//! the [`KeyRing`] (XChaCha20-Poly1305, a random nonce per value, the key version stored with
-//! the ciphertext), bound to the user and provider; listing never decrypts, and
-//! [`credentials`] is the one call that does. Every function is scoped to a user: another
-//! user's account is answered exactly like a missing one.
+//! One account per user and provider: [`create`] again updates it in place and makes it
+//! active (an upsert on the unique index, never a read before the write). The API key and
+//! secret are encrypted with the [`KeyRing`] (XChaCha20-Poly1305, a random nonce per value,
+//! the key version stored with the ciphertext), bound to the user and provider; [`list`] and
+//! [`get`] never decrypt, and [`get_credentials`] is the one call that does.
+//! [`update_active`] and [`delete`] complete the set; [`rotate_keys`] re-encrypts the
+//! credentials under a new key.
+//!
+//! Every function takes the user id: another user's account is answered exactly like a
+//! missing one ([`crate::Error::NotFound`]). A stored secret that no key of the ring opens is
+//! [`crate::Error::Decryption`]; how keys are rotated is in [`crate::crypto`].
 
 use chrono::{DateTime, FixedOffset};
 use entity::supplier_accounts::{self, Column};
@@ -18,8 +23,8 @@ use uuid::Uuid;
 use crate::clock::now;
 use crate::crypto::{self, Binding, KeyRing, RotationReport, Sealed, Walk};
 use crate::error::{Error, Result, Table};
-use crate::rules::OnTable;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 mod values;
 

@@ -1,10 +1,118 @@
 //! Users: registration and sign-in with email and password, profiles, deletion, and Stripe
 //! Connect; with submodules for OAuth provider links ([`accounts`]), sessions ([`sessions`])
-//! and email verification ([`verification`]).
+//! and email verification ([`verification_tokens`]). Supplier credentials are in
+//! [`crate::supplier_accounts`]; the keys that encrypt secrets at rest in [`crate::crypto`].
 //!
-//! Emails are compared normalised ([`Email`]); a duplicate is refused by the database's unique
-//! index and answered with [`Error::Conflict`] naming [`UniqueRule::UsersEmail`]. Password
-//! hashes never leave this module: the read model [`User`] only says whether there is one.
+//! Inputs are parsed first ([`Email`], [`Password`], [`DisplayName`], [`ImageUrl`],
+//! [`StripeAccountId`]: one `parse` each, [`crate::Error::Invalid`] naming the field and the
+//! rule otherwise), so nothing invalid is written. Password hashes never leave this module:
+//! the read model [`User`] only says whether there is one.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> domain::Result<()> {
+//! # let mut config = domain::Config::new("sqlite::memory:");
+//! # config.migrate_on_start = true;
+//! # let db = &domain::connect(&config).await?;
+//! use domain::users::{self, Argon2Params, Email, NewUser, Password, PasswordHasher, sessions};
+//! let hasher = PasswordHasher::new(Argon2Params::OWASP)?;   // once per process
+//! # let keys = domain::crypto::KeyRing::parse(domain::crypto::EncryptionKey::generate(1)?.encode().expose())?;
+//! // In a service: let keys = domain::crypto::KeyRing::from_env()?;   (ZYENTA_ENCRYPTION_KEY)
+//! let email = Email::parse("Ann@Example.com")?;             // stored as ann@example.com
+//! let password = Password::parse("correct horse battery")?;
+//! let new = NewUser { email: email.clone(), password: password.clone(), name: None, image: None };
+//! users::create(db, &hasher, new).await?;
+//! let user = users::authenticate(db, &hasher, &email, &password).await?;
+//! let created = sessions::create(db, user.id, std::time::Duration::from_secs(30 * 86_400)).await?;
+//! let cookie = created.token.expose();                      // given once; only its SHA-256 is stored
+//! assert!(sessions::find_by_token(db, cookie).await?.is_some());
+//! # let _ = keys; Ok(())
+//! # }
+//! ```
+//!
+//! # Users
+//! [`create`]: a taken email is [`crate::Error::Conflict`] naming
+//! [`crate::UniqueRule::UsersEmail`], decided by the database's unique index, so concurrent
+//! registrations cannot both win. Then [`authenticate`], [`get`] / [`find`], [`find_by_email`] (any
+//! casing: emails are stored lower-cased in Unicode NFC and compared exactly, so an accent, a
+//! full-width or a look-alike letter is another address), [`update`] and [`delete`]
+//! (accounts, sessions, supplier accounts and stores go with the user by `ON DELETE CASCADE`;
+//! verification tokens for the email in the same transaction). An unknown email, a user
+//! without a password and a wrong password all answer [`crate::Error::AuthenticationFailed`]
+//! after exactly one argon2 verification (against a dummy hash when there is no real one).
+//!
+//! Callers match on the variants, never on message text:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> domain::Result<()> {
+//! # let mut config = domain::Config::new("sqlite::memory:");
+//! # config.migrate_on_start = true;
+//! # let db = domain::connect(&config).await?;
+//! use domain::users::{self, Argon2Params, Email, NewUser, Password, PasswordHasher};
+//! use domain::{Error, UniqueRule, Violation};
+//!
+//! let hasher = PasswordHasher::new(Argon2Params::new(1024, 1, 1)?)?;   // cheap, for the example
+//! let new = || Ok::<_, Error>(NewUser {
+//!     email: Email::parse("ann@example.com")?,
+//!     password: Password::parse("correct horse battery staple")?,
+//!     name: None,
+//!     image: None,
+//! });
+//! users::create(&db, &hasher, new()?).await?;
+//! match users::create(&db, &hasher, new()?).await {
+//!     Err(Error::Conflict { rule: UniqueRule::UsersEmail }) => {}         // the email is taken
+//!     other => panic!("{other:?}"),
+//! }
+//! assert!(matches!(
+//!     Email::parse("not an address"),
+//!     Err(Error::Invalid { field: "users.email", violation: Violation::Format })
+//! ));
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Passwords
+//! 8 to 128 characters, not only whitespace; hashed with argon2id and
+//! [`Argon2Params::OWASP`]: m = 19456 KiB, t = 2, p = 1, 16-byte salt, 32-byte hash (OWASP's
+//! first recommended setting: tens of milliseconds per hash, one core). Hashing runs on
+//! tokio's blocking pool. The parameters are stored in each PHC string, so they can be raised
+//! later; tests use cheaper ones through [`Argon2Params::new`].
+//!
+//! # OAuth
+//! [`accounts::authenticate`]`(db, &keys, profile)`: an existing link signs its user in; a new
+//! provider account whose *verified* email belongs to a user is linked to that user;
+//! otherwise a user is created (email verified when the provider verified it). An unverified
+//! email that belongs to a user is a `UsersEmail` conflict, never a link. The refresh, access
+//! and id tokens are encrypted: [`accounts::list`] never shows them, [`accounts::get_tokens`] is
+//! the one call that decrypts; [`accounts::delete`] removes a link. Provider account ids
+//! compare exactly (case, accents, width). What each identity and job field accepts and how
+//! identifiers compare: `docs/identity-and-jobs-limits.md` in the repository.
+//!
+//! # Sessions and email verification
+//! [`sessions::create`] returns a 256-bit random token (base64url, 43 characters) once and
+//! stores its SHA-256 digest; [`sessions::find_by_token`] gives the session and user while it is
+//! live; [`sessions::delete`] (one of the user's), [`sessions::delete_by_token`] (sign-out),
+//! [`sessions::delete_for_user`], [`sessions::purge_expired`].
+//!
+//! [`verification_tokens::create`]`(db, &email, lifetime)` gives a token once (digest stored);
+//! [`verification_tokens::delete`] succeeds at most once, atomically (the `DELETE` decides between
+//! concurrent consumers), fails with [`crate::Error::Expired`] after its lifetime and
+//! [`crate::Error::NotFound`] otherwise, and marks the user's email verified.
+//!
+//! # Stripe Connect
+//! [`update_stripe_account`] (an account already attached to another user is a conflict on
+//! [`crate::UniqueRule::UsersStripeAccountId`]), [`update_stripe_onboarded`],
+//! [`find_by_stripe_account`].
+//!
+//! # Secrets
+//! Secrets in memory are [`crate::crypto::Secret`] (wiped on drop, `Debug` prints
+//! `Secret(***)`); nothing holding a secret prints it, and no error carries one. Besides the
+//! usual variants, this module and [`crate::supplier_accounts`] answer [`crate::Error::Expired`] (a
+//! verification token past its lifetime), [`crate::Error::Decryption`] (a stored secret that
+//! no key of the ring opens, or that was tampered with) and [`crate::Error::Crypto`] (the
+//! system's random number generator or argon2 failed). The encryption key, its format and its
+//! rotation: [`crate::crypto`] and `docs/operations.md`.
 
 use chrono::{DateTime, FixedOffset};
 use entity::users;
@@ -17,10 +125,10 @@ use uuid::Uuid;
 
 use crate::clock::now;
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::OnTable;
 #[cfg(doc)]
 use crate::rules::UniqueRule;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 pub mod accounts;
 mod password;

@@ -316,7 +316,7 @@ impl TryFrom<String> for Currency {
 
     /// Reads a currency from JSON: any ISO 4217 code, so that a stored document always reads
     /// back, even one written before its code was superseded; inputs are held to
-    /// [`Currency::parse`] by the `validated` step of the type that carries them.
+    /// [`Currency::parse`] by the constructor of the type that carries them.
     fn try_from(value: String) -> Result<Self> {
         Self::from_stored(&value).ok_or_else(|| invalid("currency", Violation::Format))
     }

@@ -16,7 +16,9 @@ use sea_orm_migration::sea_orm::DbBackend;
 /// A database enum: its Postgres type name and its variants, spelled as stored.
 #[derive(Debug, Clone, Copy)]
 pub struct DbEnum {
+    /// The Postgres type name (`store_status`).
     pub name: &'static str,
+    /// The variants, spelled as the database stores them (`PENDING_REVIEW`).
     pub variants: &'static [&'static str],
 }
 
@@ -93,6 +95,9 @@ pub fn enumeration<C: IntoIden>(col: C, e: DbEnum) -> ColumnDef {
 }
 
 /// `CREATE TYPE` for an enum on Postgres; other backends have no enum types.
+///
+/// # Errors
+/// The database's error when the type cannot be created (for example, it exists already).
 pub async fn create_enum(manager: &SchemaManager<'_>, e: DbEnum) -> Result<(), DbErr> {
     if manager.get_database_backend() == DbBackend::Postgres {
         manager
@@ -108,6 +113,9 @@ pub async fn create_enum(manager: &SchemaManager<'_>, e: DbEnum) -> Result<(), D
 }
 
 /// `DROP TYPE` for an enum on Postgres.
+///
+/// # Errors
+/// The database's error when the type cannot be dropped (missing, or a column still uses it).
 pub async fn drop_enum(manager: &SchemaManager<'_>, e: DbEnum) -> Result<(), DbErr> {
     if manager.get_database_backend() == DbBackend::Postgres {
         manager

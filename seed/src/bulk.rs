@@ -9,18 +9,22 @@
 
 use std::collections::BTreeMap;
 
+use domain::MediaType;
 use domain::StoreScope;
 use domain::agent_jobs::{self as jobs, BrandBrief, JobInput, NewJob, ProductSearch};
-use domain::media::{self, NewMediaAsset};
-use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
-use domain::stores::{self, NewStore, StoreStatus};
+use domain::media_assets::{self, NewMediaAsset};
+use domain::money::Money;
+use domain::prelude::TransactionTrait;
+use domain::products::images::NewImage;
+use domain::products::variants::NewVariant;
+use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
+use domain::stores::{self, NewStore, StoreStatus, Subdomain};
 use domain::users::{self, DisplayName, Email, NewUser, Password, PasswordHasher};
+use domain::values::{HttpUrl, Slug};
 use domain::{DatabaseConnection, Result};
-use entity::sea_orm_active_enums::MediaType;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
-use sea_orm::TransactionTrait;
 
 /// The password of every bulk owner: load-test data only.
 pub const BULK_PASSWORD: &str = "zyenta-bulk-password";
@@ -140,8 +144,8 @@ pub async fn generate(
                 ),
                 niche: "Cyberpunk home decor".into(),
                 description: None,
-                slug: Some(slug.clone()),
-                subdomain: Some(slug),
+                slug: Some(Slug::parse("stores.slug", &slug)?),
+                subdomain: Some(Subdomain::parse(&slug)?),
             },
         )
         .await?;
@@ -153,9 +157,9 @@ pub async fn generate(
         while written < options.products_per_store {
             let n = (options.products_per_store - written)
                 .min(u32::try_from(batch_size).unwrap_or(u32::MAX));
-            let batch: Vec<NewProduct> = (written..written + n)
+            let batch = (written..written + n)
                 .map(|i| product(&mut store_rng, s, i))
-                .collect();
+                .collect::<Result<Vec<NewProduct>>>()?;
             products::create_many(&txn, &scope, batch).await?;
             written += n;
             progress(report.products + u64::from(written));
@@ -167,7 +171,7 @@ pub async fn generate(
             } else {
                 (MediaType::Image, "banner")
             };
-            media::register(
+            media_assets::create(
                 &txn,
                 &scope,
                 NewMediaAsset {
@@ -175,14 +179,17 @@ pub async fn generate(
                     filename: format!("{name}-{k}.png"),
                     mime_type: "image/png".into(),
                     size: store_rng.random_range(10_000..5_000_000),
-                    url: format!("https://cdn.example.com/bulk/{s}/{name}-{k}.png"),
+                    url: HttpUrl::parse(
+                        "media_assets.url",
+                        &format!("https://cdn.example.com/bulk/{s}/{name}-{k}.png"),
+                    )?,
                     original_url: None,
                     metadata: None,
                 },
             )
             .await?;
         }
-        jobs::enqueue_many(
+        jobs::create_many(
             &txn,
             &scope,
             [
@@ -220,15 +227,22 @@ fn cents(rng: &mut ChaCha8Rng, low: i64, high: i64) -> Decimal {
 }
 
 /// Product `i` of store `s`: distinct titles (so distinct slugs), 3 variants, 2 images.
-fn product(rng: &mut ChaCha8Rng, s: u32, i: u32) -> NewProduct {
+fn product(rng: &mut ChaCha8Rng, s: u32, i: u32) -> Result<NewProduct> {
     let title = format!("{} {} {i}", pick(rng, ADJECTIVES), pick(rng, NOUNS));
     let price = cents(rng, 500, 20_000);
     let cost = (price * Decimal::new(rng.random_range(35..70), 2)).round_dp(2);
     let provider = PROVIDERS[rng.random_range(0..PROVIDERS.len())];
+    let (cost, price) = (
+        Money::parse("products.cost_price", cost)?,
+        Money::parse("products.selling_price", price)?,
+    );
     let mut new = NewProduct::new(provider, format!("bulk-{s}-{i}"), title, cost, price);
     new.description = "Generated for load tests.".into();
     if rng.random_bool(0.3) {
-        new.compare_at_price = Some(price + cents(rng, 100, 5_000));
+        new.compare_at_price = Some(Money::parse(
+            "products.compare_at_price",
+            price.amount() + cents(rng, 100, 5_000),
+        )?);
     }
     new.status = Some(if rng.random_bool(0.5) {
         ProductStatus::Active
@@ -236,23 +250,31 @@ fn product(rng: &mut ChaCha8Rng, s: u32, i: u32) -> NewProduct {
         ProductStatus::Draft
     });
     new.variants = (0..3)
-        .map(|v| NewVariant {
-            sku: Some(format!("B{s}-{i}-{v}")),
-            title: format!("{} / {}", COLORS[v % COLORS.len()], SIZES[v % SIZES.len()]),
-            price,
-            cost_price: cost,
-            stock: rng.random_range(0..50),
-            options: BTreeMap::from([
-                ("color".to_owned(), COLORS[v % COLORS.len()].to_owned()),
-                ("size".to_owned(), SIZES[v % SIZES.len()].to_owned()),
-            ]),
+        .map(|v| {
+            Ok(NewVariant {
+                sku: Some(Sku::parse(
+                    "product_variants.sku",
+                    &format!("B{s}-{i}-{v}"),
+                )?),
+                title: format!("{} / {}", COLORS[v % COLORS.len()], SIZES[v % SIZES.len()]),
+                price,
+                cost_price: cost,
+                stock: rng.random_range(0..50),
+                options: BTreeMap::from([
+                    ("color".to_owned(), COLORS[v % COLORS.len()].to_owned()),
+                    ("size".to_owned(), SIZES[v % SIZES.len()].to_owned()),
+                ]),
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     new.images = (0..2)
-        .map(|k| NewImage {
-            original_url: format!("https://cdn.example.com/bulk/{s}/{i}/{k}.jpg"),
-            alt_text: None,
+        .map(|k| {
+            HttpUrl::parse(
+                "product_images.original_url",
+                &format!("https://cdn.example.com/bulk/{s}/{i}/{k}.jpg"),
+            )
+            .map(NewImage::new)
         })
-        .collect();
-    new
+        .collect::<Result<_>>()?;
+    Ok(new)
 }

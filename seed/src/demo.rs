@@ -5,15 +5,20 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use domain::MediaType;
 use domain::StoreScope;
 use domain::agent_jobs::{
     self as jobs, AgentType, BrandBrief, CopyBrief, ImageOperation, ImageWork, JobInput, JobOutput,
     NewJob, ProductSearch, VideoBrief, Worker, WorkerId,
 };
 use domain::crypto::{KeyRing, Secret};
-use domain::media::{self, MediaMetadata, NewMediaAsset};
-use domain::products::{self, NewImage, NewProduct, NewVariant, ProductStatus, SupplierProvider};
-use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus};
+use domain::media_assets::{self, MediaMetadata, NewMediaAsset};
+use domain::money::Money;
+use domain::prelude::{ConnectionTrait, TransactionSession, TransactionTrait};
+use domain::products::images::NewImage;
+use domain::products::variants::NewVariant;
+use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
+use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus, Subdomain};
 use domain::supplier_accounts::{self, ApiKey, ApiSecret, ExternalAccountId, NewSupplierAccount};
 use domain::users::accounts::{
     self, AccessToken, AccountKind, OAuthProfile, OAuthProvider, OAuthTokens, ProviderAccountId,
@@ -22,10 +27,9 @@ use domain::users::accounts::{
 use domain::users::{
     self, DisplayName, Email, NewUser, Password, PasswordHasher, sessions, verification_tokens,
 };
+use domain::values::{HttpUrl, Slug};
 use domain::{Error, Result};
-use entity::sea_orm_active_enums::MediaType;
 use rust_decimal::Decimal;
-use sea_orm::{ConnectionTrait, TransactionSession, TransactionTrait};
 use uuid::Uuid;
 
 /// The demo user's email.
@@ -145,8 +149,8 @@ where
             name: "Test Cyberpunk Store".into(),
             niche: "Cyberpunk home decor".into(),
             description: Some("Neon lights and chrome for the apartments of 2077.".into()),
-            slug: Some(TEST_STORE_SLUG.into()),
-            subdomain: Some(TEST_STORE_SLUG.into()),
+            slug: Some(Slug::parse("stores.slug", TEST_STORE_SLUG)?),
+            subdomain: Some(Subdomain::parse(TEST_STORE_SLUG)?),
         },
     )
     .await?;
@@ -165,12 +169,12 @@ where
     stores::transition(db, &scope, StoreStatus::Active).await?;
 
     let mut product_ids = Vec::new();
-    for product in catalogue() {
+    for product in catalogue()? {
         let (product, _) = products::import(db, &scope, product).await?;
         product_ids.push(product.id);
     }
 
-    media::register(
+    media_assets::create(
         db,
         &scope,
         NewMediaAsset {
@@ -178,14 +182,12 @@ where
             filename: "neonnest-logo.png".into(),
             mime_type: "image/png".into(),
             size: 24_576,
-            url: "https://cdn.zyenta.com/demo/neonnest-logo.png".into(),
+            url: HttpUrl::parse(
+                "media_assets.url",
+                "https://cdn.zyenta.com/demo/neonnest-logo.png",
+            )?,
             original_url: None,
-            metadata: Some(MediaMetadata {
-                width: Some(512),
-                height: Some(512),
-                format: Some("png".into()),
-                ..Default::default()
-            }),
+            metadata: Some(MediaMetadata::new(Some(512), Some(512), Some("png"), None)?),
         },
     )
     .await?;
@@ -221,7 +223,7 @@ where
         entity: domain::Table::Products,
     })?;
     // Higher priority first, so that each worker below claims the job meant for it.
-    let ids = jobs::enqueue_many(
+    let ids = jobs::create_many(
         db,
         scope,
         [
@@ -262,12 +264,14 @@ where
     let brand_worker =
         Worker::new(WorkerId::generate("demo-brand")).only([AgentType::BrandGenerator]);
     if let Some(mut job) = brand_worker.claim(db).await? {
-        job.report(db, 60, Some("choosing colours")).await?;
+        job.update_progress(db, 60, Some("choosing colours"))
+            .await?;
         job.complete(db, JobOutput::BrandGenerator(brand)).await?;
     }
     let copy_worker = Worker::new(WorkerId::generate("demo-copy")).only([AgentType::Copywriter]);
     if let Some(mut job) = copy_worker.claim(db).await? {
-        job.report(db, 40, Some("writing descriptions")).await?;
+        job.update_progress(db, 40, Some("writing descriptions"))
+            .await?;
     }
     let image_worker =
         Worker::new(WorkerId::generate("demo-images")).only([AgentType::ImageProcessor]);
@@ -279,8 +283,8 @@ where
     Ok(())
 }
 
-fn dec(cents: i64) -> Decimal {
-    Decimal::new(cents, 2)
+fn money(cents: i64) -> Result<Money> {
+    Money::parse("price", Decimal::new(cents, 2))
 }
 
 fn variant(
@@ -290,40 +294,45 @@ fn variant(
     cost: i64,
     stock: i32,
     options: &[(&str, &str)],
-) -> NewVariant {
-    NewVariant {
-        sku: Some(sku.into()),
+) -> Result<NewVariant> {
+    Ok(NewVariant {
+        sku: Some(Sku::parse("product_variants.sku", sku)?),
         title: title.into(),
-        price: dec(price),
-        cost_price: dec(cost),
+        price: money(price)?,
+        cost_price: money(cost)?,
         stock,
         options: options
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect::<BTreeMap<_, _>>(),
-    }
+    })
 }
 
-fn images(slug: &str, n: usize) -> Vec<NewImage> {
+fn images(slug: &str, n: usize) -> Result<Vec<NewImage>> {
     (1..=n)
-        .map(|i| NewImage {
-            original_url: format!("https://cdn.zyenta.com/demo/products/{slug}-{i}.jpg"),
-            alt_text: Some(format!("{slug} photo {i}")),
+        .map(|i| {
+            Ok(NewImage {
+                original_url: HttpUrl::parse(
+                    "product_images.original_url",
+                    &format!("https://cdn.zyenta.com/demo/products/{slug}-{i}.jpg"),
+                )?,
+                alt_text: Some(format!("{slug} photo {i}")),
+            })
         })
         .collect()
 }
 
 /// The demo catalogue: five products, most with variants.
-fn catalogue() -> Vec<NewProduct> {
+fn catalogue() -> Result<Vec<NewProduct>> {
     let mut lamp = NewProduct::new(
         SupplierProvider::Aliexpress,
         "1005006012345",
         "Holo Neon Desk Lamp",
-        dec(1_250),
-        dec(3_999),
+        money(1_250)?,
+        money(3_999)?,
     );
     lamp.description = "A desk lamp whose tube shifts from magenta to cyan.".into();
-    lamp.compare_at_price = Some(dec(5_999));
+    lamp.compare_at_price = Some(money(5_999)?);
     lamp.status = Some(ProductStatus::Active);
     lamp.variants = vec![
         variant(
@@ -333,7 +342,7 @@ fn catalogue() -> Vec<NewProduct> {
             1_250,
             24,
             &[("color", "Magenta")],
-        ),
+        )?,
         variant(
             "HOLO-LAMP-CYN",
             "Cyan",
@@ -341,17 +350,17 @@ fn catalogue() -> Vec<NewProduct> {
             1_250,
             18,
             &[("color", "Cyan")],
-        ),
+        )?,
     ];
-    lamp.images = images("holo-lamp", 2);
+    lamp.images = images("holo-lamp", 2)?;
     lamp.meta_title = Some("Holo Neon Desk Lamp | NeonNest".into());
 
     let mut sign = NewProduct::new(
         SupplierProvider::CjDropshipping,
         "CJ-NEON-SIGN-77",
         "Custom Neon Sign",
-        dec(3_100),
-        dec(8_900),
+        money(3_100)?,
+        money(8_900)?,
     );
     sign.description = "Your words in LED neon, on clear acrylic.".into();
     sign.status = Some(ProductStatus::Active);
@@ -363,7 +372,7 @@ fn catalogue() -> Vec<NewProduct> {
             3_100,
             10,
             &[("size", "S"), ("color", "Pink")],
-        ),
+        )?,
         variant(
             "SIGN-M-PINK",
             "Medium / Pink",
@@ -371,7 +380,7 @@ fn catalogue() -> Vec<NewProduct> {
             4_200,
             6,
             &[("size", "M"), ("color", "Pink")],
-        ),
+        )?,
         variant(
             "SIGN-M-BLUE",
             "Medium / Blue",
@@ -379,28 +388,28 @@ fn catalogue() -> Vec<NewProduct> {
             4_200,
             0,
             &[("size", "M"), ("color", "Blue")],
-        ),
+        )?,
     ];
-    sign.images = images("neon-sign", 3);
+    sign.images = images("neon-sign", 3)?;
 
     let mut rug = NewProduct::new(
         SupplierProvider::Spocket,
         "SPK-RUG-2077",
         "Circuit Board Rug",
-        dec(2_200),
-        dec(5_400),
+        money(2_200)?,
+        money(5_400)?,
     );
     rug.description = "A soft rug printed with a glowing circuit pattern.".into();
     rug.status = Some(ProductStatus::Active);
     rug.stock_quantity = 7;
-    rug.images = images("circuit-rug", 2);
+    rug.images = images("circuit-rug", 2)?;
 
     let mut speaker = NewProduct::new(
         SupplierProvider::Aliexpress,
         "1005007654321",
         "Chrome Orb Speaker",
-        dec(1_800),
-        dec(4_500),
+        money(1_800)?,
+        money(4_500)?,
     );
     speaker.description = "A mirrored orb speaker with a pulsing light ring.".into();
     speaker.status = Some(ProductStatus::Active);
@@ -411,19 +420,19 @@ fn catalogue() -> Vec<NewProduct> {
         1_800,
         0,
         &[("finish", "Chrome")],
-    )];
-    speaker.images = images("orb-speaker", 1);
+    )?];
+    speaker.images = images("orb-speaker", 1)?;
 
     let mut poster = NewProduct::new(
         SupplierProvider::CjDropshipping,
         "CJ-POSTER-NC",
         "Night City Poster Set",
-        dec(600),
-        dec(1_900),
+        money(600)?,
+        money(1_900)?,
     );
     poster.description = "Three prints of a rainy neon skyline.".into();
     poster.stock_quantity = 40;
-    poster.images = images("night-city-poster", 2);
+    poster.images = images("night-city-poster", 2)?;
 
-    vec![lamp, sign, rug, speaker, poster]
+    Ok(vec![lamp, sign, rug, speaker, poster])
 }

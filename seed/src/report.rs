@@ -1,33 +1,17 @@
 //! What the database holds, table by table.
 
-use entity::prelude::*;
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+use domain::prelude::ConnectionTrait;
 
-/// Rows per table, in the order of the schema.
+/// Rows per table, in the order of the schema ([`domain::db::count_rows`]).
 ///
 /// # Errors
 /// [`domain::Error::Database`] when a count fails.
 pub async fn counts<C: ConnectionTrait>(db: &C) -> domain::Result<Vec<(&'static str, u64)>> {
-    Ok(vec![
-        ("users", Users::find().count(db).await?),
-        ("accounts", Accounts::find().count(db).await?),
-        ("sessions", Sessions::find().count(db).await?),
-        (
-            "verification_tokens",
-            VerificationTokens::find().count(db).await?,
-        ),
-        (
-            "supplier_accounts",
-            SupplierAccounts::find().count(db).await?,
-        ),
-        ("stores", Stores::find().count(db).await?),
-        ("products", Products::find().count(db).await?),
-        ("product_variants", ProductVariants::find().count(db).await?),
-        ("product_images", ProductImages::find().count(db).await?),
-        ("pages", Pages::find().count(db).await?),
-        ("media_assets", MediaAssets::find().count(db).await?),
-        ("agent_jobs", AgentJobs::find().count(db).await?),
-    ])
+    Ok(domain::db::count_rows(db)
+        .await?
+        .into_iter()
+        .map(|(table, rows)| (table.name(), rows))
+        .collect())
 }
 
 /// The counts as an aligned table.

@@ -161,7 +161,7 @@ pub(crate) async fn product_stock(
     let product_id = id(&product, "product")?;
     let delta = delta(&form)?;
     let scope = product_scope(&studio, product_id).await?;
-    domain::products::adjust_stock(studio.db(), &scope, product_id, delta).await?;
+    domain::products::update_stock(studio.db(), &scope, product_id, delta).await?;
     Ok(Redirect::to(&format!("/products/{product_id}")))
 }
 
@@ -182,7 +182,7 @@ pub(crate) async fn variant_stock(
         .await?
         .ok_or(AppError::NotFound("variant"))?;
     let scope = product_scope(&studio, product_id).await?;
-    domain::products::adjust_variant_stock(studio.db(), &scope, variant_id, delta).await?;
+    domain::products::variants::update_stock(studio.db(), &scope, variant_id, delta).await?;
     Ok(Redirect::to(&format!("/products/{product_id}")))
 }
 

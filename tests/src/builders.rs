@@ -20,6 +20,10 @@ pub fn unique() -> String {
 }
 
 /// Inserts `model` as it is and returns what the database gave back.
+///
+/// # Errors
+/// The database's error when it refuses the row (a unique rule, a foreign key, a CHECK): the
+/// foundation tests assert exactly those.
 pub async fn insert<C, M>(db: &C, model: M) -> Result<M, DbErr>
 where
     C: ConnectionTrait,
@@ -32,6 +36,7 @@ where
         .await
 }
 
+/// A user with a unique email, no password, unverified: the smallest valid `users` row.
 pub fn user() -> users::Model {
     let at = now();
     users::Model {
@@ -48,6 +53,7 @@ pub fn user() -> users::Model {
     }
 }
 
+/// A Google OAuth link of `user_id` with a unique provider account id and no tokens.
 pub fn account(user_id: Uuid) -> accounts::Model {
     accounts::Model {
         id: Uuid::now_v7(),
@@ -65,6 +71,7 @@ pub fn account(user_id: Uuid) -> accounts::Model {
     }
 }
 
+/// A session of `user_id`, live for 30 days, with a unique stand-in for the token digest.
 pub fn session(user_id: Uuid) -> sessions::Model {
     sessions::Model {
         id: Uuid::now_v7(),
@@ -75,6 +82,7 @@ pub fn session(user_id: Uuid) -> sessions::Model {
     }
 }
 
+/// A verification token for a unique email, valid for an hour (a stand-in digest).
 pub fn verification_token() -> verification_tokens::Model {
     verification_tokens::Model {
         identifier: format!("user-{}@example.com", unique()),
@@ -83,6 +91,7 @@ pub fn verification_token() -> verification_tokens::Model {
     }
 }
 
+/// An active AliExpress account of `user_id`, its API key a placeholder (not real ciphertext).
 pub fn supplier_account(user_id: Uuid) -> supplier_accounts::Model {
     let at = now();
     supplier_accounts::Model {
@@ -98,6 +107,7 @@ pub fn supplier_account(user_id: Uuid) -> supplier_accounts::Model {
     }
 }
 
+/// A CREATING store of `user_id` with a unique name, slug and subdomain.
 pub fn store(user_id: Uuid) -> stores::Model {
     let at = now();
     let suffix = unique();
@@ -120,6 +130,7 @@ pub fn store(user_id: Uuid) -> stores::Model {
     }
 }
 
+/// A DRAFT product of `store_id` with a unique source id, title and slug, 10 in stock.
 pub fn product(store_id: Uuid) -> products::Model {
     let at = now();
     let suffix = unique();
@@ -149,6 +160,7 @@ pub fn product(store_id: Uuid) -> products::Model {
     }
 }
 
+/// The first image (position 0) of `product_id` in `store_id`.
 pub fn product_image(product_id: Uuid, store_id: Uuid) -> product_images::Model {
     product_images::Model {
         id: Uuid::now_v7(),
@@ -162,6 +174,7 @@ pub fn product_image(product_id: Uuid, store_id: Uuid) -> product_images::Model 
     }
 }
 
+/// A variant of `product_id` in `store_id` with a unique SKU, 5 in stock, colour and size options.
 pub fn product_variant(product_id: Uuid, store_id: Uuid) -> product_variants::Model {
     let at = now();
     product_variants::Model {
@@ -179,6 +192,7 @@ pub fn product_variant(product_id: Uuid, store_id: Uuid) -> product_variants::Mo
     }
 }
 
+/// An ABOUT page of `store_id` with a unique slug.
 pub fn page(store_id: Uuid) -> pages::Model {
     let at = now();
     pages::Model {
@@ -193,6 +207,7 @@ pub fn page(store_id: Uuid) -> pages::Model {
     }
 }
 
+/// A 2 KiB PNG logo of `store_id`.
 pub fn media_asset(store_id: Uuid) -> media_assets::Model {
     media_assets::Model {
         id: Uuid::now_v7(),
@@ -208,6 +223,7 @@ pub fn media_asset(store_id: Uuid) -> media_assets::Model {
     }
 }
 
+/// A PENDING brand-generator job of `store_id` (or of no store), runnable now, 3 attempts.
 pub fn agent_job(store_id: Option<Uuid>) -> agent_jobs::Model {
     let at = now();
     agent_jobs::Model {
@@ -251,4 +267,46 @@ pub async fn owner_scope(db: &sea_orm::DatabaseConnection) -> domain::StoreScope
     domain::StoreScope::obtain(db, user.id, store.id)
         .await
         .expect("scope")
+}
+
+/// An amount of money from a literal such as `"19.90"`; panics on one `Money` refuses.
+pub fn money(literal: &str) -> domain::Money {
+    domain::Money::parse("price", dec(literal)).expect("a valid amount")
+}
+
+/// An `https://` URL from a literal; panics on one `HttpUrl` refuses.
+pub fn url(literal: &str) -> domain::values::HttpUrl {
+    domain::values::HttpUrl::parse("url", literal).expect("a valid URL")
+}
+
+/// A SKU from a literal; panics on one `Sku` refuses.
+pub fn sku(literal: &str) -> domain::products::Sku {
+    domain::products::Sku::parse("product_variants.sku", literal).expect("a valid SKU")
+}
+
+/// The field and rule of an [`domain::Error::Invalid`]; panics on any other outcome.
+pub fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, domain::Violation) {
+    match result {
+        Err(domain::Error::Invalid { field, violation }) => (field, violation),
+        other => panic!("expected Error::Invalid, got {other:?}"),
+    }
+}
+
+/// Asserts that `result` is [`domain::Error::NotFound`] for `table`.
+pub fn assert_not_found<T: std::fmt::Debug>(result: domain::Result<T>, table: domain::Table) {
+    match result {
+        Err(domain::Error::NotFound { entity }) if entity == table => {}
+        other => panic!("expected NotFound for {table}, got {other:?}"),
+    }
+}
+
+/// How many rows the table of `E` holds.
+pub async fn row_count<E, C>(db: &C) -> u64
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    use sea_orm::PaginatorTrait;
+    E::find().count(db).await.expect("count rows")
 }

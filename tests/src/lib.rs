@@ -34,8 +34,11 @@ pub mod builders;
 /// The backends a test can run on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
+    /// A temporary SQLite file per test; always available.
     Sqlite,
+    /// PostgreSQL at `TEST_DATABASE_URL`: a copy of a migrated template database per test.
     Postgres,
+    /// MariaDB/MySQL at `TEST_MYSQL_URL`: a new, migrated database per test.
     MySql,
 }
 
@@ -53,7 +56,9 @@ impl Backend {
 /// A database that exists for one test and is dropped with this value.
 #[derive(Debug)]
 pub struct TestDb {
+    /// The connection to this test's own database, migrated to the latest schema.
     pub db: DatabaseConnection,
+    /// Which backend the database is on, for the few assertions that differ per backend.
     pub backend: Backend,
     /// What [`domain::connect`] would be given to reach this database.
     pub config: Config,

@@ -19,10 +19,12 @@ use crate::error::{Error, Result, Table, Transition};
 /// both apply, and a job that left FAILED meanwhile is refused.
 ///
 /// # Errors
-/// [`Error::NotFound`] (`"agent_job"`) when it does not exist or belongs to another owner;
-/// [`Error::InvalidTransition`] from any status other than FAILED; [`Error::Database`].
+/// [`Error::NotFound`] ([`Table::AgentJobs`]) when it does not exist or belongs to another
+/// owner; [`Error::InvalidTransition`] from any status other than FAILED; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(job_id = %id, store_id))]
 pub async fn retry<C: ConnectionTrait>(db: &C, owner: impl Into<JobOwner>, id: Uuid) -> Result<()> {
     let owner = owner.into();
+    owner.record();
     let now = clock::now();
     let done = Entity::update_many()
         .set(agent_jobs::ActiveModel {

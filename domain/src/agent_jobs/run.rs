@@ -137,7 +137,7 @@ impl Worker {
     ///             let JobInput::BrandGenerator(brief) = job.input().clone() else {
     ///                 return Err(JobFailure::permanent("not a brand brief"));
     ///             };
-    ///             job.report(db, 50, Some("naming")).await?;
+    ///             job.update_progress(db, 50, Some("naming")).await?;
     ///             let brand = BrandIdentity::parse(
     ///                 "NeonNest",
     ///                 ["#FF00FF", "#00FFFF", "#FFFF00"],

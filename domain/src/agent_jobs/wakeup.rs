@@ -71,6 +71,7 @@ impl Wakeup {
     ///
     /// # Errors
     /// [`crate::Error::Database`] when the listening connection cannot be opened.
+    #[tracing::instrument(skip_all, err)]
     pub async fn listen(db: &DatabaseConnection) -> Result<Self> {
         if db.get_database_backend() != DbBackend::Postgres {
             return Ok(Self::poll_only());

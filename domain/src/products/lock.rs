@@ -2,13 +2,12 @@
 //! image positions, stock totals) runs under it, one caller at a time per product, and locks
 //! are always taken product first so that two callers cannot wait for each other.
 
-use entity::products;
 use sea_orm::sea_query::LockType;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::live;
-use crate::error::{Error, Result, Table};
+use super::read::ensure_product_with;
+use crate::error::{Error, Result, Violation};
 use crate::scope::StoreScope;
 
 /// Makes `query` a locking read where the backend has them, so that it reads the newest
@@ -33,20 +32,10 @@ pub(super) async fn lock_product<C: ConnectionTrait>(
     scope: &StoreScope,
     id: Uuid,
 ) -> Result<()> {
-    current(
-        live(scope)
-            .select_only()
-            .column(products::Column::Id)
-            .filter(products::Column::Id.eq(id)),
-        db.get_database_backend(),
-    )
-    .into_tuple::<Uuid>()
-    .one(db)
-    .await?
-    .map(|_| ())
-    .ok_or(Error::NotFound {
-        entity: Table::Products,
+    ensure_product_with(db, scope, id, |query| {
+        current(query, db.get_database_backend())
     })
+    .await
 }
 
 /// Locks the product of the child row `child_id` (a variant or an image, through its
@@ -81,22 +70,29 @@ where
     }
 }
 
-/// How many children (`id_column` rows whose `product_column` is `product_id`) the product
-/// has, read under its lock.
-pub(super) async fn count_children<C, Col>(
+/// Takes the product's lock (as [`lock_product`]) and checks that it has room for one more
+/// child: fewer than `max` rows of `id_column` whose `product_column` is `product_id`, read
+/// under the lock. Returns how many it has. `table` names the limit in the error.
+///
+/// # Errors
+/// [`Error::Invalid`] naming `table` with [`Violation::TooMany`] when it is full;
+/// [`Error::NotFound`] as [`lock_product`].
+pub(super) async fn lock_with_room<C, Col>(
     db: &C,
+    scope: &StoreScope,
     product_id: Uuid,
-    id_column: Col,
-    product_column: Col,
+    (id_column, product_column): (Col, Col),
+    (table, max): (&'static str, usize),
 ) -> Result<usize>
 where
     C: ConnectionTrait,
     Col: ColumnTrait,
     Col::EntityName: EntityTrait<Column = Col>,
 {
+    lock_product(db, scope, product_id).await?;
     // Ids rather than COUNT(*): Postgres takes no row lock with an aggregate, and a product
     // has at most a hundred children.
-    Ok(current(
+    let count = current(
         <Col::EntityName as EntityTrait>::find()
             .select_only()
             .column(id_column)
@@ -106,5 +102,12 @@ where
     .into_tuple::<Uuid>()
     .all(db)
     .await?
-    .len())
+    .len();
+    if count >= max {
+        return Err(Error::Invalid {
+            field: table,
+            violation: Violation::TooMany { max },
+        });
+    }
+    Ok(count)
 }

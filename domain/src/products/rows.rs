@@ -14,7 +14,8 @@ use sea_orm::{DbErr, FromQueryResult, QueryResult, TryGetableFromJson};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{Image, Variant};
+use super::images::Image;
+use super::variants::Variant;
 use crate::money::Money;
 
 /// A whole `products` row, as `products::Entity::find()` selects it (every column, in the
@@ -62,21 +63,26 @@ pub(super) const VARIANT_COLUMNS: [product_variants::Column; 8] = [
     product_variants::Column::Options,
 ];
 
-/// A variant read through [`VARIANT_COLUMNS`].
-pub(super) struct VariantRow(pub(super) Variant);
+/// A variant read through [`VARIANT_COLUMNS`]; `None` when its stored options do not decode
+/// (the id is kept to name the row).
+pub(super) struct VariantRow(pub(super) Result<Variant, uuid::Uuid>);
 
 impl FromQueryResult for VariantRow {
     fn from_query_result(res: &QueryResult, _pre: &str) -> Result<Self, DbErr> {
-        Ok(Self(Variant {
-            id: res.try_get_by_index(0)?,
+        let id = res.try_get_by_index(0)?;
+        let Some(options) = Options::try_get_from_json(res, 7)?.0 else {
+            return Ok(Self(Err(id)));
+        };
+        Ok(Self(Ok(Variant {
+            id,
             product_id: res.try_get_by_index(1)?,
             sku: res.try_get_by_index(2)?,
             title: res.try_get_by_index(3)?,
             price: Money::from_db(res.try_get_by_index(4)?),
             cost_price: Money::from_db(res.try_get_by_index(5)?),
             stock: res.try_get_by_index(6)?,
-            options: Options::try_get_from_json(res, 7)?.0,
-        }))
+            options,
+        })))
     }
 }
 
@@ -108,9 +114,9 @@ impl FromQueryResult for ImageRow {
 
 /// A variant's options, decoded from the stored JSON in one pass. The domain writes a map of
 /// strings; anything else (another JSON shape, or a map with a value that is not a string)
-/// reads as no options, as [`super::variants`] reads a whole row.
+/// is `None`, which the read paths report as [`crate::Error::Undecodable`].
 #[derive(Debug, Default, PartialEq, Eq)]
-pub(super) struct Options(pub(super) BTreeMap<String, String>);
+pub(super) struct Options(pub(super) Option<BTreeMap<String, String>>);
 
 impl TryGetableFromJson for Options {}
 
@@ -140,40 +146,36 @@ impl<'de> Visitor<'de> for OptionsVisitor {
                 None => all_text = false,
             }
         }
-        Ok(if all_text {
-            Options(options)
-        } else {
-            Options::default()
-        })
+        Ok(Options(all_text.then_some(options)))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Options, A::Error> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Options::default())
+        Ok(Options(None))
     }
 
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Options, E> {
-        Ok(Options::default())
+        Ok(Options(None))
     }
 
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<Options, E> {
-        Ok(Options::default())
+        Ok(Options(None))
     }
 
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<Options, E> {
-        Ok(Options::default())
+        Ok(Options(None))
     }
 
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<Options, E> {
-        Ok(Options::default())
+        Ok(Options(None))
     }
 
     fn visit_str<E: de::Error>(self, _: &str) -> Result<Options, E> {
-        Ok(Options::default())
+        Ok(Options(None))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Options, E> {
-        Ok(Options::default())
+        Ok(Options(None))
     }
 }
 
@@ -273,7 +275,7 @@ mod tests {
     }
 
     #[test]
-    fn options_read_as_a_map_of_strings_or_as_none_at_all() {
+    fn options_read_as_a_map_of_strings_or_not_at_all() {
         let read = |json: &str| serde_json::from_str::<Options>(json).expect("any JSON").0;
         let map = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
             pairs
@@ -283,10 +285,10 @@ mod tests {
         };
         assert_eq!(
             read(r#"{"color":"Red","size":"L"}"#),
-            map(&[("color", "Red"), ("size", "L")])
+            Some(map(&[("color", "Red"), ("size", "L")]))
         );
-        assert_eq!(read("{}"), map(&[]));
-        assert_eq!(read(r#"{"a":"1","a":"2"}"#), map(&[("a", "2")]));
+        assert_eq!(read("{}"), Some(map(&[])));
+        assert_eq!(read(r#"{"a":"1","a":"2"}"#), Some(map(&[("a", "2")])));
         for other in [
             r#"{"color":"Red","size":3}"#,
             r#"{"color":{"name":"Red"}}"#,
@@ -301,13 +303,12 @@ mod tests {
             "null",
         ] {
             // The same answer as reading the whole JSON value and converting it.
-            let converted: BTreeMap<String, String> =
+            let converted: Option<BTreeMap<String, String>> =
                 serde_json::from_str::<serde_json::Value>(other)
                     .ok()
-                    .and_then(|v| serde_json::from_value(v).ok())
-                    .unwrap_or_default();
+                    .and_then(|v| serde_json::from_value(v).ok());
             assert_eq!(read(other), converted, "{other}");
-            assert_eq!(read(other), map(&[]), "{other}");
+            assert_eq!(read(other), None, "{other}");
         }
     }
 }

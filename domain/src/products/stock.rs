@@ -1,21 +1,17 @@
 //! Atomic stock moves that never go below zero.
 
-use entity::{product_variants, products};
+use entity::products;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, SimpleExpr};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, TransactionSession,
-    TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use uuid::Uuid;
 
-use super::live;
-use super::lock::{current, lock_product_of};
+use super::lock::current;
+use super::read::live;
 use crate::clock;
-use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
+use crate::violations::OnTable;
 
 fn status_value(status: &str) -> Expr {
     // On Postgres a bound text parameter must be cast to the enum type to compare or assign.
@@ -49,7 +45,7 @@ pub(super) fn status_for_stock(new_stock: Expr) -> Expr {
 /// The condition under which `column + delta` stays within `0 ..= i32::MAX`, written without
 /// arithmetic on the column, so that no backend ever computes (or, on SQLite, stores) a value
 /// outside the `int` range.
-fn stays_in_range<Col: ColumnTrait>(column: Col, delta: i32) -> SimpleExpr {
+pub(super) fn stays_in_range<Col: ColumnTrait>(column: Col, delta: i32) -> SimpleExpr {
     if delta >= 0 {
         Expr::col(column).lte(i32::MAX - delta)
     } else {
@@ -58,7 +54,7 @@ fn stays_in_range<Col: ColumnTrait>(column: Col, delta: i32) -> SimpleExpr {
 }
 
 /// The error for a stock move that would pass `i32::MAX`.
-fn too_much(field: &'static str) -> Error {
+pub(super) fn too_much(field: &'static str) -> Error {
     Error::Invalid {
         field,
         violation: Violation::OutOfRange {
@@ -103,7 +99,8 @@ pub(super) async fn move_product_stock<C: ConnectionTrait>(
 /// [`Error::InsufficientStock`] when the result would be negative, [`Error::Invalid`] naming
 /// `stock_quantity` when it would pass `i32::MAX` (nothing changes either way);
 /// [`Error::NotFound`] when the store has no such live product.
-pub async fn adjust_stock<C: ConnectionTrait>(
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %product_id))]
+pub async fn update_stock<C: ConnectionTrait>(
     db: &C,
     scope: &StoreScope,
     product_id: Uuid,
@@ -128,93 +125,11 @@ pub async fn adjust_stock<C: ConnectionTrait>(
         (_, None) => Err(Error::NotFound {
             entity: Table::Products,
         }),
-        (false, Some(_)) if delta > 0 => Err(too_much("stock_quantity")),
+        (false, Some(_)) if delta > 0 => Err(too_much("products.stock_quantity")),
         (false, Some(available)) => Err(Error::InsufficientStock {
             requested: delta.saturating_neg(),
             available,
         }),
         (true, Some(stock)) => Ok(stock),
     }
-}
-
-/// Adds `delta` to a variant's stock and to its product's total in one transaction; the
-/// variant never goes below zero nor past `i32::MAX`, nor does the product's total, and the
-/// product moves between ACTIVE and OUT_OF_STOCK when its tracked total reaches zero. Returns
-/// the variant's new stock.
-///
-/// Locks are taken in one order, the product row first, so that concurrent moves on the
-/// variants of one product queue behind each other instead of deadlocking (on MariaDB the
-/// variant update's check of its product would otherwise share-lock the product row that
-/// the other transaction then waits to update).
-///
-/// # Errors
-/// [`Error::InsufficientStock`]; [`Error::Invalid`] naming `variants.stock` or
-/// `stock_quantity` for a result past `i32::MAX` (nothing changes either way);
-/// [`Error::NotFound`] when the store has no such variant on a live product.
-pub async fn adjust_variant_stock<C>(
-    db: &C,
-    scope: &StoreScope,
-    variant_id: Uuid,
-    delta: i32,
-) -> Result<i32>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    retry_transient(db, || async {
-        let txn = begin_write(db).await?;
-        let not_found = || Error::NotFound {
-            entity: Table::ProductVariants,
-        };
-        let product_id = lock_product_of(
-            &txn,
-            scope,
-            variant_id,
-            product_variants::Column::Id,
-            product_variants::Column::ProductId,
-        )
-        .await?
-        .ok_or_else(not_found)?;
-        let done = product_variants::Entity::update_many()
-            .col_expr(
-                product_variants::Column::Stock,
-                Expr::col(product_variants::Column::Stock).add(delta),
-            )
-            .col_expr(
-                product_variants::Column::UpdatedAt,
-                Expr::value(clock::now()),
-            )
-            .filter(product_variants::Column::Id.eq(variant_id))
-            .filter(product_variants::Column::ProductId.eq(product_id))
-            .filter(stays_in_range(product_variants::Column::Stock, delta))
-            .exec(&txn)
-            .await
-            .on_table("product_variants")?;
-        // Read under the product's lock: no other move of this variant can come in between.
-        let stock: i32 = current(
-            product_variants::Entity::find_by_id(variant_id)
-                .select_only()
-                .column(product_variants::Column::Stock),
-            txn.get_database_backend(),
-        )
-        .into_tuple()
-        .one(&txn)
-        .await?
-        .ok_or_else(not_found)?;
-        if done.rows_affected == 0 {
-            return Err(if delta > 0 {
-                too_much("variants.stock")
-            } else {
-                Error::InsufficientStock {
-                    requested: delta.saturating_neg(),
-                    available: stock,
-                }
-            });
-        }
-        if !move_product_stock(&txn, product_id, delta, None).await? {
-            return Err(too_much("stock_quantity"));
-        }
-        txn.commit().await?;
-        Ok(stock)
-    })
-    .await
 }

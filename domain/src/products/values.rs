@@ -2,8 +2,6 @@
 
 use std::collections::BTreeMap;
 
-use rust_decimal::Decimal;
-
 use crate::error::{Error, Result, Violation};
 use crate::money::Money;
 
@@ -84,7 +82,7 @@ pub fn total_stock(stocks: impl IntoIterator<Item = i32>) -> Result<i32> {
         .into_iter()
         .try_fold(0i32, i32::checked_add)
         .ok_or(Error::Invalid {
-            field: "stock_quantity",
+            field: "products.stock_quantity",
             violation: Violation::OutOfRange {
                 min: 0,
                 max: i64::from(i32::MAX),
@@ -97,18 +95,14 @@ pub fn total_stock(stocks: impl IntoIterator<Item = i32>) -> Result<i32> {
 /// # Errors
 /// [`Error::Invalid`] naming `selling_price` or `compare_at_price` (money rules), or
 /// `compare_at_price` with [`Violation::NotAbove`] when it is not above the selling price.
-pub fn prices(selling: Decimal, compare_at: Option<Decimal>) -> Result<(Money, Option<Money>)> {
-    let selling = Money::parse("selling_price", selling)?;
-    let compare_at = compare_at
-        .map(|c| Money::parse("compare_at_price", c))
-        .transpose()?;
+pub fn prices(selling: Money, compare_at: Option<Money>) -> Result<(Money, Option<Money>)> {
     if let Some(compare_at) = compare_at
         && compare_at <= selling
     {
         return Err(Error::Invalid {
-            field: "compare_at_price",
+            field: "products.compare_at_price",
             violation: Violation::NotAbove {
-                other: "selling_price",
+                other: "products.selling_price",
             },
         });
     }
@@ -121,7 +115,7 @@ pub fn prices(selling: Decimal, compare_at: Option<Decimal>) -> Result<(Money, O
 /// # Errors
 /// [`Error::Invalid`] naming `variants.options`.
 pub fn options(options: BTreeMap<String, String>) -> Result<BTreeMap<String, String>> {
-    let field = "variants.options";
+    let field = "product_variants.options";
     if options.len() > OPTIONS_MAX {
         return Err(Error::Invalid {
             field,
@@ -155,23 +149,28 @@ pub(super) fn options_json(options: BTreeMap<String, String>) -> serde_json::Val
 
 #[cfg(test)]
 mod tests {
+    use rust_decimal::Decimal;
+
     use super::*;
+
+    fn money(cents: i64) -> Money {
+        Money::parse("price", Decimal::new(cents, 2)).expect("valid amount")
+    }
 
     #[test]
     fn the_compare_at_price_must_be_above_the_selling_price() {
-        let (selling, compare) =
-            prices(Decimal::new(1999, 2), Some(Decimal::new(2999, 2))).expect("valid");
+        let (selling, compare) = prices(money(1999), Some(money(2999))).expect("valid");
         assert_eq!(
             (selling.to_string(), compare.map(|c| c.to_string())),
             ("19.99".into(), Some("29.99".into()))
         );
-        for compare_at in [Decimal::new(1999, 2), Decimal::new(999, 2)] {
+        for compare_at in [money(1999), money(999)] {
             assert!(matches!(
-                prices(Decimal::new(1999, 2), Some(compare_at)),
+                prices(money(1999), Some(compare_at)),
                 Err(Error::Invalid {
-                    field: "compare_at_price",
+                    field: "products.compare_at_price",
                     violation: Violation::NotAbove {
-                        other: "selling_price"
+                        other: "products.selling_price"
                     }
                 })
             ));
@@ -181,21 +180,21 @@ mod tests {
     #[test]
     fn skus_are_short_codes() {
         assert_eq!(
-            Sku::parse("sku", " NEON-LAMP_01.R ")
+            Sku::parse("product_variants.sku", " NEON-LAMP_01.R ")
                 .map(|s| s.0)
                 .ok()
                 .as_deref(),
             Some("NEON-LAMP_01.R")
         );
         assert!(matches!(
-            Sku::parse("sku", "a b"),
+            Sku::parse("product_variants.sku", "a b"),
             Err(Error::Invalid {
                 violation: Violation::Format,
                 ..
             })
         ));
         assert!(matches!(
-            Sku::parse("sku", ""),
+            Sku::parse("product_variants.sku", ""),
             Err(Error::Invalid {
                 violation: Violation::Empty,
                 ..

@@ -1,70 +1,97 @@
-//! Variants and images of a product.
+//! The variants of a product (table `product_variants`): a colour, a size, each with its own
+//! SKU, prices and stock, whose total is the product's stock.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, FixedOffset};
-use entity::{product_images, product_variants};
-use rust_decimal::Decimal;
+use entity::product_variants;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
-use super::lock::{count_children, current, lock_product, lock_product_of};
-use super::stock::move_product_stock;
+use super::lock::{current, lock_product, lock_product_of, lock_with_room};
+use super::model::{TITLE_MAX, VARIANTS_MAX};
+use super::read::ensure_product;
+use super::stock::{move_product_stock, stays_in_range, too_much};
 use super::values::{self, Sku};
-use super::{IMAGES_MAX, Image, TITLE_MAX, VARIANTS_MAX, Variant, ensure_product};
 use crate::clock;
 use crate::db::begin_write;
 use crate::error::{Error, Result, Table, Violation};
 use crate::money::Money;
-use crate::rules::OnTable;
 use crate::scope::StoreScope;
 use crate::txn::retry_transient;
-use crate::values::{HttpUrl, optional_text, required_text};
+use crate::values::required_text;
+use crate::violations::OnTable;
 
-/// A variant to add to a product.
-#[derive(Debug, Clone, Default)]
-pub struct NewVariant {
+/// A variant of a product (a colour, a size, …).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variant {
+    /// The variant's id.
+    pub id: Uuid,
+    /// Its product.
+    pub product_id: Uuid,
     /// Stock keeping unit, unique in the product.
     pub sku: Option<String>,
-    /// Display title, e.g. "Red / L" (1 to 255 characters).
+    /// Display title, e.g. "Red / L".
     pub title: String,
     /// What the store charges.
-    pub price: Decimal,
+    pub price: Money,
     /// What the supplier charges.
-    pub cost_price: Decimal,
+    pub cost_price: Money,
     /// Units in stock.
     pub stock: i32,
     /// Option names and values, e.g. color → Red.
     pub options: BTreeMap<String, String>,
 }
 
+/// A variant to add to a product.
+#[derive(Debug, Clone)]
+pub struct NewVariant {
+    /// Stock keeping unit, unique in the product.
+    pub sku: Option<Sku>,
+    /// Display title, e.g. "Red / L" (1 to 255 characters).
+    pub title: String,
+    /// What the store charges.
+    pub price: Money,
+    /// What the supplier charges.
+    pub cost_price: Money,
+    /// Units in stock.
+    pub stock: i32,
+    /// Option names and values, e.g. color → Red.
+    pub options: BTreeMap<String, String>,
+}
+
+impl NewVariant {
+    /// A variant with a title and prices, no SKU, no stock and no options.
+    pub fn new(title: impl Into<String>, price: Money, cost_price: Money) -> Self {
+        Self {
+            sku: None,
+            title: title.into(),
+            price,
+            cost_price,
+            stock: 0,
+            options: BTreeMap::new(),
+        }
+    }
+}
+
 /// Changes to a variant; `None` leaves a field as it is. Stock moves through
-/// [`super::adjust_variant_stock`].
+/// [`update_stock`].
 #[derive(Debug, Clone, Default)]
 pub struct VariantPatch {
     /// New SKU; `Some(None)` clears it.
-    pub sku: Option<Option<String>>,
+    pub sku: Option<Option<Sku>>,
     /// New title.
     pub title: Option<String>,
     /// New price.
-    pub price: Option<Decimal>,
+    pub price: Option<Money>,
     /// New cost price.
-    pub cost_price: Option<Decimal>,
+    pub cost_price: Option<Money>,
     /// New options.
     pub options: Option<BTreeMap<String, String>>,
-}
-
-/// An image to add to a product.
-#[derive(Debug, Clone, Default)]
-pub struct NewImage {
-    /// Where the image is.
-    pub original_url: String,
-    /// Alternative text.
-    pub alt_text: Option<String>,
 }
 
 pub(super) fn check_variant(
@@ -73,47 +100,28 @@ pub(super) fn check_variant(
     new: NewVariant,
     now: DateTime<FixedOffset>,
 ) -> Result<product_variants::Model> {
-    let sku = new
-        .sku
-        .as_deref()
-        .map(|s| Sku::parse("variants.sku", s))
-        .transpose()?;
     Ok(product_variants::Model {
         id: Uuid::now_v7(),
         product_id,
         store_id,
-        sku: sku.map(|s| s.as_str().to_owned()),
-        title: required_text("variants.title", &new.title, TITLE_MAX)?,
-        price: Money::parse("variants.price", new.price)?.amount(),
-        cost_price: Money::parse("variants.cost_price", new.cost_price)?.amount(),
-        stock: values::stock("variants.stock", new.stock)?,
+        sku: new.sku.map(|s| s.as_str().to_owned()),
+        title: required_text("product_variants.title", &new.title, TITLE_MAX)?,
+        price: new.price.amount(),
+        cost_price: new.cost_price.amount(),
+        stock: values::stock("product_variants.stock", new.stock)?,
         options: values::options_json(values::options(new.options)?),
         created_at: now,
         updated_at: now,
     })
 }
 
-pub(super) fn check_image(
-    store_id: Uuid,
-    product_id: Uuid,
-    new: NewImage,
-    position: i32,
-    now: DateTime<FixedOffset>,
-) -> Result<product_images::Model> {
-    Ok(product_images::Model {
-        id: Uuid::now_v7(),
-        product_id,
-        store_id,
-        original_url: HttpUrl::parse("images.original_url", &new.original_url)?.into(),
-        processed_url: None,
-        alt_text: optional_text("images.alt_text", new.alt_text.as_deref(), TITLE_MAX)?,
-        position,
-        created_at: now,
-    })
-}
-
-pub(super) fn variant_from(m: product_variants::Model) -> Variant {
-    Variant {
+pub(super) fn variant_from(m: product_variants::Model) -> Result<Variant> {
+    let options = serde_json::from_value(m.options).map_err(|_| Error::Undecodable {
+        table: Table::ProductVariants,
+        column: "options",
+        row: m.id,
+    })?;
+    Ok(Variant {
         id: m.id,
         product_id: m.product_id,
         sku: m.sku,
@@ -121,20 +129,8 @@ pub(super) fn variant_from(m: product_variants::Model) -> Variant {
         price: Money::from_db(m.price),
         cost_price: Money::from_db(m.cost_price),
         stock: m.stock,
-        // Written by the domain as a map of strings; anything else reads as no options.
-        options: serde_json::from_value(m.options).unwrap_or_default(),
-    }
-}
-
-pub(super) fn image_from(m: product_images::Model) -> Image {
-    Image {
-        id: m.id,
-        product_id: m.product_id,
-        original_url: m.original_url,
-        processed_url: m.processed_url,
-        alt_text: m.alt_text,
-        position: m.position,
-    }
+        options,
+    })
 }
 
 /// Adds a variant; its stock joins the product's total.
@@ -147,7 +143,8 @@ pub(super) fn image_from(m: product_images::Model) -> Image {
 /// variants, or `stock_quantity` when the product's total would pass `i32::MAX`;
 /// [`Error::Conflict`] with [`crate::UniqueRule::ProductVariantsProductSku`] for a SKU the
 /// product has; [`Error::NotFound`] for a product not in the store.
-pub async fn add_variant<C>(
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), product_id = %product_id))]
+pub async fn create<C>(
     db: &C,
     scope: &StoreScope,
     product_id: Uuid,
@@ -159,20 +156,17 @@ where
     let model = check_variant(scope.store_id(), product_id, new, clock::now())?;
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        lock_product(&txn, scope, product_id).await?;
-        let count = count_children(
+        lock_with_room(
             &txn,
+            scope,
             product_id,
-            product_variants::Column::Id,
-            product_variants::Column::ProductId,
+            (
+                product_variants::Column::Id,
+                product_variants::Column::ProductId,
+            ),
+            ("product_variants", VARIANTS_MAX),
         )
         .await?;
-        if count >= VARIANTS_MAX {
-            return Err(Error::Invalid {
-                field: "variants",
-                violation: Violation::TooMany { max: VARIANTS_MAX },
-            });
-        }
         product_variants::Entity::insert(model.clone().into_active_model())
             .exec_without_returning(&txn)
             .await
@@ -181,7 +175,7 @@ where
             return Err(stock_total_out_of_range());
         }
         txn.commit().await?;
-        Ok(variant_from(model.clone()))
+        variant_from(model.clone())
     })
     .await
 }
@@ -189,8 +183,9 @@ where
 /// Changes a variant's SKU, title, prices or options.
 ///
 /// # Errors
-/// As [`add_variant`]; [`Error::NotFound`] for a variant not in the store.
-pub async fn update_variant<C>(
+/// As [`create`]; [`Error::NotFound`] for a variant not in the store.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), variant_id = %variant_id))]
+pub async fn update<C>(
     db: &C,
     scope: &StoreScope,
     variant_id: Uuid,
@@ -204,20 +199,16 @@ where
         ..Default::default()
     };
     if let Some(sku) = &patch.sku {
-        row.sku = Set(sku
-            .as_deref()
-            .map(|s| Sku::parse("variants.sku", s))
-            .transpose()?
-            .map(|s| s.as_str().to_owned()));
+        row.sku = Set(sku.as_ref().map(|s| s.as_str().to_owned()));
     }
     if let Some(title) = &patch.title {
-        row.title = Set(required_text("variants.title", title, TITLE_MAX)?);
+        row.title = Set(required_text("product_variants.title", title, TITLE_MAX)?);
     }
     if let Some(price) = patch.price {
-        row.price = Set(Money::parse("variants.price", price)?.amount());
+        row.price = Set(price.amount());
     }
     if let Some(cost) = patch.cost_price {
-        row.cost_price = Set(Money::parse("variants.cost_price", cost)?.amount());
+        row.cost_price = Set(cost.amount());
     }
     if let Some(options) = patch.options {
         row.options = Set(values::options_json(values::options(options)?));
@@ -233,7 +224,7 @@ where
             .on_table("product_variants")?;
         let updated = scoped_variant(&txn, scope, variant_id).await?;
         txn.commit().await?;
-        Ok(variant_from(updated))
+        variant_from(updated)
     })
     .await
 }
@@ -242,7 +233,8 @@ where
 ///
 /// # Errors
 /// [`Error::NotFound`] for a variant not in the store.
-pub async fn remove_variant<C>(db: &C, scope: &StoreScope, variant_id: Uuid) -> Result<()>
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), variant_id = %variant_id))]
+pub async fn delete<C>(db: &C, scope: &StoreScope, variant_id: Uuid) -> Result<()>
 where
     C: ConnectionTrait + TransactionTrait,
 {
@@ -292,7 +284,7 @@ async fn scoped_variant<C: ConnectionTrait>(
 
 fn stock_total_out_of_range() -> Error {
     Error::Invalid {
-        field: "stock_quantity",
+        field: "products.stock_quantity",
         violation: Violation::OutOfRange {
             min: 0,
             max: i64::from(i32::MAX),
@@ -300,163 +292,85 @@ fn stock_total_out_of_range() -> Error {
     }
 }
 
-/// Adds an image at the end of the product's gallery.
+/// Adds `delta` to a variant's stock and to its product's total in one transaction; the
+/// variant never goes below zero nor past `i32::MAX`, nor does the product's total, and the
+/// product moves between ACTIVE and OUT_OF_STOCK when its tracked total reaches zero. Returns
+/// the variant's new stock.
 ///
-/// Runs under the product's row lock, so concurrent additions get contiguous positions and
-/// cannot pass [`IMAGES_MAX`].
+/// Locks are taken in one order, the product row first, so that concurrent moves on the
+/// variants of one product queue behind each other instead of deadlocking (on MariaDB the
+/// variant update's check of its product would otherwise share-lock the product row that
+/// the other transaction then waits to update).
 ///
 /// # Errors
-/// [`Error::Invalid`] naming the field (or `images` when the gallery is full);
-/// [`Error::NotFound`] for a product not in the store.
-pub async fn add_image<C>(
+/// [`Error::InsufficientStock`]; [`Error::Invalid`] naming `variants.stock` or
+/// `stock_quantity` for a result past `i32::MAX` (nothing changes either way);
+/// [`Error::NotFound`] when the store has no such variant on a live product.
+#[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id(), variant_id = %variant_id))]
+pub async fn update_stock<C>(
     db: &C,
     scope: &StoreScope,
-    product_id: Uuid,
-    new: NewImage,
-) -> Result<Image>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    // Validated once, before any lock; the position is set under the lock.
-    let checked = check_image(scope.store_id(), product_id, new, 0, clock::now())?;
-    retry_transient(db, || async {
-        let txn = begin_write(db).await?;
-        lock_product(&txn, scope, product_id).await?;
-        let count = count_children(
-            &txn,
-            product_id,
-            product_images::Column::Id,
-            product_images::Column::ProductId,
-        )
-        .await?;
-        if count >= IMAGES_MAX {
-            return Err(Error::Invalid {
-                field: "images",
-                violation: Violation::TooMany { max: IMAGES_MAX },
-            });
-        }
-        let mut model = checked.clone();
-        // Below IMAGES_MAX, so it fits.
-        model.position = i32::try_from(count).unwrap_or(i32::MAX);
-        product_images::Entity::insert(model.clone().into_active_model())
-            .exec_without_returning(&txn)
-            .await
-            .on_table("product_images")?;
-        txn.commit().await?;
-        Ok(image_from(model))
-    })
-    .await
-}
-
-/// Puts the product's images in the order of `image_ids`, which must name each of them once.
-///
-/// # Errors
-/// [`Error::Invalid`] naming `image_ids` with [`Violation::Format`] when the list is not
-/// exactly the product's images; [`Error::NotFound`] for a product not in the store.
-pub async fn reorder_images<C>(
-    db: &C,
-    scope: &StoreScope,
-    product_id: Uuid,
-    image_ids: &[Uuid],
-) -> Result<Vec<Image>>
+    variant_id: Uuid,
+    delta: i32,
+) -> Result<i32>
 where
     C: ConnectionTrait + TransactionTrait,
 {
     retry_transient(db, || async {
         let txn = begin_write(db).await?;
-        lock_product(&txn, scope, product_id).await?;
-        let mut existing: Vec<Uuid> = current(
-            product_images::Entity::find()
-                .select_only()
-                .column(product_images::Column::Id)
-                .filter(product_images::Column::ProductId.eq(product_id)),
-            txn.get_database_backend(),
-        )
-        .into_tuple()
-        .all(&txn)
-        .await?;
-        let mut wanted = image_ids.to_vec();
-        existing.sort();
-        wanted.sort();
-        if existing != wanted {
-            return Err(Error::Invalid {
-                field: "image_ids",
-                violation: Violation::Format,
-            });
-        }
-        for (position, id) in (0i32..).zip(image_ids) {
-            product_images::Entity::update_many()
-                .col_expr(product_images::Column::Position, Expr::value(position))
-                .filter(product_images::Column::Id.eq(*id))
-                .exec(&txn)
-                .await?;
-        }
-        let images = images_of(&txn, product_id).await?;
-        txn.commit().await?;
-        Ok(images)
-    })
-    .await
-}
-
-/// Removes an image; the ones after it move up, so positions stay 0, 1, 2, …
-///
-/// # Errors
-/// [`Error::NotFound`] for an image not in the store.
-pub async fn remove_image<C>(db: &C, scope: &StoreScope, image_id: Uuid) -> Result<Vec<Image>>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    let not_found = || Error::NotFound {
-        entity: Table::ProductImages,
-    };
-    retry_transient(db, || async {
-        let txn = begin_write(db).await?;
+        let not_found = || Error::NotFound {
+            entity: Table::ProductVariants,
+        };
         let product_id = lock_product_of(
             &txn,
             scope,
-            image_id,
-            product_images::Column::Id,
-            product_images::Column::ProductId,
+            variant_id,
+            product_variants::Column::Id,
+            product_variants::Column::ProductId,
         )
         .await?
         .ok_or_else(not_found)?;
-        // Read again under the lock: the position may have moved while this call waited.
-        let image = current(
-            product_images::Entity::find_by_id(image_id),
+        let done = product_variants::Entity::update_many()
+            .col_expr(
+                product_variants::Column::Stock,
+                Expr::col(product_variants::Column::Stock).add(delta),
+            )
+            .col_expr(
+                product_variants::Column::UpdatedAt,
+                Expr::value(clock::now()),
+            )
+            .filter(product_variants::Column::Id.eq(variant_id))
+            .filter(product_variants::Column::ProductId.eq(product_id))
+            .filter(stays_in_range(product_variants::Column::Stock, delta))
+            .exec(&txn)
+            .await
+            .on_table("product_variants")?;
+        // Read under the product's lock: no other move of this variant can come in between.
+        let stock: i32 = current(
+            product_variants::Entity::find_by_id(variant_id)
+                .select_only()
+                .column(product_variants::Column::Stock),
             txn.get_database_backend(),
         )
+        .into_tuple()
         .one(&txn)
         .await?
         .ok_or_else(not_found)?;
-        product_images::Entity::delete_by_id(image.id)
-            .exec(&txn)
-            .await?;
-        product_images::Entity::update_many()
-            .col_expr(
-                product_images::Column::Position,
-                Expr::col(product_images::Column::Position).sub(1),
-            )
-            .filter(product_images::Column::ProductId.eq(product_id))
-            .filter(product_images::Column::Position.gt(image.position))
-            .exec(&txn)
-            .await?;
-        let images = images_of(&txn, product_id).await?;
+        if done.rows_affected == 0 {
+            return Err(if delta > 0 {
+                too_much("product_variants.stock")
+            } else {
+                Error::InsufficientStock {
+                    requested: delta.saturating_neg(),
+                    available: stock,
+                }
+            });
+        }
+        if !move_product_stock(&txn, product_id, delta, None).await? {
+            return Err(too_much("products.stock_quantity"));
+        }
         txn.commit().await?;
-        Ok(images)
+        Ok(stock)
     })
     .await
-}
-
-async fn images_of<C: ConnectionTrait>(db: &C, product_id: Uuid) -> Result<Vec<Image>> {
-    Ok(current(
-        product_images::Entity::find()
-            .filter(product_images::Column::ProductId.eq(product_id))
-            .order_by_asc(product_images::Column::Position),
-        db.get_database_backend(),
-    )
-    .all(db)
-    .await?
-    .into_iter()
-    .map(image_from)
-    .collect())
 }

@@ -1,12 +1,10 @@
-//! Value types of a store: its subdomain, custom domain, brand identity and settings.
+//! Value types of a store: its subdomain, custom domain and brand colours.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result, Violation};
-use crate::money::Money;
-use crate::values::{Currency, HttpUrl, required_text};
 
 /// The longest DNS label.
 pub const LABEL_MAX: usize = 63;
@@ -48,7 +46,7 @@ pub const RESERVED_SUBDOMAINS: &[&str] = &[
     "zyenta",
 ];
 
-fn invalid(field: &'static str, violation: Violation) -> Error {
+pub(super) fn invalid(field: &'static str, violation: Violation) -> Error {
     Error::Invalid { field, violation }
 }
 
@@ -72,21 +70,23 @@ impl Subdomain {
     /// Validates a subdomain; upper-case input is lower-cased.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming `subdomain`: [`Violation::Empty`], [`Violation::TooLong`],
-    /// [`Violation::Format`] (not a DNS label) or [`Violation::Reserved`].
+    /// [`Error::Invalid`] naming `stores.subdomain`: [`Violation::Empty`],
+    /// [`Violation::TooLong`], [`Violation::Format`] (not a DNS label) or
+    /// [`Violation::Reserved`].
     pub fn parse(value: &str) -> Result<Self> {
+        let field = "stores.subdomain";
         let label = value.trim().to_ascii_lowercase();
         if label.is_empty() {
-            return Err(invalid("subdomain", Violation::Empty));
+            return Err(invalid(field, Violation::Empty));
         }
         if label.len() > LABEL_MAX {
-            return Err(invalid("subdomain", Violation::TooLong { max: LABEL_MAX }));
+            return Err(invalid(field, Violation::TooLong { max: LABEL_MAX }));
         }
         if !is_dns_label(&label) {
-            return Err(invalid("subdomain", Violation::Format));
+            return Err(invalid(field, Violation::Format));
         }
         if RESERVED_SUBDOMAINS.contains(&label.as_str()) {
-            return Err(invalid("subdomain", Violation::Reserved));
+            return Err(invalid(field, Violation::Reserved));
         }
         Ok(Self(label))
     }
@@ -112,10 +112,10 @@ impl CustomDomain {
     /// Validates a host name.
     ///
     /// # Errors
-    /// [`Error::Invalid`] naming `custom_domain`: [`Violation::Empty`], [`Violation::TooLong`]
-    /// or [`Violation::Format`].
+    /// [`Error::Invalid`] naming `stores.custom_domain`: [`Violation::Empty`],
+    /// [`Violation::TooLong`] or [`Violation::Format`].
     pub fn parse(value: &str) -> Result<Self> {
-        let field = "custom_domain";
+        let field = "stores.custom_domain";
         let trimmed = value.trim().trim_end_matches('.');
         if trimmed.is_empty() {
             return Err(invalid(field, Violation::Empty));
@@ -191,224 +191,6 @@ impl From<HexColor> for String {
     }
 }
 
-/// The three brand colours.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BrandColors {
-    /// The main colour (buttons, links).
-    pub primary: HexColor,
-    /// The supporting colour.
-    pub secondary: HexColor,
-    /// The highlight colour.
-    pub accent: HexColor,
-}
-
-/// The two brand fonts, by family name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BrandFonts {
-    /// Font family of headings, e.g. `Orbitron`.
-    pub heading: String,
-    /// Font family of body text, e.g. `Inter`.
-    pub body: String,
-}
-
-/// A store's brand identity, stored in `stores.brand_identity` (usually written by the brand
-/// generator agent).
-///
-/// Reading one from JSON validates it exactly as [`BrandIdentity::validated`] does, so a
-/// document that reads is one that could have been written, and one that was written
-/// (trimmed and checked) reads back equal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "BrandIdentityDocument")]
-pub struct BrandIdentity {
-    /// The brand's name, e.g. `NeonNest`.
-    pub name: String,
-    /// Brand colours.
-    pub colors: BrandColors,
-    /// Brand fonts.
-    pub fonts: BrandFonts,
-    /// The voice of the copy, e.g. `futuristic`.
-    pub tone: String,
-    /// The logo, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logo_url: Option<HttpUrl>,
-}
-
-/// The longest brand name, font name or tone, in characters.
-pub const BRAND_TEXT_MAX: usize = 100;
-
-/// [`BrandIdentity`] as it is in JSON, before validation.
-#[derive(Deserialize)]
-struct BrandIdentityDocument {
-    name: String,
-    colors: BrandColors,
-    fonts: BrandFonts,
-    tone: String,
-    #[serde(default)]
-    logo_url: Option<HttpUrl>,
-}
-
-impl TryFrom<BrandIdentityDocument> for BrandIdentity {
-    type Error = Error;
-
-    fn try_from(doc: BrandIdentityDocument) -> Result<Self> {
-        Self {
-            name: doc.name,
-            colors: doc.colors,
-            fonts: doc.fonts,
-            tone: doc.tone,
-            logo_url: doc.logo_url,
-        }
-        .validated()
-    }
-}
-
-impl BrandIdentity {
-    /// Builds a brand identity from plain text, as a brand generator produces it:
-    /// `colors` are primary, secondary, accent; `fonts` are heading, body.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] naming the field (`brand_identity.colors.primary`, …,
-    /// `brand_identity.logo_url`) and the rule.
-    pub fn parse(
-        name: &str,
-        colors: [&str; 3],
-        fonts: [&str; 2],
-        tone: &str,
-        logo_url: Option<&str>,
-    ) -> Result<Self> {
-        let [primary, secondary, accent] = colors;
-        let [heading, body] = fonts;
-        Self {
-            name: name.to_owned(),
-            colors: BrandColors {
-                primary: HexColor::parse("brand_identity.colors.primary", primary)?,
-                secondary: HexColor::parse("brand_identity.colors.secondary", secondary)?,
-                accent: HexColor::parse("brand_identity.colors.accent", accent)?,
-            },
-            fonts: BrandFonts {
-                heading: heading.to_owned(),
-                body: body.to_owned(),
-            },
-            tone: tone.to_owned(),
-            logo_url: logo_url
-                .map(|url| HttpUrl::parse("brand_identity.logo_url", url))
-                .transpose()?,
-        }
-        .validated()
-    }
-
-    /// Checks the free-text fields (colours and URL are checked by their types) and trims them.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] naming `brand_identity.name`, `brand_identity.fonts.heading`,
-    /// `brand_identity.fonts.body` or `brand_identity.tone`.
-    pub fn validated(mut self) -> Result<Self> {
-        self.name = required_text("brand_identity.name", &self.name, BRAND_TEXT_MAX)?;
-        self.fonts.heading = required_text(
-            "brand_identity.fonts.heading",
-            &self.fonts.heading,
-            BRAND_TEXT_MAX,
-        )?;
-        self.fonts.body = required_text(
-            "brand_identity.fonts.body",
-            &self.fonts.body,
-            BRAND_TEXT_MAX,
-        )?;
-        self.tone = required_text("brand_identity.tone", &self.tone, BRAND_TEXT_MAX)?;
-        Ok(self)
-    }
-}
-
-/// A store's settings, stored in `stores.settings`; every field has a default, so a store
-/// without settings reads as [`StoreSettings::default`]. Reading them from JSON checks them
-/// as [`StoreSettings::validated`] does (but for the currency, which reads as any ISO 4217
-/// code so that settings stored before a code was superseded still read).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, try_from = "StoreSettingsDocument")]
-pub struct StoreSettings {
-    /// The currency prices are shown in.
-    pub currency: Currency,
-    /// The storefront's language, as a two-letter ISO 639-1 code.
-    pub language: String,
-    /// Whether products that are out of stock are listed in the storefront.
-    pub show_out_of_stock: bool,
-    /// Orders from this amount ship free; `None` for never.
-    pub free_shipping_threshold: Option<Money>,
-}
-
-impl Default for StoreSettings {
-    fn default() -> Self {
-        Self {
-            currency: Currency::USD,
-            language: "en".into(),
-            show_out_of_stock: false,
-            free_shipping_threshold: None,
-        }
-    }
-}
-
-/// [`StoreSettings`] as it is in JSON, before validation.
-#[derive(Deserialize)]
-#[serde(default)]
-struct StoreSettingsDocument {
-    currency: Currency,
-    language: String,
-    show_out_of_stock: bool,
-    free_shipping_threshold: Option<Money>,
-}
-
-impl Default for StoreSettingsDocument {
-    fn default() -> Self {
-        let StoreSettings {
-            currency,
-            language,
-            show_out_of_stock,
-            free_shipping_threshold,
-        } = StoreSettings::default();
-        Self {
-            currency,
-            language,
-            show_out_of_stock,
-            free_shipping_threshold,
-        }
-    }
-}
-
-impl TryFrom<StoreSettingsDocument> for StoreSettings {
-    type Error = Error;
-
-    fn try_from(doc: StoreSettingsDocument) -> Result<Self> {
-        Self {
-            currency: doc.currency,
-            language: doc.language,
-            show_out_of_stock: doc.show_out_of_stock,
-            free_shipping_threshold: doc.free_shipping_threshold,
-        }
-        .checked_language()
-    }
-}
-
-impl StoreSettings {
-    /// Checks the fields that their types do not: the language, and that the currency is one
-    /// that prices may use ([`Currency::parse`]).
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] naming `settings.language` or `settings.currency` with
-    /// [`Violation::Format`].
-    pub fn validated(self) -> Result<Self> {
-        Currency::parse("settings.currency", self.currency.code())?;
-        self.checked_language()
-    }
-
-    fn checked_language(mut self) -> Result<Self> {
-        self.language = self.language.trim().to_ascii_lowercase();
-        if self.language.len() != 2 || !self.language.bytes().all(|b| b.is_ascii_lowercase()) {
-            return Err(invalid("settings.language", Violation::Format));
-        }
-        Ok(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,22 +213,22 @@ mod tests {
         );
         assert_eq!(
             violation(Subdomain::parse("www")),
-            ("subdomain", Violation::Reserved)
+            ("stores.subdomain", Violation::Reserved)
         );
         assert_eq!(
             violation(Subdomain::parse("")),
-            ("subdomain", Violation::Empty)
+            ("stores.subdomain", Violation::Empty)
         );
         for bad in ["-neon", "neon-", "ne.on", "neon_lamp", "néon"] {
             assert_eq!(
                 violation(Subdomain::parse(bad)),
-                ("subdomain", Violation::Format),
+                ("stores.subdomain", Violation::Format),
                 "{bad}"
             );
         }
         assert_eq!(
             violation(Subdomain::parse(&"a".repeat(64))),
-            ("subdomain", Violation::TooLong { max: 63 })
+            ("stores.subdomain", Violation::TooLong { max: 63 })
         );
     }
 
@@ -471,7 +253,7 @@ mod tests {
         ] {
             assert_eq!(
                 violation(parse(bad)),
-                ("custom_domain", Violation::Format),
+                ("stores.custom_domain", Violation::Format),
                 "{bad}"
             );
         }
@@ -494,17 +276,5 @@ mod tests {
                 "{bad}"
             );
         }
-    }
-
-    #[test]
-    fn settings_default_and_read_back_from_partial_json() {
-        let settings: StoreSettings =
-            serde_json::from_value(serde_json::json!({"currency": "EUR"})).expect("partial");
-        assert_eq!(settings.currency.code(), "EUR");
-        assert_eq!(settings.language, "en");
-        assert!(
-            serde_json::from_value::<StoreSettings>(serde_json::json!({"currency": "EURO"}))
-                .is_err()
-        );
     }
 }

@@ -1,10 +1,10 @@
 //! OAuth provider links ("accounts"): signing in with Google, GitHub and the like.
 //!
-//! [`sign_in`] decides in one write transaction: an existing link signs its user in; a new
+//! [`authenticate`] decides in one write transaction: an existing link signs its user in; a new
 //! provider account whose *verified* email matches a user is linked to that user; otherwise a
 //! new user is created (its email marked verified when the provider verified it). The
 //! provider's refresh, access and id tokens are encrypted with the [`KeyRing`], bound to their
-//! row, and only [`tokens`] hands them back.
+//! row, and only [`get_tokens`] hands them back.
 
 use entity::{accounts, users};
 use sea_orm::sea_query::Expr;
@@ -17,9 +17,10 @@ use uuid::Uuid;
 use crate::clock::now;
 use crate::crypto::{Binding, KeyRing};
 use crate::error::{Error, Result, Table, Violation};
-use crate::rules::{OnTable, UniqueRule};
+use crate::rules::UniqueRule;
 use crate::txn::retry_transient;
 use crate::users::User;
+use crate::violations::OnTable;
 
 mod tokens;
 mod values;

@@ -19,8 +19,8 @@ use crate::clock::now;
 use crate::crypto::{self, Secret};
 use crate::error::{Error, Result, Table, Violation};
 use crate::paging::{Page, PageRequest};
-use crate::rules::OnTable;
 use crate::users::User;
+use crate::violations::OnTable;
 
 /// The longest session: a year.
 pub const MAX_SESSION_LIFETIME: Duration = Duration::from_secs(365 * 24 * 60 * 60);

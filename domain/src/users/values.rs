@@ -201,7 +201,7 @@ impl StripeAccountId {
         }
         if id.len() > STRIPE_ACCOUNT_ID_MAX_LEN {
             return Err(invalid(
-                "stripe_account_id",
+                "users.stripe_account_id",
                 Violation::TooLong {
                     max: STRIPE_ACCOUNT_ID_MAX_LEN,
                 },

@@ -17,9 +17,9 @@ use sea_orm::{
 use crate::clock::now;
 use crate::crypto::{self, Secret};
 use crate::error::{Error, Result, Table};
-use crate::rules::OnTable;
 use crate::txn::retry_transient;
 use crate::users::{Email, User, sessions::expiry};
+use crate::violations::OnTable;
 
 /// The longest a verification token lives: a week.
 pub const MAX_VERIFICATION_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);

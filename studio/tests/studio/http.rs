@@ -886,7 +886,7 @@ backend_test!(
         .await
         .expect("scope");
         let later = domain::clock::now() + chrono::Duration::hours(2);
-        let scheduled = domain::agent_jobs::enqueue(
+        let scheduled = domain::agent_jobs::create(
             &t.db,
             &owner,
             domain::agent_jobs::NewJob::new(domain::agent_jobs::JobInput::BrandGenerator(

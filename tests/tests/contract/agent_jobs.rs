@@ -8,6 +8,7 @@ use domain::agent_jobs::{
     ProductSearch, ReleaseReason, RescueReport, ScoutResult, ScoutedProduct, VideoBrief, Wakeup,
     Woken, Worker, WorkerId, WorkerOptions,
 };
+use domain::paging::PageRequest;
 use domain::{Error, Violation};
 use entity::sea_orm_active_enums::SupplierProvider;
 use entity::stores;
@@ -105,7 +106,7 @@ backend_test!(
             }
         });
         let started = Instant::now();
-        let ids = jobs::enqueue_many(&db, &scope, new_jobs)
+        let ids = jobs::create_many(&db, &scope, new_jobs)
             .await
             .expect("enqueue in bulk");
         let enqueued = started.elapsed();
@@ -147,13 +148,13 @@ backend_test!(
             "no job was completed twice"
         );
         assert!(ids.iter().all(|id| completions.contains_key(id)));
-        let counts = jobs::counts(&db, &scope).await.expect("counts");
+        let counts = jobs::count(&db, &scope).await.expect("counts");
         assert_eq!(counts.by_status(JobStatus::Completed), JOBS as u64);
         assert_eq!(counts.total(), JOBS as u64);
-        let page = jobs::list(&db, &scope, &JobFilter::default())
+        let page = jobs::list(&db, &scope, &JobFilter::default(), PageRequest::default())
             .await
             .expect("list");
-        assert!(page.jobs.iter().all(|job| job.attempts == 1));
+        assert!(page.decoded().all(|job| job.attempts == 1));
     }
 );
 
@@ -161,19 +162,19 @@ backend_test!(
     async fn jobs_are_claimed_by_priority_then_run_at_then_age_never_early(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let old_low = jobs::enqueue(db, &scope, brand_job().run_at(past(180)))
+        let old_low = jobs::create(db, &scope, brand_job().run_at(past(180)))
             .await
             .expect("enqueue");
-        let high_later = jobs::enqueue(db, &scope, brand_job().priority(5).run_at(past(60)))
+        let high_later = jobs::create(db, &scope, brand_job().priority(5).run_at(past(60)))
             .await
             .expect("enqueue");
-        let high_earlier = jobs::enqueue(db, &scope, brand_job().priority(5).run_at(past(120)))
+        let high_earlier = jobs::create(db, &scope, brand_job().priority(5).run_at(past(120)))
             .await
             .expect("enqueue");
-        let young_low = jobs::enqueue(db, &scope, brand_job().run_at(old_low.run_at))
+        let young_low = jobs::create(db, &scope, brand_job().run_at(old_low.run_at))
             .await
             .expect("enqueue");
-        let future = jobs::enqueue(
+        let future = jobs::create(
             db,
             &scope,
             brand_job()
@@ -202,16 +203,16 @@ backend_test!(
     async fn a_claim_takes_one_job_and_sets_its_holder_attempt_start_and_heartbeat(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, brand_job().priority(1))
+        let queued = jobs::create(db, &scope, brand_job().priority(1))
             .await
             .expect("enqueue");
-        jobs::enqueue_many(db, &scope, [brand_job(), brand_job()])
+        jobs::create_many(db, &scope, [brand_job(), brand_job()])
             .await
             .expect("enqueue");
         let worker = worker("holder");
         let job = claim(&worker, db).await;
         // One claim takes one job, however the database plans the statement.
-        let counts = jobs::counts(db, &scope).await.expect("counts");
+        let counts = jobs::count(db, &scope).await.expect("counts");
         assert_eq!(counts.by_status(JobStatus::Processing), 1);
         assert_eq!(counts.by_status(JobStatus::Pending), 2);
         let stored = jobs::get(db, &scope, queued.id).await.expect("get");
@@ -229,10 +230,10 @@ backend_test!(
     async fn a_worker_of_some_agent_types_leaves_the_other_types_alone(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        jobs::enqueue(db, &scope, brand_job().priority(10))
+        jobs::create(db, &scope, brand_job().priority(10))
             .await
             .expect("enqueue");
-        let scout = jobs::enqueue(db, &scope, scout_job())
+        let scout = jobs::create(db, &scope, scout_job())
             .await
             .expect("enqueue");
         let scouts_only = worker("scout").only([AgentType::ProductScout]);
@@ -246,7 +247,7 @@ backend_test!(
     async fn a_job_failing_twice_then_succeeding_completes_on_attempt_three(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, brand_job().max_attempts(3))
+        let queued = jobs::create(db, &scope, brand_job().max_attempts(3))
             .await
             .expect("enqueue");
         let backoff = Backoff {
@@ -296,7 +297,7 @@ backend_test!(
     async fn a_job_failing_on_every_attempt_ends_failed_with_its_last_error(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, brand_job().max_attempts(2))
+        let queued = jobs::create(db, &scope, brand_job().max_attempts(2))
             .await
             .expect("enqueue");
         let worker = worker("doomed").backoff(Backoff {
@@ -327,16 +328,18 @@ backend_test!(
     async fn cancelling_a_processing_job_stops_its_worker_from_writing(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, brand_job())
+        let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
         let mut job = claim(&worker("busy"), db).await;
-        job.report(db, 30, Some("naming")).await.expect("progress");
+        job.update_progress(db, 30, Some("naming"))
+            .await
+            .expect("progress");
 
         jobs::cancel(db, &scope, queued.id).await.expect("cancel");
 
         let err = job
-            .report(db, 60, Some("colours"))
+            .update_progress(db, 60, Some("colours"))
             .await
             .expect_err("cancelled");
         assert!(
@@ -369,7 +372,7 @@ backend_test!(
     async fn a_pending_job_can_be_cancelled_and_is_then_never_claimed(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, brand_job())
+        let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
         jobs::cancel(db, &scope, queued.id).await.expect("cancel");
@@ -388,10 +391,10 @@ backend_test!(
     async fn a_job_whose_worker_stopped_heartbeating_is_rescued(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, brand_job())
+        let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
-        let last_chance = jobs::enqueue(db, &scope, brand_job().max_attempts(1))
+        let last_chance = jobs::create(db, &scope, brand_job().max_attempts(1))
             .await
             .expect("enqueue");
         let gone = worker("gone");
@@ -424,7 +427,7 @@ backend_test!(
 
         // The old handle can no longer write: the job is PENDING again …
         assert!(matches!(
-            stale.report(db, 50, None).await,
+            stale.update_progress(db, 50, None).await,
             Err(Error::InvalidTransition(domain::Transition::AgentJob {
                 from: JobStatus::Pending,
                 to: JobStatus::Processing,
@@ -449,7 +452,7 @@ backend_test!(
             })
         ));
         fresh
-            .report(db, 10, Some("again"))
+            .update_progress(db, 10, Some("again"))
             .await
             .expect("the new holder writes");
         assert!(matches!(
@@ -469,34 +472,36 @@ backend_test!(
     async fn progress_that_goes_backwards_or_beyond_100_is_refused(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, brand_job())
+        let queued = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
         let mut job = claim(&worker("reporter"), db).await;
-        job.report(db, 50, Some("logo")).await.expect("progress");
-        job.report(db, 50, None)
+        job.update_progress(db, 50, Some("logo"))
+            .await
+            .expect("progress");
+        job.update_progress(db, 50, None)
             .await
             .expect("the same progress again");
 
         assert!(matches!(
-            job.report(db, 40, None).await,
+            job.update_progress(db, 40, None).await,
             Err(Error::Invalid {
-                field: "progress",
+                field: "agent_jobs.progress",
                 violation: Violation::Backwards { current: 50 }
             })
         ));
         assert!(matches!(
-            job.report(db, 101, None).await,
+            job.update_progress(db, 101, None).await,
             Err(Error::Invalid {
-                field: "progress",
+                field: "agent_jobs.progress",
                 violation: Violation::OutOfRange { min: 0, max: 100 }
             })
         ));
         assert!(matches!(
-            job.report(db, 60, Some(&"x".repeat(jobs::MAX_STEP + 1)))
+            job.update_progress(db, 60, Some(&"x".repeat(jobs::MAX_STEP + 1)))
                 .await,
             Err(Error::Invalid {
-                field: "current_step",
+                field: "agent_jobs.current_step",
                 violation: Violation::TooLong { .. }
             })
         ));
@@ -511,10 +516,10 @@ backend_test!(
     async fn illegal_transitions_are_typed_errors(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let brand = jobs::enqueue(db, &scope, brand_job())
+        let brand = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
-        let scout = jobs::enqueue(db, &scope, scout_job())
+        let scout = jobs::create(db, &scope, scout_job())
             .await
             .expect("enqueue");
 
@@ -536,7 +541,7 @@ backend_test!(
         assert!(matches!(
             scouting.complete(db, brand_output()).await,
             Err(Error::Invalid {
-                field: "output",
+                field: "agent_jobs.output",
                 violation: Violation::AgentTypeMismatch {
                     expected: AgentType::ProductScout,
                     found: AgentType::BrandGenerator,
@@ -565,10 +570,8 @@ backend_test!(
             .await
             .expect("scope");
         let theirs = store_scope(db).await;
-        let job = jobs::enqueue(db, &mine, brand_job())
-            .await
-            .expect("enqueue");
-        let system = jobs::enqueue(db, JobOwner::SYSTEM, brand_job())
+        let job = jobs::create(db, &mine, brand_job()).await.expect("enqueue");
+        let system = jobs::create(db, JobOwner::SYSTEM, brand_job())
             .await
             .expect("enqueue a system job");
 
@@ -605,11 +608,11 @@ backend_test!(
                 entity: domain::Table::AgentJobs
             })
         ));
-        let page = jobs::list(db, &theirs, &JobFilter::default())
+        let page = jobs::list(db, &theirs, &JobFilter::default(), PageRequest::default())
             .await
             .expect("list");
-        assert!(page.jobs.is_empty());
-        assert_eq!(jobs::counts(db, &theirs).await.expect("counts").total(), 0);
+        assert!(page.items.is_empty());
+        assert_eq!(jobs::count(db, &theirs).await.expect("counts").total(), 0);
 
         let stored = jobs::get(db, &mine, job.id)
             .await
@@ -633,7 +636,7 @@ backend_test!(
         let scope = StoreScope::obtain(db, user.id, store.id)
             .await
             .expect("scope");
-        let job = jobs::enqueue(db, &scope, brand_job())
+        let job = jobs::create(db, &scope, brand_job())
             .await
             .expect("enqueue");
 
@@ -661,9 +664,9 @@ backend_test!(
         let db = &t.db;
         let scope = store_scope(db).await;
         assert!(matches!(
-            jobs::enqueue(db, &scope, NewJob::new(brief("   "))).await,
+            jobs::create(db, &scope, NewJob::new(brief("   "))).await,
             Err(Error::Invalid {
-                field: "input.niche",
+                field: "agent_jobs.input.niche",
                 violation: Violation::Empty
             })
         ));
@@ -673,9 +676,9 @@ backend_test!(
             limit: jobs::MAX_SCOUT_LIMIT + 1,
         }));
         assert!(matches!(
-            jobs::enqueue(db, &scope, too_many).await,
+            jobs::create(db, &scope, too_many).await,
             Err(Error::Invalid {
-                field: "input.limit",
+                field: "agent_jobs.input.limit",
                 violation: Violation::OutOfRange { min: 1, max: 100 }
             })
         ));
@@ -686,20 +689,20 @@ backend_test!(
         }));
         // One bad job in a batch: nothing is written.
         assert!(matches!(
-            jobs::enqueue_many(db, &scope, [brand_job(), no_products]).await,
+            jobs::create_many(db, &scope, [brand_job(), no_products]).await,
             Err(Error::Invalid {
-                field: "input.product_ids",
+                field: "agent_jobs.input.product_ids",
                 violation: Violation::Empty
             })
         ));
         assert!(matches!(
-            jobs::enqueue(db, &scope, brand_job().max_attempts(0)).await,
+            jobs::create(db, &scope, brand_job().max_attempts(0)).await,
             Err(Error::Invalid {
-                field: "max_attempts",
+                field: "agent_jobs.max_attempts",
                 violation: Violation::OutOfRange { min: 1, .. }
             })
         ));
-        assert_eq!(jobs::counts(db, &scope).await.expect("counts").total(), 0);
+        assert_eq!(jobs::count(db, &scope).await.expect("counts").total(), 0);
 
         let video = JobInput::VideoGenerator(VideoBrief {
             product_id: Uuid::now_v7(),
@@ -707,7 +710,7 @@ backend_test!(
             style: Some("neon night".into()),
         });
         let scout = scout_job().priority(-3).max_attempts(5);
-        let queued = jobs::enqueue_many(db, &scope, [NewJob::new(video.clone()), scout.clone()])
+        let queued = jobs::create_many(db, &scope, [NewJob::new(video.clone()), scout.clone()])
             .await
             .expect("enqueue valid jobs");
         let stored = jobs::get(db, &scope, queued[0]).await.expect("get");
@@ -736,7 +739,7 @@ backend_test!(
     async fn the_dashboard_counts_jobs_by_status_and_type_and_lists_them_in_pages(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        jobs::enqueue_many(
+        jobs::create_many(
             db,
             &scope,
             [
@@ -757,7 +760,7 @@ backend_test!(
             .expect("complete");
         let _processing = claim(&w, db).await;
 
-        let counts = jobs::counts(db, &scope).await.expect("counts");
+        let counts = jobs::count(db, &scope).await.expect("counts");
         assert_eq!(
             counts.get(AgentType::BrandGenerator, JobStatus::Completed),
             1
@@ -773,16 +776,17 @@ backend_test!(
         assert_eq!(counts.by_type(AgentType::Copywriter), 0);
         assert_eq!(counts.total(), 5);
 
-        let mut filter = JobFilter {
-            limit: 2,
-            ..JobFilter::default()
-        };
+        let mut page_request = PageRequest::first(2);
         let mut seen = Vec::new();
         loop {
-            let page = jobs::list(db, &scope, &filter).await.expect("list");
-            seen.extend(page.jobs.iter().map(|job| job.id));
+            let page = jobs::list(db, &scope, &JobFilter::default(), page_request)
+                .await
+                .expect("list");
+            seen.extend(page.decoded().map(|job| job.id));
             match page.next {
-                Some(next) => filter.after = Some(next.to_string().parse().expect("cursor")),
+                Some(next) => {
+                    page_request = PageRequest::after(next.to_string().parse().expect("cursor"), 2);
+                }
                 None => break,
             }
         }
@@ -794,22 +798,14 @@ backend_test!(
             &JobFilter {
                 status: Some(JobStatus::Pending),
                 agent_type: Some(AgentType::ProductScout),
-                ..JobFilter::default()
             },
+            PageRequest::default(),
         )
         .await
         .expect("list");
-        assert_eq!(pending_scouts.jobs.len(), 2);
+        assert_eq!(pending_scouts.decoded().count(), 2);
         assert!(matches!(
-            jobs::list(
-                db,
-                &scope,
-                &JobFilter {
-                    limit: 0,
-                    ..JobFilter::default()
-                }
-            )
-            .await,
+            jobs::list(db, &scope, &JobFilter::default(), PageRequest::first(0)).await,
             Err(Error::Invalid { field: "limit", .. })
         ));
     }
@@ -819,7 +815,7 @@ backend_test!(
     async fn finished_jobs_older_than_the_age_are_pruned_and_the_others_kept(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let ids = jobs::enqueue_many(db, &scope, [brand_job(), brand_job(), brand_job()])
+        let ids = jobs::create_many(db, &scope, [brand_job(), brand_job(), brand_job()])
             .await
             .expect("enqueue");
         let w = worker("pruner");
@@ -831,14 +827,19 @@ backend_test!(
         jobs::cancel(db, &scope, ids[1]).await.expect("cancel");
 
         assert_eq!(
-            jobs::prune(db, Duration::from_secs(3_600))
+            jobs::purge_finished(db, Duration::from_secs(3_600))
                 .await
                 .expect("prune"),
             0
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
-        assert_eq!(jobs::prune(db, Duration::ZERO).await.expect("prune"), 2);
-        let counts = jobs::counts(db, &scope).await.expect("counts");
+        assert_eq!(
+            jobs::purge_finished(db, Duration::ZERO)
+                .await
+                .expect("prune"),
+            2
+        );
+        let counts = jobs::count(db, &scope).await.expect("counts");
         assert_eq!(counts.total(), 1);
         assert_eq!(counts.by_status(JobStatus::Pending), 1);
         assert!(
@@ -854,10 +855,10 @@ backend_test!(
     async fn a_worker_loop_runs_jobs_stops_cancelled_work_and_shuts_down_gracefully(t: &TestDb) {
         let db = t.db.clone();
         let scope = store_scope(&db).await;
-        let brands = jobs::enqueue_many(&db, &scope, [brand_job(), brand_job(), brand_job()])
+        let brands = jobs::create_many(&db, &scope, [brand_job(), brand_job(), brand_job()])
             .await
             .expect("enqueue");
-        let scout = jobs::enqueue(&db, &scope, scout_job())
+        let scout = jobs::create(&db, &scope, scout_job())
             .await
             .expect("enqueue");
         let long_video = NewJob::new(JobInput::VideoGenerator(VideoBrief {
@@ -866,7 +867,7 @@ backend_test!(
             style: None,
         }))
         .priority(-1);
-        let video = jobs::enqueue(&db, &scope, long_video)
+        let video = jobs::create(&db, &scope, long_video)
             .await
             .expect("enqueue");
 
@@ -890,7 +891,7 @@ backend_test!(
                         Box::pin(async move {
                             match job.input().clone() {
                                 JobInput::BrandGenerator(_) => {
-                                    job.report(db, 50, Some("naming")).await?;
+                                    job.update_progress(db, 50, Some("naming")).await?;
                                     Ok(brand_output())
                                 }
                                 JobInput::VideoGenerator(_) => {
@@ -925,7 +926,7 @@ backend_test!(
             if running.is_finished() {
                 break;
             }
-            let counts = jobs::counts(&db, &scope).await.expect("counts");
+            let counts = jobs::count(&db, &scope).await.expect("counts");
             if counts.by_status(JobStatus::Processing) == 0 {
                 idle = true;
                 break;
@@ -967,7 +968,7 @@ backend_test!(
         if t.backend != Backend::Postgres {
             // No notifications: a wait lasts its (bounded) interval, enqueue or not.
             assert!(!wakeup.is_listening());
-            jobs::enqueue(&db, &scope, brand_job())
+            jobs::create(&db, &scope, brand_job())
                 .await
                 .expect("enqueue");
             assert_eq!(any.wait(Duration::from_millis(50)).await, Woken::TimedOut);
@@ -979,7 +980,7 @@ backend_test!(
         let enqueuing = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let started = Instant::now();
-            jobs::enqueue(&enqueue_db, &scope, brand_job())
+            jobs::create(&enqueue_db, &scope, brand_job())
                 .await
                 .expect("enqueue");
             (started, Instant::now())

@@ -15,7 +15,8 @@ use domain::agent_jobs::{
     ProductSearch, ScoutResult, ScoutedProduct, VideoBrief, Wakeup, Worker, WorkerId,
     WorkerOptions,
 };
-use domain::{Error, Violation};
+use domain::paging::{MAX_PAGE_SIZE, PageRequest};
+use domain::{Error, Table, Violation};
 use entity::agent_jobs as job_rows;
 use entity::sea_orm_active_enums::SupplierProvider;
 use proptest::prelude::*;
@@ -111,21 +112,27 @@ fn output_for(agent_type: AgentType) -> BoxedStrategy<JobOutput> {
     match agent_type {
         AgentType::BrandGenerator => (edgy(), edgy(), edgy(), proptest::option::of(url()))
             .prop_map(|(name, font, tone, logo)| {
-                // A handler may build the identity field by field: untrimmed or bad text
-                // must be refused or normalised by the queue.
-                let mut brand = BrandIdentity::parse(
-                    "Neon",
+                // A handler builds the identity from text (`BrandIdentity::parse`, the one
+                // way): untrimmed text is normalised; text it refuses never reaches the queue,
+                // so such a case stands in a fixed brand.
+                let logo = logo.filter(|l| domain::values::HttpUrl::parse("logo_url", l).is_ok());
+                let brand = BrandIdentity::parse(
+                    &name,
                     ["#FF00FF", "#00FFFF", "#FFFF00"],
-                    ["Orbitron", "Inter"],
-                    "bold",
-                    None,
+                    ["Orbitron", &font],
+                    &tone,
+                    logo.as_deref(),
                 )
+                .or_else(|_| {
+                    BrandIdentity::parse(
+                        "Neon",
+                        ["#FF00FF", "#00FFFF", "#FFFF00"],
+                        ["Orbitron", "Inter"],
+                        "bold",
+                        None,
+                    )
+                })
                 .expect("brand");
-                brand.name = name;
-                brand.fonts.body = font;
-                brand.tone = tone;
-                brand.logo_url =
-                    logo.and_then(|l| domain::values::HttpUrl::parse("logo_url", &l).ok());
                 JobOutput::BrandGenerator(brand)
             })
             .boxed(),
@@ -187,7 +194,7 @@ backend_test!(
         let (mut accepted, mut refused) = (0, 0);
         for input in samples(input(), 400) {
             let before = job_count(db).await;
-            match jobs::enqueue(db, &scope, NewJob::new(input.clone())).await {
+            match jobs::create(db, &scope, NewJob::new(input.clone())).await {
                 Ok(job) => {
                     accepted += 1;
                     assert_eq!(job.input, input);
@@ -196,7 +203,7 @@ backend_test!(
                 }
                 Err(Error::Invalid { field, .. }) => {
                     refused += 1;
-                    assert!(field.starts_with("input"), "{field}");
+                    assert!(field.starts_with("agent_jobs.input"), "{field}");
                     assert_eq!(
                         input.validate().err().map(|e| e.to_string()),
                         Some(
@@ -217,17 +224,16 @@ backend_test!(
             "{accepted} accepted, {refused} refused"
         );
         // Every page of the list reads (nothing unreadable was written).
-        let mut filter = JobFilter {
-            limit: 100,
-            ..JobFilter::default()
-        };
+        let mut page_request = PageRequest::first(100);
         let mut listed = 0;
         loop {
-            let page = jobs::list(db, &scope, &filter).await.expect("list");
-            assert!(page.unreadable.is_empty());
-            listed += page.jobs.len();
+            let page = jobs::list(db, &scope, &JobFilter::default(), page_request)
+                .await
+                .expect("list");
+            assert_eq!(page.undecodable().count(), 0);
+            listed += page.decoded().count();
             match page.next {
-                Some(next) => filter.after = Some(next),
+                Some(next) => page_request = PageRequest::after(next, 100),
                 None => break,
             }
         }
@@ -277,7 +283,7 @@ backend_test!(
         let (mut accepted, mut refused) = (0, 0);
         for (agent_type, input) in kinds {
             for output in samples(output_for(agent_type), 60) {
-                let queued = jobs::enqueue(db, &scope, NewJob::new(input.clone()))
+                let queued = jobs::create(db, &scope, NewJob::new(input.clone()))
                     .await
                     .expect("enqueue");
                 let job = worker.claim(db).await.expect("claim").expect("the job");
@@ -292,15 +298,17 @@ backend_test!(
                         );
                         let back = jobs::get(db, &scope, queued.id).await.expect("reads back");
                         assert_eq!(back, done);
-                        let page = jobs::list(db, &scope, &JobFilter::default())
-                            .await
-                            .expect("list");
-                        assert!(page.unreadable.is_empty());
+                        let page =
+                            jobs::list(db, &scope, &JobFilter::default(), PageRequest::default())
+                                .await
+                                .expect("list");
+                        assert_eq!(page.undecodable().count(), 0);
                     }
                     Err(Error::Invalid { field, .. }) => {
                         refused += 1;
                         assert!(
-                            field.starts_with("output") || field.starts_with("brand_identity"),
+                            field.starts_with("agent_jobs.output")
+                                || field.starts_with("brand_identity"),
                             "{field}"
                         );
                         // Nothing was written: the job is exactly as it was, still held.
@@ -324,7 +332,7 @@ backend_test!(
     async fn a_row_whose_payload_does_not_read_is_reported_alone_and_never_claimed(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let good = jobs::enqueue(db, &scope, NewJob::new(brief("Neon")).priority(1))
+        let good = jobs::create(db, &scope, NewJob::new(brief("Neon")).priority(1))
             .await
             .expect("enqueue");
         // Written by other means: an input without the brief's `tone`, and a completed job
@@ -338,29 +346,29 @@ backend_test!(
         broken_output.output = Some(serde_json::json!({"name": 42}));
         let broken_output = insert(db, broken_output).await.expect("insert");
 
-        let page = jobs::list(db, &scope, &JobFilter::default())
+        let page = jobs::list(db, &scope, &JobFilter::default(), PageRequest::default())
             .await
             .expect("the page reads");
-        assert_eq!(
-            page.jobs.iter().map(|j| j.id).collect::<Vec<_>>(),
-            [good.id]
-        );
-        let mut unreadable: Vec<_> = page.unreadable.iter().map(|u| (u.id, u.field)).collect();
-        unreadable.sort();
+        assert_eq!(page.decoded().map(|j| j.id).collect::<Vec<_>>(), [good.id]);
+        let mut unreadable: Vec<_> = page
+            .undecodable()
+            .map(|u| (u.table, u.row, u.column))
+            .collect();
+        unreadable.sort_by_key(|(_, row, _)| *row);
         let mut expected = vec![
-            (broken_input.id, "agent_jobs.input"),
-            (broken_output.id, "agent_jobs.output"),
+            (Table::AgentJobs, broken_input.id, "input"),
+            (Table::AgentJobs, broken_output.id, "output"),
         ];
-        expected.sort();
+        expected.sort_by_key(|(_, row, _)| *row);
         assert_eq!(unreadable, expected);
-        assert_eq!(
-            invalid(jobs::get(db, &scope, broken_input.id).await),
-            ("agent_jobs.input", Violation::Format)
-        );
-        assert_eq!(
-            invalid(jobs::get(db, &scope, broken_output.id).await),
-            ("agent_jobs.output", Violation::Format)
-        );
+        assert_eq!(page.items.len(), 3, "every row has its place in the page");
+        for (broken, column) in [(broken_input.id, "input"), (broken_output.id, "output")] {
+            assert!(matches!(
+                jobs::get(db, &scope, broken).await,
+                Err(Error::Undecodable { table: Table::AgentJobs, column: c, row })
+                    if c == column && row == broken
+            ));
+        }
         assert_eq!(jobs::get(db, &scope, good.id).await.expect("get"), good);
 
         // The claim fails the unreadable job for good (it can never run) and hands out the
@@ -403,32 +411,32 @@ backend_test!(
             DateTime::<Utc>::MAX_UTC.fixed_offset(),
         ] {
             assert!(matches!(
-                invalid(jobs::enqueue(db, &scope, NewJob::new(brief("x")).run_at(bad)).await),
-                ("run_at", Violation::TimeOutOfRange { .. })
+                invalid(jobs::create(db, &scope, NewJob::new(brief("x")).run_at(bad)).await),
+                ("agent_jobs.run_at", Violation::TimeOutOfRange { .. })
             ));
             // In a batch, one bad time refuses the whole batch.
             assert!(matches!(
                 invalid(
-                    jobs::enqueue_many(
+                    jobs::create_many(
                         db,
                         &scope,
                         [NewJob::new(brief("x")), NewJob::new(brief("y")).run_at(bad)]
                     )
                     .await
                 ),
-                ("run_at", Violation::TimeOutOfRange { .. })
+                ("agent_jobs.run_at", Violation::TimeOutOfRange { .. })
             ));
         }
         assert_eq!(job_count(db).await, 0, "nothing written");
 
         let last = utc(9_999, 12, 31, 23, 59, 59);
         let epoch = utc(1_970, 1, 1, 0, 0, 0);
-        let late = jobs::enqueue(db, &scope, NewJob::new(brief("late")).run_at(last))
+        let late = jobs::create(db, &scope, NewJob::new(brief("late")).run_at(last))
             .await
             .expect("the last second of 9999");
         // A time in another offset is stored in UTC and read back equal.
         let offset = FixedOffset::east_opt(5 * 3600).expect("offset");
-        let early = jobs::enqueue(
+        let early = jobs::create(
             db,
             &scope,
             NewJob::new(brief("early")).run_at(epoch.with_timezone(&offset)),
@@ -457,9 +465,9 @@ backend_test!(
         let scope = store_scope(db).await;
         for bad in [i32::MIN, -1, 0, MAX_ATTEMPTS + 1, i32::MAX] {
             assert_eq!(
-                invalid(jobs::enqueue(db, &scope, NewJob::new(brief("x")).max_attempts(bad)).await),
+                invalid(jobs::create(db, &scope, NewJob::new(brief("x")).max_attempts(bad)).await),
                 (
-                    "max_attempts",
+                    "agent_jobs.max_attempts",
                     Violation::OutOfRange {
                         min: 1,
                         max: MAX_ATTEMPTS.into()
@@ -468,14 +476,14 @@ backend_test!(
             );
         }
         assert_eq!(job_count(db).await, 0);
-        for limit in [0, jobs::MAX_PAGE + 1, u64::MAX] {
-            let filter = JobFilter {
-                limit,
-                ..JobFilter::default()
-            };
-            assert_eq!(invalid(jobs::list(db, &scope, &filter).await).0, "limit");
+        for limit in [0, MAX_PAGE_SIZE + 1, u64::MAX] {
+            let page = PageRequest::first(limit);
+            assert_eq!(
+                invalid(jobs::list(db, &scope, &JobFilter::default(), page).await).0,
+                "limit"
+            );
         }
-        let top = jobs::enqueue(
+        let top = jobs::create(
             db,
             &scope,
             NewJob::new(brief("top"))
@@ -484,10 +492,10 @@ backend_test!(
         )
         .await
         .expect("enqueue");
-        let bottom = jobs::enqueue(db, &scope, NewJob::new(brief("bottom")).priority(i32::MIN))
+        let bottom = jobs::create(db, &scope, NewJob::new(brief("bottom")).priority(i32::MIN))
             .await
             .expect("enqueue");
-        let middle = jobs::enqueue(db, &scope, NewJob::new(brief("middle")))
+        let middle = jobs::create(db, &scope, NewJob::new(brief("middle")))
             .await
             .expect("enqueue");
         assert_eq!(jobs::get(db, &scope, top.id).await.expect("get"), top);
@@ -524,14 +532,14 @@ backend_test!(
         let db = &t.db;
         let scope = store_scope(db).await;
         for (input, field) in [
-            (brief("neon\u{0}decor"), "input.niche"),
+            (brief("neon\u{0}decor"), "agent_jobs.input.niche"),
             (
                 JobInput::BrandGenerator(BrandBrief {
                     niche: "neon".into(),
                     tone: "bold\u{1b}[1m".into(),
                     store_name: None,
                 }),
-                "input.tone",
+                "agent_jobs.input.tone",
             ),
             (
                 JobInput::ProductScout(ProductSearch {
@@ -539,17 +547,17 @@ backend_test!(
                     query: "lamp\u{0}".into(),
                     limit: 1,
                 }),
-                "input.query",
+                "agent_jobs.input.query",
             ),
             (
                 JobInput::ImageProcessor(ImageWork {
                     source_urls: vec!["https://cdn.example.com/a\u{0}.png".into()],
                     operations: vec![ImageOperation::Enhance],
                 }),
-                "input.source_urls",
+                "agent_jobs.input.source_urls",
             ),
         ] {
-            let (f, violation) = invalid(jobs::enqueue(db, &scope, NewJob::new(input)).await);
+            let (f, violation) = invalid(jobs::create(db, &scope, NewJob::new(input)).await);
             assert_eq!(f, field);
             assert!(matches!(
                 violation,
@@ -559,21 +567,21 @@ backend_test!(
         assert_eq!(job_count(db).await, 0);
         assert_eq!(
             invalid(WorkerId::parse("worker\u{0}1")),
-            ("worker_id", Violation::ControlCharacter)
+            ("agent_jobs.locked_by", Violation::ControlCharacter)
         );
         assert_eq!(
             invalid(WorkerId::parse("worker-1 ")),
-            ("worker_id", Violation::Format)
+            ("agent_jobs.locked_by", Violation::Format)
         );
 
-        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("neon")).max_attempts(2))
+        let queued = jobs::create(db, &scope, NewJob::new(brief("neon")).max_attempts(2))
             .await
             .expect("enqueue");
         let worker = Worker::new(WorkerId::generate("nul\u{0}worker"));
         let mut job = worker.claim(db).await.expect("claim").expect("job");
         assert_eq!(
-            invalid(job.report(db, 10, Some("step\u{0}")).await),
-            ("current_step", Violation::ControlCharacter)
+            invalid(job.update_progress(db, 10, Some("step\u{0}")).await),
+            ("agent_jobs.current_step", Violation::ControlCharacter)
         );
         // A handler's error message may hold anything: it is stored with controls replaced,
         // the same on every backend, and the job moves on.
@@ -614,7 +622,7 @@ backend_test!(
             products: vec![product; 10],
         });
 
-        let queued = jobs::enqueue(db, &scope, NewJob::new(copy.clone()))
+        let queued = jobs::create(db, &scope, NewJob::new(copy.clone()))
             .await
             .expect("enqueue");
         let worker = Worker::new(WorkerId::generate("large"));
@@ -623,7 +631,7 @@ backend_test!(
         assert_eq!(
             invalid(job.complete(db, huge.clone()).await),
             (
-                "output",
+                "agent_jobs.output",
                 Violation::TooLarge {
                     max_bytes: MAX_PAYLOAD_BYTES
                 }
@@ -633,7 +641,7 @@ backend_test!(
         jobs::cancel(db, &scope, queued.id).await.expect("cancel");
 
         // A maximum-size output is stored and read back whole, on every backend.
-        let queued = jobs::enqueue(db, &scope, NewJob::new(copy.clone()))
+        let queued = jobs::create(db, &scope, NewJob::new(copy.clone()))
             .await
             .expect("enqueue");
         let job = worker.claim(db).await.expect("claim").expect("job");
@@ -643,7 +651,7 @@ backend_test!(
 
         // Under the run loop, a handler's oversized output fails the attempt (the job goes
         // back to PENDING with the reason), it never leaves the job PROCESSING.
-        let queued = jobs::enqueue(db, &scope, NewJob::new(copy).max_attempts(3))
+        let queued = jobs::create(db, &scope, NewJob::new(copy).max_attempts(3))
             .await
             .expect("enqueue");
         let wakeup = Wakeup::poll_only();
@@ -683,7 +691,7 @@ backend_test!(
         let scope = store_scope(db).await;
         let worker = Worker::new(WorkerId::generate("racer"));
         for round in 0..4 {
-            let queued = jobs::enqueue(db, &scope, NewJob::new(brief("race")))
+            let queued = jobs::create(db, &scope, NewJob::new(brief("race")))
                 .await
                 .expect("enqueue");
             let job = worker.claim(db).await.expect("claim").expect("job");
@@ -740,20 +748,24 @@ backend_test!(
         let wide = |n: usize| '\u{1f600}'.to_string().repeat(n);
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("wide")).max_attempts(2))
+        let queued = jobs::create(db, &scope, NewJob::new(brief("wide")).max_attempts(2))
             .await
             .expect("enqueue");
         assert_eq!(
             invalid(WorkerId::parse(wide(jobs::MAX_WORKER_ID + 1))).0,
-            "worker_id"
+            "agent_jobs.locked_by"
         );
         let worker = Worker::new(WorkerId::parse(wide(jobs::MAX_WORKER_ID)).expect("id"));
         let mut job = worker.claim(db).await.expect("claim").expect("job");
         assert_eq!(
-            invalid(job.report(db, 5, Some(&wide(jobs::MAX_STEP + 1))).await).0,
-            "current_step"
+            invalid(
+                job.update_progress(db, 5, Some(&wide(jobs::MAX_STEP + 1)))
+                    .await
+            )
+            .0,
+            "agent_jobs.current_step"
         );
-        job.report(db, 10, Some(&wide(jobs::MAX_STEP)))
+        job.update_progress(db, 10, Some(&wide(jobs::MAX_STEP)))
             .await
             .expect("report");
         let stored = jobs::get(db, &scope, queued.id).await.expect("get");
@@ -773,10 +785,10 @@ backend_test!(
     async fn a_brand_output_with_a_long_spaced_logo_url_never_breaks_get_or_list(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let other = jobs::enqueue(db, &scope, NewJob::new(brief("other")))
+        let other = jobs::create(db, &scope, NewJob::new(brief("other")))
             .await
             .expect("enqueue");
-        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("logo")).priority(1))
+        let queued = jobs::create(db, &scope, NewJob::new(brief("logo")).priority(1))
             .await
             .expect("enqueue");
         // About 1,800 characters with spaces: over 3,000 once percent-encoded.
@@ -800,16 +812,18 @@ backend_test!(
             Ok(done) => assert_eq!(jobs::get(db, &scope, queued.id).await.expect("get"), done),
             // Refused at the write, naming the output: the job is as it was.
             Err(Error::Invalid { field, .. }) => {
-                assert!(field.starts_with("output") || field.starts_with("brand_identity"));
+                assert!(
+                    field.starts_with("agent_jobs.output") || field.starts_with("brand_identity")
+                );
                 assert_eq!(jobs::get(db, &scope, queued.id).await.expect("get"), held);
             }
             Err(other) => panic!("{other:?}"),
         }
-        let page = jobs::list(db, &scope, &JobFilter::default())
+        let page = jobs::list(db, &scope, &JobFilter::default(), PageRequest::default())
             .await
             .expect("list");
-        assert!(page.unreadable.is_empty());
-        assert_eq!(page.jobs.len(), 2);
+        assert_eq!(page.undecodable().count(), 0);
+        assert_eq!(page.decoded().count(), 2);
         assert_eq!(jobs::get(db, &scope, other.id).await.expect("get"), other);
     }
 );
@@ -818,33 +832,38 @@ backend_test!(
     async fn leases_ages_and_progress_at_their_extremes_neither_panic_nor_misfire(t: &TestDb) {
         let db = &t.db;
         let scope = store_scope(db).await;
-        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("extreme")))
+        let queued = jobs::create(db, &scope, NewJob::new(brief("extreme")))
             .await
             .expect("enqueue");
         let worker = Worker::new(WorkerId::generate("extreme"));
         let mut job = worker.claim(db).await.expect("claim").expect("job");
         for bad in [101u8, u8::MAX] {
             assert_eq!(
-                invalid(job.report(db, bad, None).await),
-                ("progress", Violation::OutOfRange { min: 0, max: 100 })
+                invalid(job.update_progress(db, bad, None).await),
+                (
+                    "agent_jobs.progress",
+                    Violation::OutOfRange { min: 0, max: 100 }
+                )
             );
         }
-        job.report(db, 100, None).await.expect("the maximum");
+        job.update_progress(db, 100, None)
+            .await
+            .expect("the maximum");
         assert!(matches!(
-            invalid(job.report(db, 99, None).await),
-            ("progress", Violation::Backwards { current: 100 })
+            invalid(job.update_progress(db, 99, None).await),
+            ("agent_jobs.progress", Violation::Backwards { current: 100 })
         ));
         // A lease or an age too long to subtract from now means "since the epoch": nothing
         // is old enough.
         for long in [Duration::MAX, Duration::from_secs(u64::MAX / 2)] {
             assert_eq!(jobs::rescue(db, long).await.expect("rescue").requeued, 0);
-            assert_eq!(jobs::prune(db, long).await.expect("prune"), 0);
+            assert_eq!(jobs::purge_finished(db, long).await.expect("prune"), 0);
         }
         let stored = jobs::get(db, &scope, queued.id).await.expect("get");
         assert_eq!(stored.status, JobStatus::Processing);
         assert_eq!(stored.progress.percent(), 100);
         // A worker whose back-off is absurd still computes a next run time in range.
-        let queued = jobs::enqueue(db, &scope, NewJob::new(brief("backoff")))
+        let queued = jobs::create(db, &scope, NewJob::new(brief("backoff")))
             .await
             .expect("enqueue");
         let absurd = Worker::new(WorkerId::generate("absurd")).backoff(jobs::Backoff {
@@ -886,7 +905,7 @@ backend_test!(
         input
             .validate()
             .expect("the largest input an image job takes");
-        let ids = jobs::enqueue_many(db, &scope, (0..1_000).map(|_| NewJob::new(input.clone())))
+        let ids = jobs::create_many(db, &scope, (0..1_000).map(|_| NewJob::new(input.clone())))
             .await
             .expect("enqueue the batch");
         assert_eq!(ids.len(), 1_000);

@@ -29,7 +29,7 @@ fn job() -> NewJob {
 
 /// A job of `owner` that failed for good after its one attempt.
 async fn failed_job(db: &DatabaseConnection, owner: JobOwner) -> Uuid {
-    let id = agent_jobs::enqueue(db, owner, job())
+    let id = agent_jobs::create(db, owner, job())
         .await
         .expect("enqueue")
         .id;
@@ -83,7 +83,7 @@ backend_test!(
         let db = &t.db;
         let scope = new_scope(db).await;
         let other = new_scope(db).await;
-        let pending = agent_jobs::enqueue(db, &scope, job())
+        let pending = agent_jobs::create(db, &scope, job())
             .await
             .expect("enqueue")
             .id;

@@ -199,16 +199,16 @@ async fn a_deadlock_inside_the_callers_transaction_is_transient_and_its_commit_f
         let txn = caller(db, held).await;
         let other = other_side(db, Target::Store(store.id), held).await;
         let outcome = if many {
-            jobs::enqueue_many(&txn, &scope, [NewJob::new(brief()), NewJob::new(brief())])
+            jobs::create_many(&txn, &scope, [NewJob::new(brief()), NewJob::new(brief())])
                 .await
                 .map(|_| ())
         } else {
-            jobs::enqueue(&txn, &scope, NewJob::new(brief()))
+            jobs::create(&txn, &scope, NewJob::new(brief()))
                 .await
                 .map(|_| ())
         };
         assert_lost(db, txn, other, held, outcome, "enqueue").await;
-        let counts = jobs::counts(db, &scope).await.expect("counts");
+        let counts = jobs::count(db, &scope).await.expect("counts");
         assert_eq!(counts.total(), 0, "no job was kept");
     }
 }

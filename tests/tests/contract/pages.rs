@@ -2,7 +2,7 @@ use std::collections::HashSet;
 
 use domain::StoreScope;
 use domain::pages::{self, NewPage, PagePatch, PageType};
-use domain::values::SLUG_MAX;
+use domain::values::{SLUG_MAX, Slug};
 use domain::{Error, UniqueRule, Violation};
 use entity::pages as page_rows;
 use sea_orm::{
@@ -12,6 +12,10 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::*;
+
+fn slug(value: &str) -> Slug {
+    Slug::parse("pages.slug", value).expect("slug")
+}
 
 const STANDARD: [(PageType, &str); 6] = [
     (PageType::PrivacyPolicy, "privacy-policy"),
@@ -167,7 +171,7 @@ backend_test!(
             &txn,
             &scope,
             NewPage {
-                slug: Some("about".into()),
+                slug: Some(slug("about")),
                 ..new_page("Our story")
             },
         )
@@ -214,7 +218,7 @@ backend_test!(
             db,
             &scope,
             NewPage {
-                slug: Some("shipping-delivery-2".into()),
+                slug: Some(slug("shipping-delivery-2")),
                 ..new_page("Another")
             },
         )
@@ -274,7 +278,7 @@ backend_test!(
             a.id,
             PagePatch {
                 title: Some("  Caring for your lamp ".into()),
-                slug: Some("lamp-care".into()),
+                slug: Some(slug("lamp-care")),
                 content: Some(String::new()),
             },
         )
@@ -285,7 +289,7 @@ backend_test!(
             &scope,
             b.id,
             PagePatch {
-                slug: Some("lamp-care".into()),
+                slug: Some(slug("lamp-care")),
                 ..PagePatch::default()
             },
         )
@@ -338,31 +342,10 @@ backend_test!(
         let stored = rows(db, &scope).await;
 
         let cases: Vec<(NewPage, (&str, Violation))> = vec![
-            (new_page("   "), ("title", Violation::Empty)),
+            (new_page("   "), ("pages.title", Violation::Empty)),
             (
                 new_page(&"é".repeat(256)),
-                ("title", Violation::TooLong { max: 255 }),
-            ),
-            (
-                NewPage {
-                    slug: Some(String::new()),
-                    ..new_page("Sizes")
-                },
-                ("slug", Violation::Empty),
-            ),
-            (
-                NewPage {
-                    slug: Some("Size Guide".into()),
-                    ..new_page("Sizes")
-                },
-                ("slug", Violation::Format),
-            ),
-            (
-                NewPage {
-                    slug: Some("a".repeat(SLUG_MAX + 1)),
-                    ..new_page("Sizes")
-                },
-                ("slug", Violation::TooLong { max: SLUG_MAX }),
+                ("pages.title", Violation::TooLong { max: 255 }),
             ),
             (
                 NewPage {
@@ -370,7 +353,7 @@ backend_test!(
                     ..new_page("Sizes")
                 },
                 (
-                    "content",
+                    "pages.content",
                     Violation::TooLong {
                         max: pages::CONTENT_MAX,
                     },
@@ -380,6 +363,21 @@ backend_test!(
         for (input, expected) in cases {
             assert_eq!(invalid(pages::create(db, &scope, input).await), expected);
         }
+        // A slug is parsed before it can be given.
+        for (slug, violation) in [
+            (String::new(), Violation::Empty),
+            ("Size Guide".to_owned(), Violation::Format),
+            ("-sizes".to_owned(), Violation::Format),
+            (
+                "a".repeat(SLUG_MAX + 1),
+                Violation::TooLong { max: SLUG_MAX },
+            ),
+        ] {
+            assert_eq!(
+                invalid(Slug::parse("pages.slug", &slug)),
+                ("pages.slug", violation)
+            );
+        }
         let patches: Vec<(PagePatch, (&str, Violation))> = vec![
             (
                 PagePatch {
@@ -387,15 +385,7 @@ backend_test!(
                     content: Some("new".into()),
                     ..PagePatch::default()
                 },
-                ("title", Violation::Empty),
-            ),
-            (
-                PagePatch {
-                    slug: Some("-sizes".into()),
-                    title: Some("New".into()),
-                    ..PagePatch::default()
-                },
-                ("slug", Violation::Format),
+                ("pages.title", Violation::Empty),
             ),
             (
                 PagePatch {
@@ -404,7 +394,7 @@ backend_test!(
                     ..PagePatch::default()
                 },
                 (
-                    "content",
+                    "pages.content",
                     Violation::TooLong {
                         max: pages::CONTENT_MAX,
                     },
@@ -461,7 +451,7 @@ backend_test!(
                 secret.id,
                 PagePatch {
                     title: Some("Pwned".into()),
-                    slug: Some("pwned".into()),
+                    slug: Some(slug("pwned")),
                     content: Some("pwned".into()),
                 },
             )

@@ -4,9 +4,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use domain::StoreScope;
 use domain::paging::PageRequest;
+use domain::products::images::NewImage;
+use domain::products::variants::NewVariant;
 use domain::products::{
-    self, ImportOutcome, NewImage, NewProduct, NewVariant, ProductPatch, ProductQuery,
-    ProductStatus, SupplierProvider,
+    self, ImportOutcome, NewProduct, ProductPatch, ProductQuery, ProductStatus, SupplierProvider,
 };
 use domain::{Error, UniqueRule, Violation};
 use entity::{product_images, product_variants, products as product_rows};
@@ -20,10 +21,10 @@ async fn scope(t: &TestDb) -> StoreScope {
 
 fn variant(sku: &str, stock: i32) -> NewVariant {
     NewVariant {
-        sku: Some(sku.into()),
+        sku: Some(self::sku(sku)),
         title: format!("{sku} variant"),
-        price: dec("29.99"),
-        cost_price: dec("12.50"),
+        price: money("29.99"),
+        cost_price: money("12.50"),
         stock,
         options: BTreeMap::from([("color".into(), "Red".into()), ("size".into(), "L".into())]),
     }
@@ -34,18 +35,18 @@ fn lamp(source_id: &str) -> NewProduct {
         SupplierProvider::Aliexpress,
         source_id,
         "Neon Lamp",
-        dec("12.50"),
-        dec("29.99"),
+        money("12.50"),
+        money("29.99"),
     );
     p.description = "Glows.".into();
     p.stock_quantity = 10;
     p.images = vec![
         NewImage {
-            original_url: "https://cdn.example.com/1.jpg".into(),
+            original_url: url("https://cdn.example.com/1.jpg"),
             alt_text: Some("Front".into()),
         },
         NewImage {
-            original_url: "https://cdn.example.com/2.jpg".into(),
+            original_url: url("https://cdn.example.com/2.jpg"),
             alt_text: None,
         },
     ];
@@ -73,9 +74,9 @@ backend_test!(
     async fn a_product_is_created_with_its_variants_and_images_and_reads_back_exactly(t: &TestDb) {
         let scope = scope(t).await;
         let mut new = lamp("src-1");
-        new.compare_at_price = Some(dec("99999999.99"));
-        new.cost_price = dec("0.10");
-        new.currency = Some("EUR".into());
+        new.compare_at_price = Some(money("99999999.99"));
+        new.cost_price = money("0.10");
+        new.currency = domain::values::Currency::parse("products.currency", "EUR").expect("EUR");
         new.variants = vec![variant("LAMP-R", 3), variant("LAMP-B", 4)];
         let created = products::create(&t.db, &scope, new).await.expect("create");
         assert_eq!(created.slug, "neon-lamp");
@@ -156,7 +157,7 @@ backend_test!(
                 let (db, succeeded) = (t.db.clone(), succeeded.clone());
                 tokio::spawn(async move {
                     for _ in 0..50 {
-                        match products::adjust_variant_stock(&db, &scope, variant_id, -1).await {
+                        match products::variants::update_stock(&db, &scope, variant_id, -1).await {
                             Ok(left) => {
                                 assert!(left >= 0);
                                 succeeded.fetch_add(1, Ordering::SeqCst);
@@ -179,7 +180,7 @@ backend_test!(
         assert_eq!(after.variants[0].stock, 0);
         assert_eq!(after.stock_quantity, 0);
         assert_eq!(after.status, ProductStatus::OutOfStock);
-        products::adjust_variant_stock(&t.db, &scope, variant_id, 5)
+        products::variants::update_stock(&t.db, &scope, variant_id, 5)
             .await
             .expect("restock");
         let restocked = products::get(&t.db, &scope, product.id).await.expect("get");
@@ -198,12 +199,12 @@ backend_test!(
         new.status = Some(ProductStatus::Active);
         let product = products::create(&t.db, &scope, new).await.expect("create");
         assert_eq!(
-            products::adjust_stock(&t.db, &scope, product.id, -1)
+            products::update_stock(&t.db, &scope, product.id, -1)
                 .await
                 .expect("take one"),
             1
         );
-        let err = products::adjust_stock(&t.db, &scope, product.id, -2)
+        let err = products::update_stock(&t.db, &scope, product.id, -2)
             .await
             .expect_err("too many");
         assert!(
@@ -224,7 +225,7 @@ backend_test!(
             ProductStatus::Active
         );
         assert_eq!(
-            products::adjust_stock(&t.db, &scope, product.id, -1)
+            products::update_stock(&t.db, &scope, product.id, -1)
                 .await
                 .expect("last"),
             0
@@ -237,7 +238,7 @@ backend_test!(
             ProductStatus::OutOfStock
         );
         // An untracked product never goes out of stock.
-        products::patch(
+        products::update(
             &t.db,
             &scope,
             product.id,
@@ -248,10 +249,10 @@ backend_test!(
         )
         .await
         .expect("untrack");
-        products::adjust_stock(&t.db, &scope, product.id, 3)
+        products::update_stock(&t.db, &scope, product.id, 3)
             .await
             .expect("restock");
-        products::adjust_stock(&t.db, &scope, product.id, -3)
+        products::update_stock(&t.db, &scope, product.id, -3)
             .await
             .expect("sell");
         let untracked = products::get(&t.db, &scope, product.id).await.expect("get");
@@ -267,20 +268,20 @@ backend_test!(
     async fn a_reimport_refreshes_supplier_facts_and_keeps_merchant_edits(t: &TestDb) {
         let scope = scope(t).await;
         let mut first = lamp("ae-1005");
-        first.source_url = Some("https://aliexpress.example.com/item/1005".into());
+        first.source_url = Some(url("https://aliexpress.example.com/item/1005"));
         first.variants = vec![variant("V1", 5)];
         let (product, outcome) = products::import(&t.db, &scope, first.clone())
             .await
             .expect("import");
         assert_eq!(outcome, ImportOutcome::Created);
-        let edited = products::patch(
+        let edited = products::update(
             &t.db,
             &scope,
             product.id,
             ProductPatch {
                 title: Some("Merchant's Lamp".into()),
                 description: Some("Handpicked.".into()),
-                selling_price: Some(dec("39.00")),
+                selling_price: Some(money("39.00")),
                 meta_title: Some(Some("Best lamp".into())),
                 ..Default::default()
             },
@@ -291,13 +292,13 @@ backend_test!(
         let mut again = first;
         again.title = "Supplier Lamp v2".into();
         again.original_title = Some("Supplier Lamp v2".into());
-        again.cost_price = dec("11.00");
-        again.selling_price = dec("25.00");
+        again.cost_price = money("11.00");
+        again.selling_price = money("25.00");
         again.description = "Supplier text".into();
-        again.source_url = Some("https://aliexpress.example.com/item/1005?v=2".into());
+        again.source_url = Some(url("https://aliexpress.example.com/item/1005?v=2"));
         again.variants = vec![NewVariant {
             stock: 9,
-            cost_price: dec("10.00"),
+            cost_price: money("10.00"),
             ..variant("V1", 9)
         }];
         let (refreshed, outcome) = products::import(&t.db, &scope, again)
@@ -322,64 +323,90 @@ backend_test!(
     }
 );
 
+/// Prices, URLs, currencies and SKUs are parsed before they reach `products`: the input types
+/// hold `Money`, `HttpUrl`, `Currency` and `Sku`, whose constructors name the field and rule.
+#[test]
+fn product_values_are_refused_by_their_constructors_naming_the_field() {
+    use domain::Money;
+    use domain::products::Sku;
+    use domain::values::{Currency, HttpUrl};
+    let range = Violation::OutOfRange {
+        min: 0,
+        max: 99_999_999,
+    };
+    let cases: Vec<(Result<(), Error>, &str, Violation)> = vec![
+        (
+            Money::parse("products.cost_price", dec("-0.01")).map(drop),
+            "products.cost_price",
+            range,
+        ),
+        (
+            Money::parse("products.cost_price", dec("1.005")).map(drop),
+            "products.cost_price",
+            Violation::Format,
+        ),
+        (
+            Money::parse("products.selling_price", dec("100000000")).map(drop),
+            "products.selling_price",
+            range,
+        ),
+        (
+            HttpUrl::parse("products.source_url", "not a url").map(drop),
+            "products.source_url",
+            Violation::Format,
+        ),
+        (
+            HttpUrl::parse("product_images.original_url", "ftp://x/y.jpg").map(drop),
+            "product_images.original_url",
+            Violation::Format,
+        ),
+        (
+            Currency::parse("products.currency", "usd").map(drop),
+            "products.currency",
+            Violation::Format,
+        ),
+        (
+            Sku::parse("product_variants.sku", "bad sku").map(drop),
+            "product_variants.sku",
+            Violation::Format,
+        ),
+    ];
+    for (result, field, violation) in cases {
+        let err = result.expect_err(field);
+        assert!(
+            matches!(&err, Error::Invalid { field: f, violation: v } if *f == field && *v == violation),
+            "{field}: {err:?}"
+        );
+    }
+}
+
 backend_test!(
     async fn bad_product_input_names_the_field_and_writes_nothing(t: &TestDb) {
         let scope = scope(t).await;
         let before = counts(t).await;
         type Edit = fn(&mut NewProduct);
         let cases: Vec<(Edit, &str, Violation)> = vec![
-            (|p| p.title = " ".into(), "title", Violation::Empty),
+            (|p| p.title = " ".into(), "products.title", Violation::Empty),
             (
                 |p| p.title = "t".repeat(256),
-                "title",
+                "products.title",
                 Violation::TooLong { max: 255 },
             ),
             (
                 |p| p.source_id = String::new(),
-                "source_id",
+                "products.source_id",
                 Violation::Empty,
             ),
             (
-                |p| p.source_url = Some("not a url".into()),
-                "source_url",
-                Violation::Format,
-            ),
-            (
-                |p| p.cost_price = dec("-0.01"),
-                "cost_price",
-                Violation::OutOfRange {
-                    min: 0,
-                    max: 99_999_999,
-                },
-            ),
-            (
-                |p| p.cost_price = dec("1.005"),
-                "cost_price",
-                Violation::Format,
-            ),
-            (
-                |p| p.selling_price = dec("100000000"),
-                "selling_price",
-                Violation::OutOfRange {
-                    min: 0,
-                    max: 99_999_999,
-                },
-            ),
-            (
-                |p| p.compare_at_price = Some(dec("29.99")),
-                "compare_at_price",
+                |p| p.compare_at_price = Some(money("29.99")),
+                "products.compare_at_price",
                 Violation::NotAbove {
-                    other: "selling_price",
+                    other: "products.selling_price",
                 },
-            ),
-            (
-                |p| p.currency = Some("usd".into()),
-                "currency",
-                Violation::Format,
             ),
             (
                 |p| p.stock_quantity = -1,
-                "stock_quantity",
+                "products.stock_quantity",
                 Violation::OutOfRange {
                     min: 0,
                     max: i64::from(i32::MAX),
@@ -387,36 +414,8 @@ backend_test!(
             ),
             (
                 |p| p.meta_title = Some("m".repeat(256)),
-                "meta_title",
+                "products.meta_title",
                 Violation::TooLong { max: 255 },
-            ),
-            (
-                |p| p.images[0].original_url = "ftp://x/y.jpg".into(),
-                "images.original_url",
-                Violation::Format,
-            ),
-            (
-                |p| {
-                    p.variants = vec![NewVariant {
-                        sku: Some("bad sku".into()),
-                        ..variant("x", 1)
-                    }]
-                },
-                "variants.sku",
-                Violation::Format,
-            ),
-            (
-                |p| {
-                    p.variants = vec![NewVariant {
-                        price: dec("-1"),
-                        ..variant("x", 1)
-                    }]
-                },
-                "variants.price",
-                Violation::OutOfRange {
-                    min: 0,
-                    max: 99_999_999,
-                },
             ),
             (
                 |p| {
@@ -425,7 +424,7 @@ backend_test!(
                         ..variant("x", 1)
                     }]
                 },
-                "variants.stock",
+                "product_variants.stock",
                 Violation::OutOfRange {
                     min: 0,
                     max: i64::from(i32::MAX),
@@ -438,7 +437,7 @@ backend_test!(
                         ..variant("x", 1)
                     }]
                 },
-                "variants.title",
+                "product_variants.title",
                 Violation::Empty,
             ),
         ];
@@ -455,12 +454,12 @@ backend_test!(
         let product = products::create(&t.db, &scope, lamp("src-ok"))
             .await
             .expect("valid");
-        let err = products::patch(
+        let err = products::update(
             &t.db,
             &scope,
             product.id,
             ProductPatch {
-                compare_at_price: Some(Some(dec("10.00"))),
+                compare_at_price: Some(Some(money("10.00"))),
                 ..Default::default()
             },
         )
@@ -470,7 +469,7 @@ backend_test!(
             matches!(
                 err,
                 Error::Invalid {
-                    field: "compare_at_price",
+                    field: "products.compare_at_price",
                     ..
                 }
             ),
@@ -546,12 +545,12 @@ backend_test!(
         let product = products::create(&t.db, &scope, lamp("src-img"))
             .await
             .expect("create");
-        let third = products::add_image(
+        let third = products::images::create(
             &t.db,
             &scope,
             product.id,
             NewImage {
-                original_url: "https://cdn.example.com/3.jpg".into(),
+                original_url: url("https://cdn.example.com/3.jpg"),
                 alt_text: None,
             },
         )
@@ -564,10 +563,14 @@ backend_test!(
             .map(|i| i.id)
             .chain([third.id])
             .collect();
-        let reordered =
-            products::reorder_images(&t.db, &scope, product.id, &[ids[2], ids[0], ids[1]])
-                .await
-                .expect("reorder");
+        let reordered = products::images::update_positions(
+            &t.db,
+            &scope,
+            product.id,
+            &[ids[2], ids[0], ids[1]],
+        )
+        .await
+        .expect("reorder");
         assert_eq!(
             reordered
                 .iter()
@@ -575,7 +578,7 @@ backend_test!(
                 .collect::<Vec<_>>(),
             vec![(ids[2], 0), (ids[0], 1), (ids[1], 2)]
         );
-        let err = products::reorder_images(&t.db, &scope, product.id, &[ids[0], ids[1]])
+        let err = products::images::update_positions(&t.db, &scope, product.id, &[ids[0], ids[1]])
             .await
             .expect_err("incomplete");
         assert!(matches!(
@@ -585,7 +588,7 @@ backend_test!(
                 ..
             }
         ));
-        let left = products::remove_image(&t.db, &scope, ids[0])
+        let left = products::images::delete(&t.db, &scope, ids[0])
             .await
             .expect("remove");
         assert_eq!(
@@ -601,10 +604,10 @@ backend_test!(
         let mut new = lamp("src-var");
         new.variants = vec![variant("A", 2)];
         let product = products::create(&t.db, &scope, new).await.expect("create");
-        let b = products::add_variant(&t.db, &scope, product.id, variant("B", 3))
+        let b = products::variants::create(&t.db, &scope, product.id, variant("B", 3))
             .await
             .expect("add");
-        let err = products::add_variant(&t.db, &scope, product.id, variant("B", 1))
+        let err = products::variants::create(&t.db, &scope, product.id, variant("B", 1))
             .await
             .expect_err("same SKU");
         assert!(
@@ -623,13 +626,13 @@ backend_test!(
                 .stock_quantity,
             5
         );
-        let renamed = products::update_variant(
+        let renamed = products::variants::update(
             &t.db,
             &scope,
             b.id,
-            products::VariantPatch {
+            products::variants::VariantPatch {
                 title: Some("Blue / M".into()),
-                price: Some(dec("31.00")),
+                price: Some(money("31.00")),
                 ..Default::default()
             },
         )
@@ -639,7 +642,7 @@ backend_test!(
             (renamed.title.as_str(), renamed.price.to_string()),
             ("Blue / M", "31.00".to_owned())
         );
-        products::remove_variant(&t.db, &scope, b.id)
+        products::variants::delete(&t.db, &scope, b.id)
             .await
             .expect("remove");
         assert_eq!(
@@ -827,7 +830,7 @@ backend_test!(
             products::get(&t.db, &intruder, pid).await.map(|_| ())
         ));
         assert!(not_found(
-            products::patch(
+            products::update(
                 &t.db,
                 &intruder,
                 pid,
@@ -845,26 +848,26 @@ backend_test!(
                 .map(|_| ())
         ));
         assert!(not_found(
-            products::adjust_stock(&t.db, &intruder, pid, -1)
+            products::update_stock(&t.db, &intruder, pid, -1)
                 .await
                 .map(|_| ())
         ));
         assert!(not_found(
-            products::adjust_variant_stock(&t.db, &intruder, vid, -1)
+            products::variants::update_stock(&t.db, &intruder, vid, -1)
                 .await
                 .map(|_| ())
         ));
         assert!(not_found(
-            products::add_variant(&t.db, &intruder, pid, variant("X", 1))
+            products::variants::create(&t.db, &intruder, pid, variant("X", 1))
                 .await
                 .map(|_| ())
         ));
         assert!(not_found(
-            products::update_variant(
+            products::variants::update(
                 &t.db,
                 &intruder,
                 vid,
-                products::VariantPatch {
+                products::variants::VariantPatch {
                     title: Some("x".into()),
                     ..Default::default()
                 }
@@ -873,15 +876,15 @@ backend_test!(
             .map(|_| ())
         ));
         assert!(not_found(
-            products::remove_variant(&t.db, &intruder, vid).await
+            products::variants::delete(&t.db, &intruder, vid).await
         ));
         assert!(not_found(
-            products::add_image(
+            products::images::create(
                 &t.db,
                 &intruder,
                 pid,
                 NewImage {
-                    original_url: "https://x.example/i.jpg".into(),
+                    original_url: url("https://x.example/i.jpg"),
                     alt_text: None
                 }
             )
@@ -889,12 +892,12 @@ backend_test!(
             .map(|_| ())
         ));
         assert!(not_found(
-            products::reorder_images(&t.db, &intruder, pid, &[iid])
+            products::images::update_positions(&t.db, &intruder, pid, &[iid])
                 .await
                 .map(|_| ())
         ));
         assert!(not_found(
-            products::remove_image(&t.db, &intruder, iid)
+            products::images::delete(&t.db, &intruder, iid)
                 .await
                 .map(|_| ())
         ));
@@ -956,7 +959,7 @@ backend_test!(
             p.source_id = format!("bulk-again-{i}");
             p.title = format!("Bulk lamp again {i}");
         }
-        bad[60].selling_price = dec("-1");
+        bad[60].title = String::new();
         let err = products::create_many(&t.db, &scope, bad)
             .await
             .expect_err("one bad product");
@@ -964,8 +967,8 @@ backend_test!(
             matches!(
                 err,
                 Error::Invalid {
-                    field: "selling_price",
-                    ..
+                    field: "products.title",
+                    violation: Violation::Empty,
                 }
             ),
             "{err:?}"

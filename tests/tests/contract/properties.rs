@@ -208,14 +208,9 @@ proptest! {
         show in any::<bool>(),
     ) {
         let Ok(currency) = Currency::parse("currency", &currency) else { return Ok(()) };
-        let settings = StoreSettings {
-            currency,
-            language,
-            show_out_of_stock: show,
-            free_shipping_threshold: threshold
-                .and_then(|t| Money::parse("threshold", Decimal::new(t, 2)).ok()),
-        };
-        if let Ok(settings) = settings.validated() {
+        let threshold = threshold
+            .and_then(|t| Money::parse("threshold", Decimal::new(t, 2)).ok());
+        if let Ok(settings) = StoreSettings::new(currency, &language, show, threshold) {
             let json = serde_json::to_value(&settings).expect("serialise");
             prop_assert_eq!(serde_json::from_value::<StoreSettings>(json).ok(), Some(settings));
         }
@@ -229,9 +224,9 @@ fn a_long_url_with_spaces_is_refused_by_its_stored_length() {
     let url = format!("https://cdn.example.com/{}", "ab ".repeat(600));
     assert!(url.len() <= URL_MAX);
     assert!(matches!(
-        HttpUrl::parse("brand_identity.logo_url", &url),
+        HttpUrl::parse("stores.brand_identity.logo_url", &url),
         Err(Error::Invalid {
-            field: "brand_identity.logo_url",
+            field: "stores.brand_identity.logo_url",
             violation: Violation::TooLong { max: URL_MAX }
         })
     ));
@@ -264,15 +259,18 @@ fn only_currencies_that_prices_are_paid_in_are_accepted() {
 
 #[test]
 fn settings_refuse_a_currency_that_is_not_a_price_currency() {
-    let json = serde_json::json!({"currency": "XAU"});
-    // A stored document reads whatever ISO code it has …
-    let stored: StoreSettings = serde_json::from_value(json).expect("reads");
-    // … but it cannot be written.
+    // XAU is an ISO 4217 code (gold), so it reads as a currency …
+    let json = serde_json::json!("XAU");
+    let gold: Currency = serde_json::from_value(json).expect("reads");
+    // … but settings cannot be made with it, neither built nor read from input JSON.
     assert!(matches!(
-        stored.validated(),
+        StoreSettings::new(gold, "en", false, None),
         Err(Error::Invalid {
-            field: "settings.currency",
+            field: "stores.settings.currency",
             violation: Violation::Format
         })
     ));
+    assert!(
+        serde_json::from_value::<StoreSettings>(serde_json::json!({"currency": "XAU"})).is_err()
+    );
 }

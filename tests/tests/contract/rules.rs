@@ -12,7 +12,7 @@ use super::*;
 /// The error the crate gives for a failed write to `table`.
 fn translated<T: std::fmt::Debug>(result: Result<T, DbErr>, table: &str) -> Error {
     let err = result.expect_err("the write must be refused");
-    domain::rules::translate(err, Some(table))
+    domain::violations::translate(err, Some(table))
 }
 
 async fn violate_unique(t: &TestDb, rule: UniqueRule) -> Error {

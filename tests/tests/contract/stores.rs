@@ -1,15 +1,16 @@
 use std::collections::HashSet;
+use std::time::Duration;
 
 use domain::StoreScope;
 use domain::stores::{
-    self, BrandColors, BrandFonts, BrandIdentity, HexColor, NewStore, StorePatch, StoreSettings,
-    StoreStatus,
+    self, BrandIdentity, CustomDomain, HexColor, NewStore, StorePatch, StoreSettings, StoreStatus,
+    Subdomain,
 };
 use domain::values::Currency;
 use domain::{Error, Money, UniqueRule, Violation};
 use entity::stores as store_rows;
 use rust_decimal::Decimal;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 
 use super::*;
 
@@ -24,21 +25,25 @@ fn new_store(name: &str) -> NewStore {
 }
 
 fn neon_nest() -> BrandIdentity {
-    BrandIdentity {
-        name: "NeonNest".into(),
-        colors: BrandColors {
-            primary: HexColor::parse("brand_identity.colors.primary", "#ff00ff").expect("colour"),
-            secondary: HexColor::parse("brand_identity.colors.secondary", "#00FFFF")
-                .expect("colour"),
-            accent: HexColor::parse("brand_identity.colors.accent", "#FF0").expect("colour"),
-        },
-        fonts: BrandFonts {
-            heading: "Orbitron".into(),
-            body: "Inter".into(),
-        },
-        tone: "futuristic".into(),
-        logo_url: None,
-    }
+    brand_with_tone("futuristic").expect("brand")
+}
+
+fn brand_with_tone(tone: &str) -> domain::Result<BrandIdentity> {
+    BrandIdentity::parse(
+        "NeonNest",
+        ["#ff00ff", "#00FFFF", "#FF0"],
+        ["Orbitron", "Inter"],
+        tone,
+        None,
+    )
+}
+
+fn subdomain(label: &str) -> Subdomain {
+    Subdomain::parse(label).expect("subdomain")
+}
+
+fn custom_domain(host: &str) -> CustomDomain {
+    CustomDomain::parse(host).expect("custom domain")
 }
 
 async fn store_count(t: &TestDb) -> u64 {
@@ -102,11 +107,11 @@ backend_test!(
         let owner = insert(&t.db, user()).await.expect("owner");
         let label = format!("neon-{}", unique());
         let mut first = new_store("First");
-        first.subdomain = Some(label.to_uppercase());
+        first.subdomain = Some(subdomain(&label.to_uppercase()));
         let store = stores::create(&t.db, owner.id, first).await.expect("first");
         assert_eq!(store.subdomain, label);
         let mut second = new_store("Second");
-        second.subdomain = Some(label);
+        second.subdomain = Some(subdomain(&label));
         let err = stores::create(&t.db, owner.id, second)
             .await
             .expect_err("taken");
@@ -132,7 +137,7 @@ backend_test!(
                     name: "  ".into(),
                     ..new_store("x")
                 },
-                "name",
+                "stores.name",
                 Violation::Empty,
             ),
             (
@@ -140,7 +145,7 @@ backend_test!(
                     name: "n".repeat(101),
                     ..new_store("x")
                 },
-                "name",
+                "stores.name",
                 Violation::TooLong { max: 100 },
             ),
             (
@@ -148,7 +153,7 @@ backend_test!(
                     niche: String::new(),
                     ..new_store("x")
                 },
-                "niche",
+                "stores.niche",
                 Violation::Empty,
             ),
             (
@@ -156,24 +161,8 @@ backend_test!(
                     description: Some("d".repeat(5_001)),
                     ..new_store("x")
                 },
-                "description",
+                "stores.description",
                 Violation::TooLong { max: 5_000 },
-            ),
-            (
-                NewStore {
-                    subdomain: Some("www".into()),
-                    ..new_store("x")
-                },
-                "subdomain",
-                Violation::Reserved,
-            ),
-            (
-                NewStore {
-                    subdomain: Some("not a label".into()),
-                    ..new_store("x")
-                },
-                "subdomain",
-                Violation::Format,
             ),
         ];
         for (input, field, violation) in cases {
@@ -186,6 +175,19 @@ backend_test!(
             );
         }
         assert_eq!(store_count(t).await, before);
+        // A subdomain is parsed before it can be given.
+        for (label, violation) in [
+            ("www", Violation::Reserved),
+            ("not a label", Violation::Format),
+        ] {
+            assert!(
+                matches!(
+                    Subdomain::parse(label),
+                    Err(Error::Invalid { field: "stores.subdomain", violation: v }) if v == violation
+                ),
+                "{label}"
+            );
+        }
 
         let store = stores::create(&t.db, owner.id, new_store("Valid"))
             .await
@@ -193,69 +195,43 @@ backend_test!(
         let scope = StoreScope::obtain(&t.db, owner.id, store.id)
             .await
             .expect("scope");
-        let bad_brand = BrandIdentity {
-            tone: " ".into(),
-            ..neon_nest()
-        };
-        let err = stores::update(
-            &t.db,
-            &scope,
-            StorePatch {
-                brand_identity: Some(Some(bad_brand)),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect_err("blank tone");
+        let err = brand_with_tone(" ").expect_err("blank tone");
         assert!(
             matches!(
                 err,
                 Error::Invalid {
-                    field: "brand_identity.tone",
+                    field: "stores.brand_identity.tone",
                     violation: Violation::Empty
                 }
             ),
             "{err:?}"
         );
-        let err = HexColor::parse("brand_identity.colors.primary", "#GGGGGG").expect_err("not hex");
+        let err = HexColor::parse("stores.brand_identity.colors.primary", "#GGGGGG")
+            .expect_err("not hex");
         assert!(matches!(
             err,
             Error::Invalid {
-                field: "brand_identity.colors.primary",
+                field: "stores.brand_identity.colors.primary",
                 violation: Violation::Format
             }
         ));
-        let err = stores::update(
-            &t.db,
-            &scope,
-            StorePatch {
-                settings: Some(StoreSettings {
-                    language: "english".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect_err("language");
+        let err = StoreSettings::new(Currency::USD, "english", false, None).expect_err("language");
         assert!(
             matches!(
                 err,
                 Error::Invalid {
-                    field: "settings.language",
+                    field: "stores.settings.language",
                     violation: Violation::Format
                 }
             ),
             "{err:?}"
         );
-        let err = stores::set_custom_domain(&t.db, &scope, Some("not a host"))
-            .await
-            .expect_err("host");
+        let err = CustomDomain::parse("not a host").expect_err("host");
         assert!(
             matches!(
                 err,
                 Error::Invalid {
-                    field: "custom_domain",
+                    field: "stores.custom_domain",
                     violation: Violation::Format
                 }
             ),
@@ -274,14 +250,19 @@ backend_test!(
         let scope = StoreScope::obtain(&t.db, owner.id, store.id)
             .await
             .expect("scope");
-        let settings = StoreSettings {
-            currency: Currency::parse("currency", "EUR").expect("EUR"),
-            language: "de".into(),
-            show_out_of_stock: true,
-            free_shipping_threshold: Some(
-                Money::parse("free_shipping_threshold", Decimal::new(4_990, 2)).expect("money"),
+        let settings = StoreSettings::new(
+            Currency::parse("stores.settings.currency", "EUR").expect("EUR"),
+            "de",
+            true,
+            Some(
+                Money::parse(
+                    "stores.settings.free_shipping_threshold",
+                    Decimal::new(4_990, 2),
+                )
+                .expect("money"),
             ),
-        };
+        )
+        .expect("settings");
         let updated = stores::update(
             &t.db,
             &scope,
@@ -300,8 +281,8 @@ backend_test!(
             "the slug stays, so links keep working"
         );
         let brand = updated.brand_identity.clone().expect("brand");
-        assert_eq!(brand.colors.primary.as_str(), "#FF00FF");
-        assert_eq!(brand.colors.accent.as_str(), "#FFFF00");
+        assert_eq!(brand.colors().primary.as_str(), "#FF00FF");
+        assert_eq!(brand.colors().accent.as_str(), "#FFFF00");
         assert_eq!(updated.settings, settings);
         assert_eq!(stores::get(&t.db, &scope).await.expect("read"), updated);
         let cleared = stores::update(
@@ -401,14 +382,14 @@ backend_test!(
             .await
             .expect("scope");
         let host = format!("Shop-{}.NeonNest.com", unique());
-        let with_domain = stores::set_custom_domain(&t.db, &scope, Some(&host))
+        let with_domain = stores::update_custom_domain(&t.db, &scope, Some(custom_domain(&host)))
             .await
             .expect("set");
         assert_eq!(
             with_domain.custom_domain.as_deref(),
             Some(host.to_lowercase().as_str())
         );
-        let err = stores::set_custom_domain(&t.db, &other_scope, Some(&host))
+        let err = stores::update_custom_domain(&t.db, &other_scope, Some(custom_domain(&host)))
             .await
             .expect_err("taken");
         assert!(
@@ -423,7 +404,7 @@ backend_test!(
 
         // Not served before it is ACTIVE.
         assert_eq!(
-            stores::resolve_host(&t.db, &host, "zyenta.shop")
+            stores::find_by_host(&t.db, &host, "zyenta.shop")
                 .await
                 .expect("resolve"),
             None
@@ -434,11 +415,11 @@ backend_test!(
         stores::transition(&t.db, &scope, StoreStatus::Active)
             .await
             .expect("activate");
-        let by_domain = stores::resolve_host(&t.db, &format!("{host}:443"), "zyenta.shop")
+        let by_domain = stores::find_by_host(&t.db, &format!("{host}:443"), "zyenta.shop")
             .await
             .expect("resolve");
         assert_eq!(by_domain.map(|s| s.id), Some(store.id));
-        let by_subdomain = stores::resolve_host(
+        let by_subdomain = stores::find_by_host(
             &t.db,
             &format!("{}.ZYENTA.shop.", store.subdomain),
             "zyenta.shop",
@@ -447,17 +428,17 @@ backend_test!(
         .expect("resolve");
         assert_eq!(by_subdomain.map(|s| s.id), Some(store.id));
         assert_eq!(
-            stores::resolve_host(&t.db, "unknown.zyenta.shop", "zyenta.shop")
+            stores::find_by_host(&t.db, "unknown.zyenta.shop", "zyenta.shop")
                 .await
                 .expect("resolve"),
             None
         );
 
-        let cleared = stores::set_custom_domain(&t.db, &scope, None)
+        let cleared = stores::update_custom_domain(&t.db, &scope, None)
             .await
             .expect("clear");
         assert_eq!(cleared.custom_domain, None);
-        stores::set_custom_domain(&t.db, &other_scope, Some(&host))
+        stores::update_custom_domain(&t.db, &other_scope, Some(custom_domain(&host)))
             .await
             .expect("free again");
     }
@@ -491,7 +472,7 @@ backend_test!(
         );
         // Deleted a moment ago: not old enough to purge.
         assert_eq!(
-            stores::purge_deleted(&t.db, chrono::Duration::hours(1))
+            stores::purge_deleted(&t.db, Duration::from_secs(3600))
                 .await
                 .expect("purge"),
             0
@@ -507,7 +488,7 @@ backend_test!(
             .await
             .expect("delete again");
         assert_eq!(
-            stores::purge_deleted(&t.db, chrono::Duration::zero())
+            stores::purge_deleted(&t.db, Duration::ZERO)
                 .await
                 .expect("purge"),
             1
@@ -642,5 +623,67 @@ backend_test!(
                 "terms-of-service"
             ]
         );
+    }
+);
+
+/// Sets `stores.<column>` of `id` to the SQL literal `value` in plain SQL, past every check of
+/// the domain: a row written by hand, or by another version.
+async fn set_raw(t: &TestDb, id: uuid::Uuid, column: &str, value: &str) {
+    let id = match t.db_backend() {
+        sea_orm::DbBackend::Postgres => format!("'{id}'"),
+        _ => format!("x'{}'", id.simple()),
+    };
+    t.db.execute_raw(sea_orm::Statement::from_string(
+        t.db_backend(),
+        format!("UPDATE stores SET {column} = {value} WHERE id = {id}"),
+    ))
+    .await
+    .expect("write the row by hand");
+}
+
+backend_test!(
+    async fn a_stored_brand_or_settings_that_do_not_decode_are_an_undecodable_error_naming_the_column(
+        t: &TestDb,
+    ) {
+        let owner = insert(&t.db, user()).await.expect("owner");
+        let store = stores::create(&t.db, owner.id, new_store("Corrupt"))
+            .await
+            .expect("create");
+        let scope = StoreScope::obtain(&t.db, owner.id, store.id)
+            .await
+            .expect("scope");
+        for (column, json) in [
+            // An unknown currency: never read as USD.
+            ("settings", r#"'{"currency": "ZZZ"}'"#),
+            ("settings", r#"'{"language": "english"}'"#),
+            ("settings", "'[]'"),
+            ("brand_identity", r#"'{"name": "NeonNest"}'"#),
+            ("brand_identity", "'[1, 2]'"),
+        ] {
+            set_raw(t, store.id, column, json).await;
+            for err in [
+                stores::get(&t.db, &scope).await.expect_err(json),
+                stores::list_for_owner(&t.db, owner.id, Default::default())
+                    .await
+                    .expect_err(json),
+            ] {
+                assert!(
+                    matches!(
+                        err,
+                        Error::Undecodable {
+                            table: domain::Table::Stores,
+                            column: c,
+                            row,
+                        } if c == column && row == store.id
+                    ),
+                    "{column} = {json}: {err:?}"
+                );
+            }
+            set_raw(t, store.id, column, "NULL").await;
+            assert_eq!(
+                stores::get(&t.db, &scope).await.expect("repaired").settings,
+                StoreSettings::default()
+            );
+        }
     }
 );
