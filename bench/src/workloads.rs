@@ -75,7 +75,7 @@ pub async fn seed_users(
     let timer = Timer::start();
     let mut owners = Vec::with_capacity(users);
     for (email, name, store) in inputs {
-        let user = users::register(
+        let user = users::create(
             db,
             hasher,
             NewUser {

@@ -22,7 +22,7 @@ use domain::products::images::NewImage;
 use domain::products::variants::NewVariant;
 use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
 use domain::stores::{self, NewStore, StorePatch};
-use domain::suppliers::{self, NewSupplierAccount};
+use domain::supplier_accounts::{self, ApiKey, ApiSecret, NewSupplierAccount};
 use domain::users::{self, Argon2Params, Email, NewUser, Password, PasswordHasher, sessions};
 use domain::values::HttpUrl;
 use domain::{Config, Result, StoreScope};
@@ -46,7 +46,7 @@ async fn main() -> Result<()> {
         uuid::Uuid::now_v7().simple()
     ))?;
     let password = Password::parse("a long and secret passphrase")?;
-    let user = users::register(
+    let user = users::create(
         &db,
         &hasher,
         NewUser {
@@ -57,9 +57,9 @@ async fn main() -> Result<()> {
         },
     )
     .await?;
-    let signed_in = users::sign_in(&db, &hasher, &email, &password).await?;
+    let signed_in = users::authenticate(&db, &hasher, &email, &password).await?;
     let session = sessions::create(&db, signed_in.id, Duration::from_secs(3600)).await?;
-    let resolved = sessions::resolve(&db, session.token.expose()).await?;
+    let resolved = sessions::find_by_token(&db, session.token.expose()).await?;
     println!(
         "1. registered {} and signed in (session resolves: {})",
         user.email,
@@ -68,19 +68,19 @@ async fn main() -> Result<()> {
 
     // 2. Connect a supplier: the credentials are encrypted at rest and read back explicitly.
     let keys = KeyRing::from_env()?;
-    let supplier = suppliers::connect(
+    let supplier = supplier_accounts::create(
         &db,
         &keys,
         user.id,
         NewSupplierAccount {
             provider: SupplierProvider::Aliexpress,
-            api_key: Secret::new("quickstart-app-key"),
-            api_secret: Some(Secret::new("quickstart-app-secret")),
+            api_key: ApiKey::parse(Secret::new("quickstart-app-key"))?,
+            api_secret: Some(ApiSecret::parse(Secret::new("quickstart-app-secret"))?),
             account_id: None,
         },
     )
     .await?;
-    let credentials = suppliers::credentials(&db, &keys, user.id, supplier.id).await?;
+    let credentials = supplier_accounts::get_credentials(&db, &keys, user.id, supplier.id).await?;
     println!(
         "2. connected {:?} (key decrypts: {})",
         supplier.provider,

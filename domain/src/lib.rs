@@ -27,7 +27,7 @@ pub mod scope;
 mod slugs;
 mod soft_delete;
 pub mod stores;
-pub mod suppliers;
+pub mod supplier_accounts;
 pub mod txn;
 pub mod users;
 pub mod values;

@@ -20,7 +20,7 @@
 //! # config.migrate_on_start = true;
 //! # let db = &domain::connect(&config).await?;
 //! # let hasher = domain::users::PasswordHasher::new(domain::users::Argon2Params::new(1024, 1, 1)?)?;
-//! # let owner = domain::users::register(db, &hasher, domain::users::NewUser {
+//! # let owner = domain::users::create(db, &hasher, domain::users::NewUser {
 //! #     email: domain::users::Email::parse("owner@example.com")?,
 //! #     password: domain::users::Password::parse("a long passphrase")?, name: None, image: None }).await?;
 //! # let owner_id = owner.id;

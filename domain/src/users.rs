@@ -1,7 +1,7 @@
 //! Users: registration and sign-in with email and password, profiles, deletion, and Stripe
 //! Connect; with submodules for OAuth provider links ([`accounts`]), sessions ([`sessions`])
-//! and email verification ([`verification`]). Supplier credentials are in
-//! [`crate::suppliers`]; the keys that encrypt secrets at rest in [`crate::crypto`].
+//! and email verification ([`verification_tokens`]). Supplier credentials are in
+//! [`crate::supplier_accounts`]; the keys that encrypt secrets at rest in [`crate::crypto`].
 //!
 //! Inputs are parsed first ([`Email`], [`Password`], [`DisplayName`], [`ImageUrl`],
 //! [`StripeAccountId`]: one `parse` each, [`crate::Error::Invalid`] naming the field and the
@@ -21,21 +21,21 @@
 //! let email = Email::parse("Ann@Example.com")?;             // stored as ann@example.com
 //! let password = Password::parse("correct horse battery")?;
 //! let new = NewUser { email: email.clone(), password: password.clone(), name: None, image: None };
-//! users::register(db, &hasher, new).await?;
-//! let user = users::sign_in(db, &hasher, &email, &password).await?;
+//! users::create(db, &hasher, new).await?;
+//! let user = users::authenticate(db, &hasher, &email, &password).await?;
 //! let created = sessions::create(db, user.id, std::time::Duration::from_secs(30 * 86_400)).await?;
 //! let cookie = created.token.expose();                      // given once; only its SHA-256 is stored
-//! assert!(sessions::resolve(db, cookie).await?.is_some());
+//! assert!(sessions::find_by_token(db, cookie).await?.is_some());
 //! # let _ = keys; Ok(())
 //! # }
 //! ```
 //!
 //! # Users
-//! [`register`]: a taken email is [`crate::Error::Conflict`] naming
+//! [`create`]: a taken email is [`crate::Error::Conflict`] naming
 //! [`crate::UniqueRule::UsersEmail`], decided by the database's unique index, so concurrent
-//! registrations cannot both win. Then [`sign_in`], [`get`] / [`find`], [`find_by_email`] (any
+//! registrations cannot both win. Then [`authenticate`], [`get`] / [`find`], [`find_by_email`] (any
 //! casing: emails are stored lower-cased in Unicode NFC and compared exactly, so an accent, a
-//! full-width or a look-alike letter is another address), [`update_profile`] and [`delete`]
+//! full-width or a look-alike letter is another address), [`update`] and [`delete`]
 //! (accounts, sessions, supplier accounts and stores go with the user by `ON DELETE CASCADE`;
 //! verification tokens for the email in the same transaction). An unknown email, a user
 //! without a password and a wrong password all answer [`crate::Error::AuthenticationFailed`]
@@ -59,14 +59,14 @@
 //!     name: None,
 //!     image: None,
 //! });
-//! users::register(&db, &hasher, new()?).await?;
-//! match users::register(&db, &hasher, new()?).await {
+//! users::create(&db, &hasher, new()?).await?;
+//! match users::create(&db, &hasher, new()?).await {
 //!     Err(Error::Conflict { rule: UniqueRule::UsersEmail }) => {}         // the email is taken
 //!     other => panic!("{other:?}"),
 //! }
 //! assert!(matches!(
 //!     Email::parse("not an address"),
-//!     Err(Error::Invalid { field: "email", violation: Violation::Format })
+//!     Err(Error::Invalid { field: "users.email", violation: Violation::Format })
 //! ));
 //! # Ok(())
 //! # }
@@ -80,35 +80,35 @@
 //! later; tests use cheaper ones through [`Argon2Params::new`].
 //!
 //! # OAuth
-//! [`accounts::sign_in`]`(db, &keys, profile)`: an existing link signs its user in; a new
+//! [`accounts::authenticate`]`(db, &keys, profile)`: an existing link signs its user in; a new
 //! provider account whose *verified* email belongs to a user is linked to that user;
 //! otherwise a user is created (email verified when the provider verified it). An unverified
 //! email that belongs to a user is a `UsersEmail` conflict, never a link. The refresh, access
-//! and id tokens are encrypted: [`accounts::list`] never shows them, [`accounts::tokens`] is
-//! the one call that decrypts; [`accounts::unlink`] removes a link. Provider account ids
+//! and id tokens are encrypted: [`accounts::list`] never shows them, [`accounts::get_tokens`] is
+//! the one call that decrypts; [`accounts::delete`] removes a link. Provider account ids
 //! compare exactly (case, accents, width). What each identity and job field accepts and how
 //! identifiers compare: `docs/identity-and-jobs-limits.md` in the repository.
 //!
 //! # Sessions and email verification
 //! [`sessions::create`] returns a 256-bit random token (base64url, 43 characters) once and
-//! stores its SHA-256 digest; [`sessions::resolve`] gives the session and user while it is
-//! live; [`sessions::revoke`] (one of the user's), [`sessions::revoke_token`] (sign-out),
-//! [`sessions::revoke_all`], [`sessions::purge_expired`].
+//! stores its SHA-256 digest; [`sessions::find_by_token`] gives the session and user while it is
+//! live; [`sessions::delete`] (one of the user's), [`sessions::delete_by_token`] (sign-out),
+//! [`sessions::delete_for_user`], [`sessions::purge_expired`].
 //!
-//! [`verification::issue`]`(db, &email, lifetime)` gives a token once (digest stored);
-//! [`verification::consume`] succeeds at most once, atomically (the `DELETE` decides between
+//! [`verification_tokens::create`]`(db, &email, lifetime)` gives a token once (digest stored);
+//! [`verification_tokens::delete`] succeeds at most once, atomically (the `DELETE` decides between
 //! concurrent consumers), fails with [`crate::Error::Expired`] after its lifetime and
 //! [`crate::Error::NotFound`] otherwise, and marks the user's email verified.
 //!
 //! # Stripe Connect
-//! [`attach_stripe_account`] (an account already attached to another user is a conflict on
-//! [`crate::UniqueRule::UsersStripeAccountId`]), [`mark_stripe_onboarded`],
+//! [`update_stripe_account`] (an account already attached to another user is a conflict on
+//! [`crate::UniqueRule::UsersStripeAccountId`]), [`update_stripe_onboarded`],
 //! [`find_by_stripe_account`].
 //!
 //! # Secrets
 //! Secrets in memory are [`crate::crypto::Secret`] (wiped on drop, `Debug` prints
 //! `Secret(***)`); nothing holding a secret prints it, and no error carries one. Besides the
-//! usual variants, this module and [`crate::suppliers`] answer [`crate::Error::Expired`] (a
+//! usual variants, this module and [`crate::supplier_accounts`] answer [`crate::Error::Expired`] (a
 //! verification token past its lifetime), [`crate::Error::Decryption`] (a stored secret that
 //! no key of the ring opens, or that was tampered with) and [`crate::Error::Crypto`] (the
 //! system's random number generator or argon2 failed). The encryption key, its format and its
@@ -134,7 +134,7 @@ pub mod accounts;
 mod password;
 pub mod sessions;
 mod values;
-pub mod verification;
+pub mod verification_tokens;
 
 pub use password::{
     Argon2Params, PASSWORD_MAX_LEN, PASSWORD_MIN_LEN, Password, PasswordHasher, SALT_LEN,
@@ -169,11 +169,23 @@ pub struct User {
     pub updated_at: DateTime<FixedOffset>,
 }
 
-impl From<users::Model> for User {
-    fn from(model: users::Model) -> Self {
-        Self {
+impl TryFrom<users::Model> for User {
+    type Error = Error;
+
+    /// The read model of a stored row.
+    ///
+    /// # Errors
+    /// [`Error::Undecodable`] naming `users.email` when the stored address is not in the form
+    /// [`Email::parse`] writes (a row written by hand, or by another program).
+    fn try_from(model: users::Model) -> Result<Self> {
+        let email = Email::from_stored(model.email).ok_or(Error::Undecodable {
+            table: Table::Users,
+            column: "email",
+            row: model.id,
+        })?;
+        Ok(Self {
             id: model.id,
-            email: Email::from_stored(model.email),
+            email,
             name: model.name,
             email_verified: model.email_verified,
             image: model.image,
@@ -182,11 +194,11 @@ impl From<users::Model> for User {
             stripe_onboarded: model.stripe_onboarded,
             created_at: model.created_at,
             updated_at: model.updated_at,
-        }
+        })
     }
 }
 
-/// What registration needs; every field is already validated.
+/// What creating a user needs; every field is already validated.
 #[derive(Debug, Clone)]
 pub struct NewUser {
     /// The email address, unique across users.
@@ -208,14 +220,15 @@ pub struct UserPatch {
     pub image: Option<Option<ImageUrl>>,
 }
 
-/// Registers a user with email and password (hashed with the hasher's argon2id parameters).
+/// Creates (registers) a user with email and password, hashed with the hasher's argon2id
+/// parameters.
 ///
 /// # Errors
 /// [`Error::Conflict`] with [`UniqueRule::UsersEmail`] when the email is taken (decided by the
 /// unique index, so concurrent registrations cannot both win); [`Error::Crypto`];
 /// [`Error::Database`].
-#[tracing::instrument(skip_all, err)]
-pub async fn register<C: ConnectionTrait>(
+#[tracing::instrument(skip_all, err, fields(user_id))]
+pub async fn create<C: ConnectionTrait>(
     db: &C,
     hasher: &PasswordHasher,
     new: NewUser,
@@ -234,10 +247,16 @@ pub async fn register<C: ConnectionTrait>(
         created_at: at,
         updated_at: at,
     };
-    insert(db, model).await
+    let user = insert(db, model).await?;
+    tracing::Span::current().record("user_id", tracing::field::display(user.id));
+    Ok(user)
 }
 
 /// Inserts a complete user row and hands back its read model.
+///
+/// # Errors
+/// [`Error::Conflict`] for a taken email; [`Error::Undecodable`] when the model's email is not
+/// a parsed one; [`Error::Database`].
 pub(crate) async fn insert<C: ConnectionTrait>(db: &C, model: users::Model) -> Result<User> {
     let active = users::ActiveModel {
         id: Set(model.id),
@@ -255,7 +274,7 @@ pub(crate) async fn insert<C: ConnectionTrait>(db: &C, model: users::Model) -> R
         .exec_without_returning(db)
         .await
         .on_table("users")?;
-    Ok(User::from(model))
+    User::try_from(model)
 }
 
 /// Signs a user in with email and password.
@@ -265,9 +284,10 @@ pub(crate) async fn insert<C: ConnectionTrait>(db: &C, model: users::Model) -> R
 /// real one), so that neither the answer nor its timing tells whether the account exists.
 ///
 /// # Errors
-/// [`Error::AuthenticationFailed`]; [`Error::Crypto`]; [`Error::Database`].
+/// [`Error::AuthenticationFailed`]; [`Error::Undecodable`] when the user's stored row does not
+/// decode; [`Error::Crypto`]; [`Error::Database`].
 #[tracing::instrument(skip_all, err)]
-pub async fn sign_in<C: ConnectionTrait>(
+pub async fn authenticate<C: ConnectionTrait>(
     db: &C,
     hasher: &PasswordHasher,
     email: &Email,
@@ -280,7 +300,10 @@ pub async fn sign_in<C: ConnectionTrait>(
     let stored = found.as_ref().and_then(|u| u.password_hash.clone());
     if hasher.verify(password, stored).await? {
         // `verify` is true only for a real stored hash, which only a found user has.
-        found.map(User::from).ok_or(Error::AuthenticationFailed)
+        found
+            .map(User::try_from)
+            .transpose()?
+            .ok_or(Error::AuthenticationFailed)
     } else {
         Err(Error::AuthenticationFailed)
     }
@@ -289,15 +312,22 @@ pub async fn sign_in<C: ConnectionTrait>(
 /// The user with `id`, if there is one.
 ///
 /// # Errors
-/// [`Error::Database`].
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
 pub async fn find<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<User>> {
-    Ok(users::Entity::find_by_id(id).one(db).await?.map(User::from))
+    users::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(User::try_from)
+        .transpose()
 }
 
 /// The user with `id`.
 ///
 /// # Errors
-/// [`Error::NotFound`] when there is none; [`Error::Database`].
+/// [`Error::NotFound`] when there is none; [`Error::Undecodable`] when the stored row does not
+/// decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %id))]
 pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
     find(db, id).await?.ok_or(Error::NotFound {
         entity: Table::Users,
@@ -309,25 +339,24 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
 /// full-width letter or a look-alike letter of another script finds nobody else's account.
 ///
 /// # Errors
-/// [`Error::Database`].
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err)]
 pub async fn find_by_email<C: ConnectionTrait>(db: &C, email: &Email) -> Result<Option<User>> {
-    Ok(users::Entity::find()
+    users::Entity::find()
         .filter(users::Column::Email.eq(email.as_ref()))
         .one(db)
         .await?
-        .map(User::from))
+        .map(User::try_from)
+        .transpose()
 }
 
-/// Changes a user's display name and picture.
+/// Updates a user's profile: display name and picture.
 ///
 /// # Errors
-/// [`Error::NotFound`] when there is no such user; [`Error::Database`].
+/// [`Error::NotFound`] when there is no such user; [`Error::Undecodable`] when the stored row
+/// does not decode; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
-pub async fn update_profile<C: ConnectionTrait>(
-    db: &C,
-    id: Uuid,
-    patch: UserPatch,
-) -> Result<User> {
+pub async fn update<C: ConnectionTrait>(db: &C, id: Uuid, patch: UserPatch) -> Result<User> {
     let mut update = users::Entity::update_many()
         .col_expr(users::Column::UpdatedAt, Expr::value(now()))
         .filter(users::Column::Id.eq(id));
@@ -376,24 +405,25 @@ async fn delete_once<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) ->
     Ok(())
 }
 
-/// Attaches a Stripe Connect account to a user. Attaching the account the user already has
-/// changes nothing; attaching another one replaces it and resets `stripe_onboarded`.
+/// Sets the Stripe Connect account of a user (attaches it). Setting the account the user
+/// already has changes nothing; setting another one replaces it and resets `stripe_onboarded`.
 ///
 /// # Errors
 /// [`Error::Conflict`] with [`UniqueRule::UsersStripeAccountId`] when another user has the
 /// account (the ids are compared exactly: `acct_1Ab` and `acct_1aB` are two accounts);
 /// [`Error::NotFound`] when there is no such user; [`Error::Transient`] when it lost a
-/// deadlock inside the caller's transaction; [`Error::Database`].
+/// deadlock inside the caller's transaction; [`Error::Undecodable`] when the stored row does
+/// not decode; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
-pub async fn attach_stripe_account<C: ConnectionTrait + TransactionTrait>(
+pub async fn update_stripe_account<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     id: Uuid,
     account: &StripeAccountId,
 ) -> Result<User> {
-    retry_transient(db, || attach_stripe_account_once(db, id, account)).await
+    retry_transient(db, || update_stripe_account_once(db, id, account)).await
 }
 
-async fn attach_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
+async fn update_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     id: Uuid,
     account: &StripeAccountId,
@@ -423,13 +453,15 @@ async fn attach_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
     Ok(user)
 }
 
-/// Records that Stripe finished onboarding the user's attached account.
+/// Records that Stripe finished onboarding the user's attached account (sets
+/// `users.stripe_onboarded`).
 ///
 /// # Errors
-/// [`Error::NotFound`] when there is no such user; [`Error::InvalidTransition`] (from `none`
-/// to `onboarded`) when the user has no Stripe account; [`Error::Database`].
+/// [`Error::NotFound`] when there is no such user; [`Error::Invalid`] naming
+/// `users.stripe_account_id` with [`Violation::NotSet`] when the user has no Stripe account;
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %id))]
-pub async fn mark_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
+pub async fn update_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<User> {
     users::Entity::update_many()
         .col_expr(users::Column::StripeOnboarded, Expr::value(true))
         .col_expr(users::Column::UpdatedAt, Expr::value(now()))
@@ -451,14 +483,16 @@ pub async fn mark_stripe_onboarded<C: ConnectionTrait>(db: &C, id: Uuid) -> Resu
 /// compared exactly, case included, on every backend.
 ///
 /// # Errors
-/// [`Error::Database`].
+/// [`Error::Undecodable`] when the stored row does not decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err)]
 pub async fn find_by_stripe_account<C: ConnectionTrait>(
     db: &C,
     account: &StripeAccountId,
 ) -> Result<Option<User>> {
-    Ok(users::Entity::find()
+    users::Entity::find()
         .filter(users::Column::StripeAccountId.eq(account.as_ref()))
         .one(db)
         .await?
-        .map(User::from))
+        .map(User::try_from)
+        .transpose()
 }

@@ -53,7 +53,9 @@ const AREA_VERBS: &[(&str, &[&str])] = &[
     ("products", &["import"]),
     // `StoreScope::obtain`: the proof of ownership every store function takes.
     ("scope", &["obtain"]),
-    ("users", &["authenticate"]),
+    // Key rotation walks each table with encrypted columns from that table's module:
+    // `users::accounts::rotate_keys` and `supplier_accounts::rotate_keys`.
+    ("users", &["authenticate", "rotate"]),
     ("supplier_accounts", &["rotate"]),
     // Infrastructure rather than rows: connecting, migrating, transactions, replicas.
     (

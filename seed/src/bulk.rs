@@ -122,7 +122,7 @@ pub async fn generate(
             continue;
         }
         let txn = db.begin().await?;
-        let owner = users::register(
+        let owner = users::create(
             &txn,
             hasher,
             NewUser {

@@ -19,10 +19,13 @@ use domain::products::images::NewImage;
 use domain::products::variants::NewVariant;
 use domain::products::{self, NewProduct, ProductStatus, Sku, SupplierProvider};
 use domain::stores::{self, BrandIdentity, NewStore, StorePatch, StoreStatus, Subdomain};
-use domain::suppliers::{self, NewSupplierAccount};
-use domain::users::accounts::{self, OAuthProfile, OAuthTokens};
+use domain::supplier_accounts::{self, ApiKey, ApiSecret, ExternalAccountId, NewSupplierAccount};
+use domain::users::accounts::{
+    self, AccessToken, AccountKind, OAuthProfile, OAuthProvider, OAuthTokens, ProviderAccountId,
+    RefreshToken, Scope, TokenType,
+};
 use domain::users::{
-    self, DisplayName, Email, NewUser, Password, PasswordHasher, sessions, verification,
+    self, DisplayName, Email, NewUser, Password, PasswordHasher, sessions, verification_tokens,
 };
 use domain::values::{HttpUrl, Slug};
 use domain::{Error, Result};
@@ -81,7 +84,7 @@ async fn seed_in<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    let user = users::register(
+    let user = users::create(
         db,
         hasher,
         NewUser {
@@ -93,46 +96,48 @@ where
     )
     .await?;
     // Verified the way a real user is: a token issued and consumed.
-    let issued = verification::issue(db, &email, Duration::from_secs(3600)).await?;
-    verification::consume(db, &email, issued.token.expose()).await?;
+    let issued = verification_tokens::create(db, &email, Duration::from_secs(3600)).await?;
+    verification_tokens::delete(db, &email, issued.token.expose()).await?;
 
     // A Google account linked by its verified email, a signed-in session, and a verification
     // token still waiting to be used: every identity table has a row to look at.
-    accounts::sign_in(
+    accounts::authenticate(
         db,
         keys,
         OAuthProfile {
-            provider: "google".into(),
-            provider_account_id: "demo-google-108234567890".into(),
-            kind: "oauth".into(),
+            provider: OAuthProvider::parse("google")?,
+            provider_account_id: ProviderAccountId::parse("demo-google-108234567890")?,
+            kind: AccountKind::parse("oauth")?,
             email: Some(email.clone()),
             email_verified: true,
             name: Some(DisplayName::parse("Test User")?),
             image: None,
             tokens: OAuthTokens {
-                refresh_token: Some(Secret::new("demo-google-refresh-token")),
-                access_token: Some(Secret::new("demo-google-access-token")),
+                refresh_token: Some(RefreshToken::parse(Secret::new(
+                    "demo-google-refresh-token",
+                ))?),
+                access_token: Some(AccessToken::parse(Secret::new("demo-google-access-token"))?),
                 id_token: None,
                 expires_at: None,
-                token_type: Some("Bearer".into()),
-                scope: Some("openid email profile".into()),
+                token_type: Some(TokenType::parse("Bearer")?),
+                scope: Some(Scope::parse("openid email profile")?),
                 session_state: None,
             },
         },
     )
     .await?;
     sessions::create(db, user.id, Duration::from_secs(30 * 24 * 3600)).await?;
-    verification::issue(db, &email, Duration::from_secs(24 * 3600)).await?;
+    verification_tokens::create(db, &email, Duration::from_secs(24 * 3600)).await?;
 
-    suppliers::connect(
+    supplier_accounts::create(
         db,
         keys,
         user.id,
         NewSupplierAccount {
             provider: SupplierProvider::Aliexpress,
-            api_key: Secret::new("demo-aliexpress-app-key"),
-            api_secret: Some(Secret::new("demo-aliexpress-app-secret")),
-            account_id: Some("demo-merchant-001".into()),
+            api_key: ApiKey::parse(Secret::new("demo-aliexpress-app-key"))?,
+            api_secret: Some(ApiSecret::parse(Secret::new("demo-aliexpress-app-secret"))?),
+            account_id: Some(ExternalAccountId::parse("demo-merchant-001")?),
         },
     )
     .await?;

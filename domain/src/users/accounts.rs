@@ -1,10 +1,10 @@
 //! OAuth provider links ("accounts"): signing in with Google, GitHub and the like.
 //!
-//! [`sign_in`] decides in one write transaction: an existing link signs its user in; a new
+//! [`authenticate`] decides in one write transaction: an existing link signs its user in; a new
 //! provider account whose *verified* email matches a user is linked to that user; otherwise a
 //! new user is created (its email marked verified when the provider verified it). The
 //! provider's refresh, access and id tokens are encrypted with the [`KeyRing`], bound to their
-//! row, and only [`tokens`] hands them back.
+//! row, and only [`get_tokens`] hands them back.
 
 use entity::{accounts, users};
 use sea_orm::sea_query::Expr;
@@ -15,61 +15,22 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::clock::now;
-use crate::crypto::{Binding, KeyRing, Secret};
+use crate::crypto::{Binding, KeyRing};
 use crate::error::{Error, Result, Table, Violation};
 use crate::rules::UniqueRule;
 use crate::txn::retry_transient;
-use crate::users::{DisplayName, Email, ImageUrl, User};
+use crate::users::User;
 use crate::violations::OnTable;
 
-/// The longest provider name (`google`, `github`, …).
-pub const PROVIDER_MAX_LEN: usize = 50;
-/// The longest provider account id, account type, token type or session state.
-pub const SHORT_FIELD_MAX_LEN: usize = 255;
-/// The longest token or scope a provider may hand over, in bytes.
-pub const TOKEN_MAX_LEN: usize = 16 * 1024;
+mod tokens;
+mod values;
 
-/// What the provider said about the person signing in.
-#[derive(Debug, Clone)]
-pub struct OAuthProfile {
-    /// The provider's name: lower-case letters, digits, `-` and `_` (e.g. `google`).
-    pub provider: String,
-    /// The person's id at the provider.
-    pub provider_account_id: String,
-    /// The account type, as Auth.js names it (`oauth`, `oidc`, …).
-    pub kind: String,
-    /// The email the provider reported, if any.
-    pub email: Option<Email>,
-    /// Whether the provider verified that email.
-    pub email_verified: bool,
-    /// The name the provider reported, for a new user.
-    pub name: Option<DisplayName>,
-    /// The picture the provider reported, for a new user.
-    pub image: Option<ImageUrl>,
-    /// The tokens the provider issued.
-    pub tokens: OAuthTokens,
-}
-
-/// A provider's tokens and their metadata. The three tokens are encrypted at rest; `Debug`
-/// redacts them. On a repeated sign-in a `None` token keeps the stored one (providers send a
-/// refresh token only the first time).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OAuthTokens {
-    /// The refresh token.
-    pub refresh_token: Option<Secret>,
-    /// The access token.
-    pub access_token: Option<Secret>,
-    /// The OpenID Connect id token.
-    pub id_token: Option<Secret>,
-    /// When the access token expires, in Unix seconds.
-    pub expires_at: Option<i64>,
-    /// The token type, e.g. `Bearer`.
-    pub token_type: Option<String>,
-    /// The granted scopes.
-    pub scope: Option<String>,
-    /// The provider's session state.
-    pub session_state: Option<String>,
-}
+pub use tokens::{get_tokens, rotate_keys};
+pub use values::{
+    AccessToken, AccountKind, IdToken, OAuthProfile, OAuthProvider, OAuthTokens, PROVIDER_MAX_LEN,
+    ProviderAccountId, RefreshToken, SHORT_FIELD_MAX_LEN, Scope, SessionState, TOKEN_MAX_LEN,
+    TokenExpiry, TokenType,
+};
 
 /// A provider link as services see it: never a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,7 +71,7 @@ impl From<accounts::Model> for Account {
     }
 }
 
-/// How [`sign_in`] found the user.
+/// How [`authenticate`] found the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OAuthOutcome {
     /// The provider account was already linked.
@@ -121,7 +82,7 @@ pub enum OAuthOutcome {
     Created,
 }
 
-/// The result of [`sign_in`].
+/// The result of [`authenticate`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthSignIn {
     /// The signed-in user.
@@ -139,41 +100,46 @@ pub struct OAuthSignIn {
 /// on every backend): a provider id that only looks like a linked one is another person.
 ///
 /// # Errors
-/// [`Error::Invalid`] naming the field for a bad profile (`provider`, `provider_account_id`,
-/// `type`, a token or `email` when a new user would have no email): [`Violation::Empty`],
-/// [`Violation::TooLong`], [`Violation::ControlCharacter`], [`Violation::Format`]
-/// (`provider_account_id` with surrounding whitespace) or [`Violation::TimeOutOfRange`]
-/// (`expires_at`); [`Error::Transient`] when it lost a deadlock inside the caller's
-/// transaction; [`Error::Conflict`] with
-/// [`UniqueRule::UsersEmail`] when the email belongs to a user but the provider did not verify
-/// it (the person must sign in another way first); [`Error::Crypto`]; [`Error::Database`].
-#[tracing::instrument(skip_all, err, fields(provider = %profile.provider))]
-pub async fn sign_in<C: ConnectionTrait + TransactionTrait>(
+/// [`Error::Invalid`] naming `users.email` ([`Violation::Empty`]) when a new user would have
+/// no email; [`Error::Transient`] when it lost a deadlock inside the caller's transaction;
+/// [`Error::Conflict`] with [`UniqueRule::UsersEmail`] when the email belongs to a user but
+/// the provider did not verify it (the person must sign in another way first);
+/// [`Error::Undecodable`] when the user's stored row does not decode; [`Error::Crypto`];
+/// [`Error::Database`].
+#[tracing::instrument(
+    skip_all,
+    err,
+    fields(provider = %profile.provider.as_ref(), user_id, account_id)
+)]
+pub async fn authenticate<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     keys: &KeyRing,
     profile: OAuthProfile,
 ) -> Result<OAuthSignIn> {
-    validate(&profile)?;
     // A concurrent first sign-in of the same person can insert the link (or the user) first;
     // a second attempt then finds it.
-    let once = || retry_transient(db, || sign_in_once(db, keys, &profile));
-    match once().await {
+    let once = || retry_transient(db, || authenticate_once(db, keys, &profile));
+    let signed_in = match once().await {
         Err(Error::Conflict {
             rule: UniqueRule::AccountsProviderAccount | UniqueRule::UsersEmail,
         }) => once().await,
         other => other,
-    }
+    }?;
+    let span = tracing::Span::current();
+    span.record("user_id", tracing::field::display(signed_in.user.id));
+    span.record("account_id", tracing::field::display(signed_in.account.id));
+    Ok(signed_in)
 }
 
-async fn sign_in_once<C: ConnectionTrait + TransactionTrait>(
+async fn authenticate_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     keys: &KeyRing,
     profile: &OAuthProfile,
 ) -> Result<OAuthSignIn> {
     let txn = crate::db::begin_write(db).await?;
     let existing = accounts::Entity::find()
-        .filter(accounts::Column::Provider.eq(profile.provider.as_str()))
-        .filter(accounts::Column::ProviderAccountId.eq(profile.provider_account_id.as_str()))
+        .filter(accounts::Column::Provider.eq(profile.provider.as_ref()))
+        .filter(accounts::Column::ProviderAccountId.eq(profile.provider_account_id.as_ref()))
         .one(&txn)
         .await?;
     let result = if let Some(account) = existing {
@@ -186,7 +152,7 @@ async fn sign_in_once<C: ConnectionTrait + TransactionTrait>(
         }
     } else {
         let email = profile.email.as_ref().ok_or(Error::Invalid {
-            field: "email",
+            field: "users.email",
             violation: Violation::Empty,
         })?;
         let at = now();
@@ -241,106 +207,29 @@ async fn sign_in_once<C: ConnectionTrait + TransactionTrait>(
     Ok(result)
 }
 
-fn validate(profile: &OAuthProfile) -> Result<()> {
-    let invalid = |field, violation| Err(Error::Invalid { field, violation });
-    let p = profile.provider.as_str();
-    if p.is_empty() {
-        return invalid("provider", Violation::Empty);
-    }
-    if p.len() > PROVIDER_MAX_LEN {
-        return invalid(
-            "provider",
-            Violation::TooLong {
-                max: PROVIDER_MAX_LEN,
-            },
-        );
-    }
-    if !p
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-    {
-        return invalid("provider", Violation::Format);
-    }
-    for (field, value) in [
-        ("provider_account_id", Some(&profile.provider_account_id)),
-        ("type", Some(&profile.kind)),
-        ("token_type", profile.tokens.token_type.as_ref()),
-        ("session_state", profile.tokens.session_state.as_ref()),
-    ] {
-        let Some(value) = value else { continue };
-        if value.trim().is_empty() {
-            return invalid(field, Violation::Empty);
-        }
-        if value.chars().count() > SHORT_FIELD_MAX_LEN {
-            return invalid(
-                field,
-                Violation::TooLong {
-                    max: SHORT_FIELD_MAX_LEN,
-                },
-            );
-        }
-        // One line, no NUL: Postgres stores no NUL, and an id is never meant with one.
-        if value.chars().any(char::is_control) {
-            return invalid(field, Violation::ControlCharacter);
-        }
-    }
-    // Provider ids are compared exactly. MariaDB ignores trailing spaces even in a binary
-    // collation ("PAD SPACE"), so `123` and `123 ` would be one id there and two elsewhere;
-    // no provider issues such ids, so they are refused.
-    let id = profile.provider_account_id.as_str();
-    if id.trim() != id {
-        return invalid("provider_account_id", Violation::Format);
-    }
-    if let Some(at) = profile.tokens.expires_at {
-        // Unix seconds of 1970-01-01 ..= 9999-12-31T23:59:59Z, as every other stored time.
-        if !(0..=253_402_300_799).contains(&at) {
-            return invalid(
-                "expires_at",
-                Violation::TimeOutOfRange {
-                    earliest: crate::clock::EARLIEST,
-                    latest: crate::clock::LATEST,
-                },
-            );
-        }
-    }
-    for (field, value) in [
-        (
-            "refresh_token",
-            profile.tokens.refresh_token.as_ref().map(Secret::expose),
-        ),
-        (
-            "access_token",
-            profile.tokens.access_token.as_ref().map(Secret::expose),
-        ),
-        (
-            "id_token",
-            profile.tokens.id_token.as_ref().map(Secret::expose),
-        ),
-        ("scope", profile.tokens.scope.as_deref()),
-    ] {
-        let Some(value) = value else { continue };
-        if value.is_empty() {
-            return invalid(field, Violation::Empty);
-        }
-        if value.len() > TOKEN_MAX_LEN {
-            return invalid(field, Violation::TooLong { max: TOKEN_MAX_LEN });
-        }
-        if value.chars().any(char::is_control) {
-            return invalid(field, Violation::ControlCharacter);
-        }
-    }
-    Ok(())
+/// The three encrypted tokens of `tokens`, sealed for the link `id` (`None` where absent).
+fn seal_tokens(keys: &KeyRing, id: Uuid, tokens: &OAuthTokens) -> Result<[Option<String>; 3]> {
+    let seal = |token: Option<&str>, binding: Binding| {
+        token.map(|t| keys.encrypt(t, &binding)).transpose()
+    };
+    Ok([
+        seal(
+            tokens.refresh_token.as_ref().map(RefreshToken::expose),
+            Binding::accounts_refresh_token(id),
+        )?,
+        seal(
+            tokens.access_token.as_ref().map(AccessToken::expose),
+            Binding::accounts_access_token(id),
+        )?,
+        seal(
+            tokens.id_token.as_ref().map(IdToken::expose),
+            Binding::accounts_id_token(id),
+        )?,
+    ])
 }
 
-fn seal(
-    keys: &KeyRing,
-    field: &'static str,
-    account_id: Uuid,
-    token: Option<&Secret>,
-) -> Result<Option<String>> {
-    token
-        .map(|t| keys.encrypt(t.expose(), &Binding::new(field, account_id.to_string())))
-        .transpose()
+fn text<T: AsRef<str>>(value: Option<&T>) -> Option<String> {
+    value.map(|v| v.as_ref().to_owned())
 }
 
 async fn insert_account<C: ConnectionTrait>(
@@ -351,29 +240,20 @@ async fn insert_account<C: ConnectionTrait>(
 ) -> Result<Account> {
     let id = Uuid::now_v7();
     let tokens = &profile.tokens;
+    let [refresh_token, access_token, id_token] = seal_tokens(keys, id, tokens)?;
     let model = accounts::Model {
         id,
         user_id,
-        r#type: profile.kind.clone(),
-        provider: profile.provider.clone(),
-        provider_account_id: profile.provider_account_id.clone(),
-        refresh_token: seal(
-            keys,
-            "accounts.refresh_token",
-            id,
-            tokens.refresh_token.as_ref(),
-        )?,
-        access_token: seal(
-            keys,
-            "accounts.access_token",
-            id,
-            tokens.access_token.as_ref(),
-        )?,
-        expires_at: tokens.expires_at,
-        token_type: tokens.token_type.clone(),
-        scope: tokens.scope.clone(),
-        id_token: seal(keys, "accounts.id_token", id, tokens.id_token.as_ref())?,
-        session_state: tokens.session_state.clone(),
+        r#type: profile.kind.as_ref().to_owned(),
+        provider: profile.provider.as_ref().to_owned(),
+        provider_account_id: profile.provider_account_id.as_ref().to_owned(),
+        refresh_token,
+        access_token,
+        expires_at: tokens.expires_at.map(TokenExpiry::unix_seconds),
+        token_type: text(tokens.token_type.as_ref()),
+        scope: text(tokens.scope.as_ref()),
+        id_token,
+        session_state: text(tokens.session_state.as_ref()),
     };
     accounts::Entity::insert(accounts::ActiveModel {
         id: Set(model.id),
@@ -405,52 +285,38 @@ async fn update_tokens<C: ConnectionTrait>(
     let id = account.id;
     let mut update = accounts::Entity::update_many().filter(Column::Id.eq(id));
     let mut changed = false;
-    for (column, field, token, slot) in [
-        (
-            Column::RefreshToken,
-            "accounts.refresh_token",
-            tokens.refresh_token.as_ref(),
-            &mut account.refresh_token,
-        ),
-        (
-            Column::AccessToken,
-            "accounts.access_token",
-            tokens.access_token.as_ref(),
-            &mut account.access_token,
-        ),
-        (
-            Column::IdToken,
-            "accounts.id_token",
-            tokens.id_token.as_ref(),
-            &mut account.id_token,
-        ),
-    ] {
-        if let Some(sealed) = seal(keys, field, id, token)? {
-            update = update.col_expr(column, Expr::value(sealed.clone()));
-            *slot = Some(sealed);
-            changed = true;
-        }
-    }
+    let [refresh_token, access_token, id_token] = seal_tokens(keys, id, tokens)?;
     for (column, value, slot) in [
         (
+            Column::RefreshToken,
+            refresh_token,
+            &mut account.refresh_token,
+        ),
+        (Column::AccessToken, access_token, &mut account.access_token),
+        (Column::IdToken, id_token, &mut account.id_token),
+        (
             Column::TokenType,
-            &tokens.token_type,
+            text(tokens.token_type.as_ref()),
             &mut account.token_type,
         ),
-        (Column::Scope, &tokens.scope, &mut account.scope),
+        (
+            Column::Scope,
+            text(tokens.scope.as_ref()),
+            &mut account.scope,
+        ),
         (
             Column::SessionState,
-            &tokens.session_state,
+            text(tokens.session_state.as_ref()),
             &mut account.session_state,
         ),
     ] {
         if let Some(value) = value {
             update = update.col_expr(column, Expr::value(value.clone()));
-            *slot = Some(value.clone());
+            *slot = Some(value);
             changed = true;
         }
     }
-    if let Some(expires_at) = tokens.expires_at {
+    if let Some(expires_at) = tokens.expires_at.map(TokenExpiry::unix_seconds) {
         update = update.col_expr(Column::ExpiresAt, Expr::value(expires_at));
         account.expires_at = Some(expires_at);
         changed = true;
@@ -465,6 +331,7 @@ async fn update_tokens<C: ConnectionTrait>(
 ///
 /// # Errors
 /// [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
 pub async fn list<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<Vec<Account>> {
     Ok(accounts::Entity::find()
         .filter(accounts::Column::UserId.eq(user_id))
@@ -477,50 +344,13 @@ pub async fn list<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<Vec<Accou
         .collect())
 }
 
-/// The decrypted tokens of one of the user's provider links: the one explicit way to read
-/// them (e.g. to call the provider's API).
-///
-/// # Errors
-/// [`Error::NotFound`] when the user has no such link (another user's link is answered the
-/// same way); [`Error::Decryption`] when a stored token was altered or its key is not in the
-/// ring; [`Error::Database`].
-#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn tokens<C: ConnectionTrait>(
-    db: &C,
-    keys: &KeyRing,
-    user_id: Uuid,
-    account_id: Uuid,
-) -> Result<OAuthTokens> {
-    let account = accounts::Entity::find_by_id(account_id)
-        .filter(accounts::Column::UserId.eq(user_id))
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: Table::Accounts,
-        })?;
-    let open = |field: &'static str, stored: Option<&String>| {
-        stored
-            .map(|s| keys.decrypt(s, &Binding::new(field, account.id.to_string())))
-            .transpose()
-    };
-    Ok(OAuthTokens {
-        refresh_token: open("accounts.refresh_token", account.refresh_token.as_ref())?,
-        access_token: open("accounts.access_token", account.access_token.as_ref())?,
-        id_token: open("accounts.id_token", account.id_token.as_ref())?,
-        expires_at: account.expires_at,
-        token_type: account.token_type.clone(),
-        scope: account.scope.clone(),
-        session_state: account.session_state.clone(),
-    })
-}
-
-/// Removes one of the user's provider links.
+/// Deletes (unlinks) one of the user's provider links.
 ///
 /// # Errors
 /// [`Error::NotFound`] when the user has no such link (another user's link is answered the
 /// same way); [`Error::Database`].
-#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn unlink<C: ConnectionTrait>(db: &C, user_id: Uuid, account_id: Uuid) -> Result<()> {
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id, account_id = %account_id))]
+pub async fn delete<C: ConnectionTrait>(db: &C, user_id: Uuid, account_id: Uuid) -> Result<()> {
     let deleted = accounts::Entity::delete_many()
         .filter(accounts::Column::Id.eq(account_id))
         .filter(accounts::Column::UserId.eq(user_id))
@@ -532,62 +362,4 @@ pub async fn unlink<C: ConnectionTrait>(db: &C, user_id: Uuid, account_id: Uuid)
         });
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod properties {
-    use proptest::prelude::*;
-
-    use super::*;
-
-    fn text() -> impl Strategy<Value = String> {
-        prop_oneof![
-            3 => "[a-zA-Z0-9_\\-]{1,30}",
-            1 => any::<String>(),
-            1 => "[a \\u{0}\\u{1}\\t\\n\\u{301}\\u{ff41}\\u{430}]{0,10}",
-            1 => (250usize..260).prop_map(|n| "\u{1f600}".repeat(n)),
-        ]
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(10_000))]
-
-        /// No profile makes the check panic; an accepted one has only one-line, NUL-free,
-        /// bounded fields, ids without surrounding whitespace and an expiry in range.
-        #[test]
-        fn an_accepted_profile_is_storable_everywhere(
-            provider in prop_oneof!["[a-z0-9_\\-]{1,50}", text()],
-            id in text(),
-            kind in text(),
-            token in proptest::option::of(text()),
-            scope in proptest::option::of(text()),
-            expires_at in proptest::option::of(prop_oneof![any::<i64>(), 0i64..253_402_300_800]),
-        ) {
-            let profile = OAuthProfile {
-                provider,
-                provider_account_id: id,
-                kind,
-                email: None,
-                email_verified: false,
-                name: None,
-                image: None,
-                tokens: OAuthTokens {
-                    access_token: token.clone().map(Secret::new),
-                    token_type: token,
-                    scope,
-                    expires_at,
-                    ..OAuthTokens::default()
-                },
-            };
-            if validate(&profile).is_ok() {
-                let id = &profile.provider_account_id;
-                prop_assert!(id.chars().count() <= SHORT_FIELD_MAX_LEN);
-                prop_assert_eq!(id.trim(), id.as_str());
-                for field in [Some(id), Some(&profile.kind), profile.tokens.token_type.as_ref(), profile.tokens.scope.as_ref()].into_iter().flatten() {
-                    prop_assert!(!field.chars().any(char::is_control));
-                }
-                prop_assert!(profile.tokens.expires_at.is_none_or(|at| (0..=253_402_300_799).contains(&at)));
-            }
-        }
-    }
 }

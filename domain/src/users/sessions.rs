@@ -11,12 +11,14 @@ use chrono::{DateTime, FixedOffset};
 use entity::{sessions, users};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use uuid::Uuid;
 
 use crate::clock::now;
 use crate::crypto::{self, Secret};
 use crate::error::{Error, Result, Table, Violation};
+use crate::paging::{Page, PageRequest};
 use crate::users::User;
 use crate::violations::OnTable;
 
@@ -48,7 +50,7 @@ impl From<sessions::Model> for Session {
 }
 
 /// The plain session token: 256 random bits, base64url. Given out once by [`create`]; the
-/// client presents it to [`resolve`]. `Debug` redacts it.
+/// client presents it to [`find_by_token`]. `Debug` redacts it.
 #[derive(Debug, Clone)]
 pub struct SessionToken(Secret);
 
@@ -116,6 +118,10 @@ pub async fn create<C: ConnectionTrait>(
 }
 
 /// `now + lifetime`, refusing a zero lifetime or one over `max`.
+///
+/// # Errors
+/// [`Error::Invalid`] for `lifetime`: [`Violation::Lifetime`], or
+/// [`Violation::TimeOutOfRange`] past the last storable time.
 pub(crate) fn expiry(lifetime: Duration, max: Duration) -> Result<DateTime<FixedOffset>> {
     let refuse = || Error::Invalid {
         field: "lifetime",
@@ -126,16 +132,19 @@ pub(crate) fn expiry(lifetime: Duration, max: Duration) -> Result<DateTime<Fixed
     if lifetime.is_zero() || lifetime > max {
         return Err(refuse());
     }
-    let lifetime = chrono::Duration::from_std(lifetime).map_err(|_| refuse())?;
-    Ok(now() + lifetime)
+    crate::clock::from_now("lifetime", lifetime)
 }
 
 /// The session and user that `token` opens, if it is a live session's token (unknown,
-/// revoked and expired tokens all give `None`).
+/// deleted and expired tokens all give `None`).
 ///
 /// # Errors
-/// [`Error::Database`].
-pub async fn resolve<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<ResolvedSession>> {
+/// [`Error::Undecodable`] when the user's stored row does not decode; [`Error::Database`].
+#[tracing::instrument(skip_all, err)]
+pub async fn find_by_token<C: ConnectionTrait>(
+    db: &C,
+    token: &str,
+) -> Result<Option<ResolvedSession>> {
     let digest = crypto::digest(token);
     let found = sessions::Entity::find()
         .filter(sessions::Column::SessionToken.eq(digest.as_str()))
@@ -147,36 +156,44 @@ pub async fn resolve<C: ConnectionTrait>(db: &C, token: &str) -> Result<Option<R
         Some((session, Some(user))) if crypto::digests_match(&session.session_token, &digest) => {
             Some(ResolvedSession {
                 session: Session::from(session),
-                user: User::from(user),
+                user: User::try_from(user)?,
             })
         }
         _ => None,
     })
 }
 
-/// The user's sessions, live and expired, newest first.
+/// One page of the user's sessions, live and expired, newest first.
 ///
 /// # Errors
+/// [`Error::Invalid`] naming `limit` outside 1..=[`crate::paging::MAX_PAGE_SIZE`];
 /// [`Error::Database`].
-pub async fn list<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<Vec<Session>> {
-    Ok(sessions::Entity::find()
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    user_id: Uuid,
+    page: PageRequest,
+) -> Result<Page<Session>> {
+    let limit = page.checked_limit()?;
+    // Ids are UUID v7: id order is creation order.
+    let mut query = sessions::Entity::find()
         .filter(sessions::Column::UserId.eq(user_id))
-        .order_by_desc(sessions::Column::CreatedAt)
         .order_by_desc(sessions::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(Session::from)
-        .collect())
+        .limit(limit + 1);
+    if let Some(cursor) = page.after {
+        query = query.filter(sessions::Column::Id.lt(cursor.last_id()));
+    }
+    let rows = query.all(db).await?;
+    Ok(Page::from_rows(rows, limit, |m| m.id).map(Session::from))
 }
 
-/// Ends one of the user's sessions (e.g. "sign out that device").
+/// Deletes (revokes) one of the user's sessions (e.g. "sign out that device").
 ///
 /// # Errors
 /// [`Error::NotFound`] when the user has no such session (another user's session is answered
 /// the same way); [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn revoke<C: ConnectionTrait>(db: &C, user_id: Uuid, session_id: Uuid) -> Result<()> {
+pub async fn delete<C: ConnectionTrait>(db: &C, user_id: Uuid, session_id: Uuid) -> Result<()> {
     let deleted = sessions::Entity::delete_many()
         .filter(sessions::Column::Id.eq(session_id))
         .filter(sessions::Column::UserId.eq(user_id))
@@ -190,12 +207,12 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, user_id: Uuid, session_id: Uuid)
     Ok(())
 }
 
-/// Ends the session that `token` opens (sign out); `false` when it opens none.
+/// Deletes the session that `token` opens (sign out); `false` when it opens none.
 ///
 /// # Errors
 /// [`Error::Database`].
 #[tracing::instrument(skip_all, err)]
-pub async fn revoke_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<bool> {
+pub async fn delete_by_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<bool> {
     let deleted = sessions::Entity::delete_many()
         .filter(sessions::Column::SessionToken.eq(crypto::digest(token)))
         .exec(db)
@@ -203,12 +220,12 @@ pub async fn revoke_token<C: ConnectionTrait>(db: &C, token: &str) -> Result<boo
     Ok(deleted.rows_affected > 0)
 }
 
-/// Ends every session of the user (e.g. after a password change); how many there were.
+/// Deletes every session of the user (e.g. after a password change); how many there were.
 ///
 /// # Errors
 /// [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn revoke_all<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<u64> {
+pub async fn delete_for_user<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<u64> {
     let deleted = sessions::Entity::delete_many()
         .filter(sessions::Column::UserId.eq(user_id))
         .exec(db)

@@ -40,33 +40,37 @@ impl Email {
     /// Validates and normalises `input`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for field `email`: [`Violation::Empty`], [`Violation::TooLong`]
+    /// [`Error::Invalid`] for field `users.email`: [`Violation::Empty`], [`Violation::TooLong`]
     /// (over [`EMAIL_MAX_LEN`] characters once normalised),
     /// [`Violation::ControlCharacter`] or [`Violation::Format`].
     pub fn parse(input: &str) -> Result<Self> {
         let trimmed = input.trim();
         if trimmed.chars().any(char::is_control) {
-            return Err(invalid("email", Violation::ControlCharacter));
+            return Err(invalid("users.email", Violation::ControlCharacter));
         }
         let email: String = trimmed.to_lowercase().nfc().collect();
         if email.is_empty() {
-            return Err(invalid("email", Violation::Empty));
+            return Err(invalid("users.email", Violation::Empty));
         }
         if email.chars().count() > EMAIL_MAX_LEN {
-            return Err(invalid("email", Violation::TooLong { max: EMAIL_MAX_LEN }));
+            return Err(invalid(
+                "users.email",
+                Violation::TooLong { max: EMAIL_MAX_LEN },
+            ));
         }
         let options = email_address::Options::default()
             .without_display_text()
             .without_domain_literal()
             .with_required_tld();
         email_address::EmailAddress::parse_with_options(&email, options)
-            .map_err(|_| invalid("email", Violation::Format))?;
+            .map_err(|_| invalid("users.email", Violation::Format))?;
         Ok(Self(email))
     }
 
-    /// A value read back from the database, where only parsed values are written.
-    pub(crate) fn from_stored(stored: String) -> Self {
-        Self(stored)
+    /// A value read back from the database: only parsed values are written, so anything that
+    /// is not its own normal form was written some other way, and is `None`.
+    pub(crate) fn from_stored(stored: String) -> Option<Self> {
+        Self::parse(&stored).ok().filter(|email| email.0 == stored)
     }
 }
 
@@ -91,24 +95,24 @@ impl DisplayName {
     /// Validates and trims `input`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for field `name`: [`Violation::Empty`], [`Violation::TooLong`] or
+    /// [`Error::Invalid`] for field `users.name`: [`Violation::Empty`], [`Violation::TooLong`] or
     /// [`Violation::ControlCharacter`] (any, tab and line breaks included: a name is one
     /// line).
     pub fn parse(input: &str) -> Result<Self> {
         let name = input.trim();
         if name.is_empty() {
-            return Err(invalid("name", Violation::Empty));
+            return Err(invalid("users.name", Violation::Empty));
         }
         if name.chars().count() > DISPLAY_NAME_MAX_LEN {
             return Err(invalid(
-                "name",
+                "users.name",
                 Violation::TooLong {
                     max: DISPLAY_NAME_MAX_LEN,
                 },
             ));
         }
         if name.chars().any(char::is_control) {
-            return Err(invalid("name", Violation::ControlCharacter));
+            return Err(invalid("users.name", Violation::ControlCharacter));
         }
         Ok(Self(name.to_owned()))
     }
@@ -129,7 +133,7 @@ impl ImageUrl {
     /// Validates `input`.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for field `image`: [`Violation::Empty`], [`Violation::TooLong`]
+    /// [`Error::Invalid`] for field `users.image`: [`Violation::Empty`], [`Violation::TooLong`]
     /// (before or after normalisation: the stored form is what is limited),
     /// [`Violation::ControlCharacter`] (the URL parser would silently drop a tab or a line
     /// break), [`Violation::Format`] (not a URL, or no host) or [`Violation::Scheme`] (not
@@ -137,30 +141,33 @@ impl ImageUrl {
     pub fn parse(input: &str) -> Result<Self> {
         let input = input.trim();
         if input.is_empty() {
-            return Err(invalid("image", Violation::Empty));
+            return Err(invalid("users.image", Violation::Empty));
         }
         if input.chars().any(char::is_control) {
-            return Err(invalid("image", Violation::ControlCharacter));
+            return Err(invalid("users.image", Violation::ControlCharacter));
         }
         if input.chars().count() > IMAGE_URL_MAX_LEN {
             return Err(invalid(
-                "image",
+                "users.image",
                 Violation::TooLong {
                     max: IMAGE_URL_MAX_LEN,
                 },
             ));
         }
-        let url = url::Url::parse(input).map_err(|_| invalid("image", Violation::Format))?;
+        let url = url::Url::parse(input).map_err(|_| invalid("users.image", Violation::Format))?;
         if url.scheme() != "https" {
-            return Err(invalid("image", Violation::Scheme { expected: "https" }));
+            return Err(invalid(
+                "users.image",
+                Violation::Scheme { expected: "https" },
+            ));
         }
         if url.host_str().is_none_or(str::is_empty) || !url.username().is_empty() {
-            return Err(invalid("image", Violation::Format));
+            return Err(invalid("users.image", Violation::Format));
         }
         let normalised = String::from(url);
         if normalised.chars().count() > IMAGE_URL_MAX_LEN {
             return Err(invalid(
-                "image",
+                "users.image",
                 Violation::TooLong {
                     max: IMAGE_URL_MAX_LEN,
                 },
@@ -185,16 +192,16 @@ impl StripeAccountId {
     /// case-sensitive).
     ///
     /// # Errors
-    /// [`Error::Invalid`] for field `stripe_account_id`: [`Violation::Empty`],
+    /// [`Error::Invalid`] for field `users.stripe_account_id`: [`Violation::Empty`],
     /// [`Violation::TooLong`] or [`Violation::Format`].
     pub fn parse(input: &str) -> Result<Self> {
         let id = input.trim();
         if id.is_empty() {
-            return Err(invalid("stripe_account_id", Violation::Empty));
+            return Err(invalid("users.stripe_account_id", Violation::Empty));
         }
         if id.len() > STRIPE_ACCOUNT_ID_MAX_LEN {
             return Err(invalid(
-                "stripe_account_id",
+                "users.stripe_account_id",
                 Violation::TooLong {
                     max: STRIPE_ACCOUNT_ID_MAX_LEN,
                 },
@@ -204,7 +211,7 @@ impl StripeAccountId {
             Some(rest) if !rest.is_empty() && rest.bytes().all(|b| b.is_ascii_alphanumeric()) => {
                 Ok(Self(id.to_owned()))
             }
-            _ => Err(invalid("stripe_account_id", Violation::Format)),
+            _ => Err(invalid("users.stripe_account_id", Violation::Format)),
         }
     }
 }
@@ -241,7 +248,10 @@ mod tests {
 
     #[test]
     fn an_email_that_is_not_an_address_is_refused_with_its_rule() {
-        assert_eq!(violation(Email::parse("  "), "email"), Violation::Empty);
+        assert_eq!(
+            violation(Email::parse("  "), "users.email"),
+            Violation::Empty
+        );
         for bad in [
             "ann",
             "ann@",
@@ -255,14 +265,14 @@ mod tests {
             "ann@example..com",
         ] {
             assert_eq!(
-                violation(Email::parse(bad), "email"),
+                violation(Email::parse(bad), "users.email"),
                 Violation::Format,
                 "{bad}"
             );
         }
         let long = format!("{}@example.com", "a".repeat(250));
         assert_eq!(
-            violation(Email::parse(&long), "email"),
+            violation(Email::parse(&long), "users.email"),
             Violation::TooLong { max: 254 }
         );
     }
@@ -276,16 +286,16 @@ mod tests {
             "Zoë Nakamura"
         );
         assert_eq!(
-            violation(DisplayName::parse(" \t "), "name"),
+            violation(DisplayName::parse(" \t "), "users.name"),
             Violation::Empty
         );
         assert_eq!(
-            violation(DisplayName::parse(&"é".repeat(101)), "name"),
+            violation(DisplayName::parse(&"é".repeat(101)), "users.name"),
             Violation::TooLong { max: 100 }
         );
         assert!(DisplayName::parse(&"é".repeat(100)).is_ok());
         assert_eq!(
-            violation(DisplayName::parse("Ann\u{0}Lee"), "name"),
+            violation(DisplayName::parse("Ann\u{0}Lee"), "users.name"),
             Violation::ControlCharacter
         );
     }
@@ -298,13 +308,19 @@ mod tests {
                 .as_ref(),
             "https://cdn.example.com/a%20b.png"
         );
-        assert_eq!(violation(ImageUrl::parse(""), "image"), Violation::Empty);
         assert_eq!(
-            violation(ImageUrl::parse("http://cdn.example.com/a.png"), "image"),
+            violation(ImageUrl::parse(""), "users.image"),
+            Violation::Empty
+        );
+        assert_eq!(
+            violation(
+                ImageUrl::parse("http://cdn.example.com/a.png"),
+                "users.image"
+            ),
             Violation::Scheme { expected: "https" }
         );
         assert_eq!(
-            violation(ImageUrl::parse("javascript:alert(1)"), "image"),
+            violation(ImageUrl::parse("javascript:alert(1)"), "users.image"),
             Violation::Scheme { expected: "https" }
         );
         for bad in [
@@ -314,14 +330,14 @@ mod tests {
             "https://user:pw@host/a.png",
         ] {
             assert_eq!(
-                violation(ImageUrl::parse(bad), "image"),
+                violation(ImageUrl::parse(bad), "users.image"),
                 Violation::Format,
                 "{bad}"
             );
         }
         let long = format!("https://cdn.example.com/{}", "a".repeat(2_048));
         assert_eq!(
-            violation(ImageUrl::parse(&long), "image"),
+            violation(ImageUrl::parse(&long), "users.image"),
             Violation::TooLong { max: 2_048 }
         );
     }
@@ -335,12 +351,12 @@ mod tests {
             "acct_1Nv0FGQ9RKHgCVdK"
         );
         assert_eq!(
-            violation(StripeAccountId::parse(""), "stripe_account_id"),
+            violation(StripeAccountId::parse(""), "users.stripe_account_id"),
             Violation::Empty
         );
         for bad in ["acct_", "cus_123", "acct_12-3", "acct_ 123"] {
             assert_eq!(
-                violation(StripeAccountId::parse(bad), "stripe_account_id"),
+                violation(StripeAccountId::parse(bad), "users.stripe_account_id"),
                 Violation::Format,
                 "{bad}"
             );
@@ -385,7 +401,7 @@ mod properties {
                 prop_assert!(!stored.chars().any(char::is_control));
                 prop_assert!(unicode_normalization::is_nfc(stored));
                 prop_assert_eq!(Email::parse(stored).ok(), Some(email.clone()));
-                prop_assert_eq!(Email::from_stored(stored.to_owned()), email);
+                prop_assert_eq!(Email::from_stored(stored.to_owned()), Some(email));
             }
         }
 
@@ -445,7 +461,7 @@ mod properties {
             assert!(matches!(
                 Email::parse(bad),
                 Err(Error::Invalid {
-                    field: "email",
+                    field: "users.email",
                     violation: Violation::ControlCharacter
                 })
             ));
@@ -453,7 +469,7 @@ mod properties {
         assert!(matches!(
             ImageUrl::parse("https://cdn.example.com/a\tb.png"),
             Err(Error::Invalid {
-                field: "image",
+                field: "users.image",
                 violation: Violation::ControlCharacter
             })
         ));

@@ -7,10 +7,13 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use domain::crypto::{EncryptionKey, KeyRing, Secret};
 use domain::products::SupplierProvider;
-use domain::suppliers::{self, NewSupplierAccount};
-use domain::users::accounts::{self, OAuthProfile, OAuthTokens};
+use domain::supplier_accounts::{self, ApiKey, ApiSecret, NewSupplierAccount};
+use domain::users::accounts::{
+    self, AccessToken, AccountKind, IdToken, OAuthProfile, OAuthProvider, OAuthTokens,
+    ProviderAccountId, RefreshToken, TokenType,
+};
 use domain::users::{
-    self, Argon2Params, Email, NewUser, Password, PasswordHasher, sessions, verification,
+    self, Argon2Params, Email, NewUser, Password, PasswordHasher, sessions, verification_tokens,
 };
 use sea_orm::DatabaseConnection;
 use studio::Studio;
@@ -57,7 +60,7 @@ pub const API_SECRET: &str = "crawl-supplier-secret-d4e5";
 pub async fn known_secrets(db: &DatabaseConnection) -> KnownSecrets {
     let (hasher, keys) = crypto();
     let email = Email::parse("crawl@example.com").expect("email");
-    let user = users::register(
+    let user = users::create(
         db,
         &hasher,
         NewUser {
@@ -72,26 +75,29 @@ pub async fn known_secrets(db: &DatabaseConnection) -> KnownSecrets {
     let session = sessions::create(db, user.id, Duration::from_secs(3600))
         .await
         .expect("session");
-    let issued = verification::issue(db, &email, Duration::from_secs(3600))
+    let issued = verification_tokens::create(db, &email, Duration::from_secs(3600))
         .await
         .expect("verification token");
-    accounts::sign_in(
+    accounts::authenticate(
         db,
         &keys,
         OAuthProfile {
-            provider: "github".into(),
-            provider_account_id: "crawl-gh-1".into(),
-            kind: "oauth".into(),
+            provider: OAuthProvider::parse("github").expect("provider"),
+            provider_account_id: ProviderAccountId::parse("crawl-gh-1")
+                .expect("provider account id"),
+            kind: AccountKind::parse("oauth").expect("kind"),
             email: Some(email.clone()),
             email_verified: true,
             name: None,
             image: None,
             tokens: OAuthTokens {
-                refresh_token: Some(Secret::new(REFRESH)),
-                access_token: Some(Secret::new(ACCESS)),
-                id_token: Some(Secret::new(ID_TOKEN)),
+                refresh_token: Some(
+                    RefreshToken::parse(Secret::new(REFRESH)).expect("refresh_token"),
+                ),
+                access_token: Some(AccessToken::parse(Secret::new(ACCESS)).expect("access_token")),
+                id_token: Some(IdToken::parse(Secret::new(ID_TOKEN)).expect("id_token")),
                 expires_at: None,
-                token_type: Some("Bearer".into()),
+                token_type: Some(TokenType::parse("Bearer").expect("token_type")),
                 scope: None,
                 session_state: None,
             },
@@ -99,14 +105,14 @@ pub async fn known_secrets(db: &DatabaseConnection) -> KnownSecrets {
     )
     .await
     .expect("oauth link");
-    suppliers::connect(
+    supplier_accounts::create(
         db,
         &keys,
         user.id,
         NewSupplierAccount {
             provider: SupplierProvider::CjDropshipping,
-            api_key: Secret::new(API_KEY),
-            api_secret: Some(Secret::new(API_SECRET)),
+            api_key: ApiKey::parse(Secret::new(API_KEY)).expect("api key"),
+            api_secret: Some(ApiSecret::parse(Secret::new(API_SECRET)).expect("api secret")),
             account_id: None,
         },
     )

@@ -17,7 +17,7 @@ use tokio::sync::Mutex;
 use domain::StoreScope;
 use domain::agent_jobs::{self as jobs, BrandBrief, JobInput, NewJob};
 use domain::crypto::Secret;
-use domain::suppliers::{self, NewSupplierAccount, SupplierProvider};
+use domain::supplier_accounts::{self, ApiKey, NewSupplierAccount, SupplierProvider};
 use domain::users::{self, StripeAccountId};
 use domain::{DatabaseConnection, Error};
 use entity::{stores as store_rows, users as user_rows};
@@ -148,7 +148,7 @@ async fn a_deadlock_inside_the_callers_transaction_is_transient_and_its_commit_f
     let txn = caller(db, held).await;
     let other = other_side(db, Target::User(target), held).await;
     let account = StripeAccountId::parse(&format!("acct_{}", unique())).expect("id");
-    let outcome = users::attach_stripe_account(&txn, target, &account).await;
+    let outcome = users::update_stripe_account(&txn, target, &account).await;
     assert_lost(db, txn, other, held, outcome, "attach_stripe_account").await;
     assert_eq!(
         users::get(db, target).await.expect("get").stripe_account_id,
@@ -169,20 +169,25 @@ async fn a_deadlock_inside_the_callers_transaction_is_transient_and_its_commit_f
     let target = insert(db, user()).await.expect("user").id;
     let txn = caller(db, held).await;
     let other = other_side(db, Target::User(target), held).await;
-    let outcome = suppliers::connect(
+    let outcome = supplier_accounts::create(
         &txn,
         &keys,
         target,
         NewSupplierAccount {
             provider: SupplierProvider::Spocket,
-            api_key: Secret::new("key"),
+            api_key: ApiKey::parse(Secret::new("key")).expect("api key"),
             api_secret: None,
             account_id: None,
         },
     )
     .await;
     assert_lost(db, txn, other, held, outcome, "suppliers::connect").await;
-    assert!(suppliers::list(db, target).await.expect("list").is_empty());
+    assert!(
+        supplier_accounts::list(db, target)
+            .await
+            .expect("list")
+            .is_empty()
+    );
 
     // agent_jobs::enqueue and enqueue_many (their foreign key waits for the store row)
     for many in [false, true] {
@@ -228,7 +233,7 @@ async fn domain_transaction_runs_the_whole_closure_again_after_a_lost_deadlock_o
                 let task = other_side(&db, Target::User(target), held).await;
                 *other.lock().await = Some(task);
             }
-            users::attach_stripe_account(txn, target, &account).await
+            users::update_stripe_account(txn, target, &account).await
         })
     })
     .await

@@ -6,14 +6,21 @@ use std::time::{Duration, Instant};
 
 use domain::crypto::{EncryptionKey, KeyRing, Secret};
 use domain::error::DecryptionProblem;
-use domain::users::accounts::{self, OAuthOutcome, OAuthProfile, OAuthTokens};
+use domain::paging::PageRequest;
+use domain::supplier_accounts::ApiKey;
+use domain::users::accounts::{
+    self, AccessToken, AccountKind, IdToken, OAuthOutcome, OAuthProfile, OAuthProvider,
+    OAuthTokens, ProviderAccountId, RefreshToken, Scope, TokenExpiry, TokenType,
+};
 use domain::users::{
     self, Argon2Params, DisplayName, Email, ImageUrl, NewUser, Password, PasswordHasher,
-    StripeAccountId, User, UserPatch, sessions, verification,
+    StripeAccountId, User, UserPatch, sessions, verification_tokens,
 };
 use domain::{Error, ForeignKeyRule, UniqueRule, Violation};
 use entity::{accounts as account_rows, sessions as session_rows, users as user_rows};
-use entity::{supplier_accounts, verification_tokens};
+use entity::{
+    supplier_accounts as supplier_account_rows, verification_tokens as verification_token_rows,
+};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
 
@@ -41,7 +48,7 @@ pub fn password() -> Password {
 }
 
 pub async fn register<C: ConnectionTrait>(db: &C, email: &Email) -> User {
-    users::register(
+    users::create(
         db,
         hasher(),
         NewUser {
@@ -76,14 +83,14 @@ pub async fn raw_dump<C: ConnectionTrait>(db: &C) -> String {
     {
         dump += &serde_json::to_string(&row).expect("json");
     }
-    for row in verification_tokens::Entity::find()
+    for row in verification_token_rows::Entity::find()
         .all(db)
         .await
         .expect("verification tokens")
     {
         dump += &serde_json::to_string(&row).expect("json");
     }
-    for row in supplier_accounts::Entity::find()
+    for row in supplier_account_rows::Entity::find()
         .all(db)
         .await
         .expect("supplier accounts")
@@ -97,11 +104,11 @@ async fn row_count<C: ConnectionTrait>(db: &C) -> u64 {
     user_rows::Entity::find().count(db).await.expect("count")
         + account_rows::Entity::find().count(db).await.expect("count")
         + session_rows::Entity::find().count(db).await.expect("count")
-        + verification_tokens::Entity::find()
+        + verification_token_rows::Entity::find()
             .count(db)
             .await
             .expect("count")
-        + supplier_accounts::Entity::find()
+        + supplier_account_rows::Entity::find()
             .count(db)
             .await
             .expect("count")
@@ -109,20 +116,29 @@ async fn row_count<C: ConnectionTrait>(db: &C) -> u64 {
 
 fn profile(provider_account_id: &str, email: Option<Email>, verified: bool) -> OAuthProfile {
     OAuthProfile {
-        provider: "google".into(),
-        provider_account_id: provider_account_id.into(),
-        kind: "oidc".into(),
+        provider: OAuthProvider::parse("google").expect("provider"),
+        provider_account_id: ProviderAccountId::parse(provider_account_id)
+            .expect("provider account id"),
+        kind: AccountKind::parse("oidc").expect("kind"),
         email,
         email_verified: verified,
         name: Some(DisplayName::parse("Ann from Google").expect("name")),
         image: Some(ImageUrl::parse("https://lh3.example.com/a.png").expect("image")),
         tokens: OAuthTokens {
-            refresh_token: Some(Secret::new(format!("refresh-{}", unique()))),
-            access_token: Some(Secret::new(format!("access-{}", unique()))),
-            id_token: Some(Secret::new(format!("eyJid-{}", unique()))),
-            expires_at: Some(4_102_444_800),
-            token_type: Some("Bearer".into()),
-            scope: Some("openid email profile".into()),
+            refresh_token: Some(
+                RefreshToken::parse(Secret::new(format!("refresh-{}", unique())))
+                    .expect("refresh_token"),
+            ),
+            access_token: Some(
+                AccessToken::parse(Secret::new(format!("access-{}", unique())))
+                    .expect("access_token"),
+            ),
+            id_token: Some(
+                IdToken::parse(Secret::new(format!("eyJid-{}", unique()))).expect("id_token"),
+            ),
+            expires_at: Some(TokenExpiry::parse(4_102_444_800).expect("expiry")),
+            token_type: Some(TokenType::parse("Bearer").expect("token_type")),
+            scope: Some(Scope::parse("openid email profile").expect("scope")),
             session_state: None,
         },
     }
@@ -138,7 +154,7 @@ fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Viol
 backend_test!(
     async fn registration_stores_a_normalised_email_and_an_argon2id_hash_only(t: &TestDb) {
         let plain = "Tr0ub4dor & 3 horses";
-        let user = users::register(
+        let user = users::create(
             &t.db,
             hasher(),
             NewUser {
@@ -187,7 +203,7 @@ backend_test!(
     async fn a_wrong_password_and_an_unknown_email_fail_alike_with_one_hash_each(t: &TestDb) {
         let hasher = PasswordHasher::new(Argon2Params::new(1_024, 1, 1).expect("p")).expect("h");
         let email = email();
-        users::register(
+        users::create(
             &t.db,
             &hasher,
             NewUser {
@@ -200,13 +216,13 @@ backend_test!(
         .await
         .expect("register");
         let in_caps = Email::parse(&email.as_ref().to_uppercase()).expect("email");
-        let user = users::sign_in(&t.db, &hasher, &in_caps, &password())
+        let user = users::authenticate(&t.db, &hasher, &in_caps, &password())
             .await
             .expect("right password");
         assert_eq!(user.email, email);
 
         let wrong = Password::parse("incorrect horse battery").expect("password");
-        let oauth_only = accounts::sign_in(
+        let oauth_only = accounts::authenticate(
             &t.db,
             &keys(1),
             profile(&unique(), Some(self::email()), true),
@@ -219,7 +235,7 @@ backend_test!(
             (&self::email(), &password()),
             (&oauth_only.user.email, &password()),
         ] {
-            let err = users::sign_in(&t.db, &hasher, who, password)
+            let err = users::authenticate(&t.db, &hasher, who, password)
                 .await
                 .expect_err("refused");
             assert!(matches!(err, Error::AuthenticationFailed), "{err:?}");
@@ -237,7 +253,7 @@ backend_test!(
         // Production costs, so that hashing dominates the time of an attempt.
         let hasher = PasswordHasher::new(Argon2Params::OWASP).expect("hasher");
         let email = email();
-        users::register(
+        users::create(
             &t.db,
             &hasher,
             NewUser {
@@ -255,10 +271,10 @@ backend_test!(
         // Interleaved, so that load from other tests weighs on both alike.
         for _ in 0..7 {
             let started = Instant::now();
-            let _ = users::sign_in(&t.db, &hasher, &email, &wrong).await;
+            let _ = users::authenticate(&t.db, &hasher, &email, &wrong).await;
             known_times.push(started.elapsed());
             let started = Instant::now();
-            let _ = users::sign_in(&t.db, &hasher, &unknown, &wrong).await;
+            let _ = users::authenticate(&t.db, &hasher, &unknown, &wrong).await;
             unknown_times.push(started.elapsed());
         }
         known_times.sort();
@@ -278,7 +294,7 @@ backend_test!(
             .map(|_| {
                 let (db, email) = (t.db.clone(), email.clone());
                 tokio::spawn(async move {
-                    users::register(
+                    users::create(
                         &db,
                         hasher(),
                         NewUser {
@@ -314,9 +330,12 @@ backend_test!(
     async fn bad_input_for_every_field_names_the_field_and_rule_and_writes_nothing(t: &TestDb) {
         assert_eq!(
             invalid(Email::parse("not-an-email")),
-            ("email", Violation::Format)
+            ("users.email", Violation::Format)
         );
-        assert_eq!(invalid(Email::parse(" ")), ("email", Violation::Empty));
+        assert_eq!(
+            invalid(Email::parse(" ")),
+            ("users.email", Violation::Empty)
+        );
         assert_eq!(
             invalid(Password::parse("short")),
             ("password", Violation::TooShort { min: 8 })
@@ -329,42 +348,44 @@ backend_test!(
             invalid(Password::parse("         ")),
             ("password", Violation::Empty)
         );
-        assert_eq!(invalid(DisplayName::parse("")), ("name", Violation::Empty));
+        assert_eq!(
+            invalid(DisplayName::parse("")),
+            ("users.name", Violation::Empty)
+        );
         assert_eq!(
             invalid(DisplayName::parse(&"n".repeat(101))),
-            ("name", Violation::TooLong { max: 100 })
+            ("users.name", Violation::TooLong { max: 100 })
         );
         assert_eq!(
             invalid(ImageUrl::parse("ftp://example.com/a.png")),
-            ("image", Violation::Scheme { expected: "https" })
+            ("users.image", Violation::Scheme { expected: "https" })
         );
         assert_eq!(
             invalid(StripeAccountId::parse("cus_123")),
-            ("stripe_account_id", Violation::Format)
+            ("users.stripe_account_id", Violation::Format)
         );
 
         let user = register(&t.db, &email()).await;
         let before = row_count(&t.db).await;
 
         let keys = keys(1);
-        let mut bad_provider = profile(&unique(), Some(email()), true);
-        bad_provider.provider = "Google!".into();
-        let mut no_account_id = profile("", Some(email()), true);
-        no_account_id.provider_account_id = " ".into();
-        let mut empty_token = profile(&unique(), Some(email()), true);
-        empty_token.tokens.access_token = Some(Secret::new(""));
+        assert_eq!(
+            invalid(OAuthProvider::parse("Google!")),
+            ("accounts.provider", Violation::Format)
+        );
+        assert_eq!(
+            invalid(ProviderAccountId::parse(" ")),
+            ("accounts.provider_account_id", Violation::Empty)
+        );
+        assert_eq!(
+            invalid(AccessToken::parse(Secret::new(""))),
+            ("accounts.access_token", Violation::Empty)
+        );
         let no_email = profile(&unique(), None, true);
-        for (profile, expected) in [
-            (bad_provider, ("provider", Violation::Format)),
-            (no_account_id, ("provider_account_id", Violation::Empty)),
-            (empty_token, ("access_token", Violation::Empty)),
-            (no_email, ("email", Violation::Empty)),
-        ] {
-            assert_eq!(
-                invalid(accounts::sign_in(&t.db, &keys, profile).await),
-                expected
-            );
-        }
+        assert_eq!(
+            invalid(accounts::authenticate(&t.db, &keys, no_email).await),
+            ("users.email", Violation::Empty)
+        );
         assert_eq!(
             invalid(sessions::create(&t.db, user.id, Duration::ZERO).await).0,
             "lifetime"
@@ -380,7 +401,8 @@ backend_test!(
         );
         assert_eq!(
             invalid(
-                verification::issue(&t.db, &user.email, Duration::from_secs(8 * 24 * 3600)).await
+                verification_tokens::create(&t.db, &user.email, Duration::from_secs(8 * 24 * 3600))
+                    .await
             ),
             (
                 "lifetime",
@@ -403,7 +425,7 @@ backend_test!(
     async fn a_profile_update_changes_clears_and_keeps_fields(t: &TestDb) {
         let user = register(&t.db, &email()).await;
         let image = ImageUrl::parse("https://cdn.example.com/ann.png").expect("image");
-        let updated = users::update_profile(
+        let updated = users::update(
             &t.db,
             user.id,
             UserPatch {
@@ -417,7 +439,7 @@ backend_test!(
         assert_eq!(updated.image.as_deref(), Some(image.as_ref()));
         assert!(updated.updated_at >= user.updated_at);
 
-        let cleared = users::update_profile(
+        let cleared = users::update(
             &t.db,
             user.id,
             UserPatch {
@@ -431,7 +453,7 @@ backend_test!(
         assert_eq!(cleared.image.as_deref(), Some(image.as_ref()));
         assert_eq!(users::get(&t.db, user.id).await.expect("get"), cleared);
         assert!(matches!(
-            users::update_profile(&t.db, Uuid::now_v7(), UserPatch::default()).await,
+            users::update(&t.db, Uuid::now_v7(), UserPatch::default()).await,
             Err(Error::NotFound {
                 entity: domain::Table::Users
             })
@@ -442,23 +464,23 @@ backend_test!(
 backend_test!(
     async fn deleting_a_user_deletes_their_links_sessions_tokens_and_supplier_accounts(t: &TestDb) {
         let keys = keys(1);
-        let signed = accounts::sign_in(&t.db, &keys, profile(&unique(), Some(email()), true))
+        let signed = accounts::authenticate(&t.db, &keys, profile(&unique(), Some(email()), true))
             .await
             .expect("oauth user");
         let user = signed.user;
         sessions::create(&t.db, user.id, Duration::from_secs(3600))
             .await
             .expect("session");
-        verification::issue(&t.db, &user.email, Duration::from_secs(3600))
+        verification_tokens::create(&t.db, &user.email, Duration::from_secs(3600))
             .await
             .expect("token");
-        domain::suppliers::connect(
+        domain::supplier_accounts::create(
             &t.db,
             &keys,
             user.id,
-            domain::suppliers::NewSupplierAccount {
-                provider: domain::suppliers::SupplierProvider::Spocket,
-                api_key: Secret::new("spk_live_1"),
+            domain::supplier_accounts::NewSupplierAccount {
+                provider: domain::supplier_accounts::SupplierProvider::Spocket,
+                api_key: ApiKey::parse(Secret::new("spk_live_1")).expect("api key"),
                 api_secret: None,
                 account_id: None,
             },
@@ -511,21 +533,23 @@ backend_test!(
         assert_eq!(row.session_token.len(), 64, "a SHA-256 digest in hex");
         assert!(!raw_dump(&t.db).await.contains(&token));
 
-        let resolved = sessions::resolve(&t.db, &token)
+        let resolved = sessions::find_by_token(&t.db, &token)
             .await
             .expect("resolve")
             .expect("live session");
         assert_eq!(resolved.user, user);
         assert_eq!(resolved.session, created.session);
         assert_eq!(
-            sessions::resolve(&t.db, &row.session_token)
+            sessions::find_by_token(&t.db, &row.session_token)
                 .await
                 .expect("r"),
             None
         );
-        assert_eq!(sessions::resolve(&t.db, "").await.expect("r"), None);
+        assert_eq!(sessions::find_by_token(&t.db, "").await.expect("r"), None);
         assert_eq!(
-            sessions::resolve(&t.db, "' OR 1=1 --").await.expect("r"),
+            sessions::find_by_token(&t.db, "' OR 1=1 --")
+                .await
+                .expect("r"),
             None
         );
     }
@@ -542,14 +566,17 @@ backend_test!(
             .expect("session");
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(
-            sessions::resolve(&t.db, short.token.expose())
+            sessions::find_by_token(&t.db, short.token.expose())
                 .await
                 .expect("resolve"),
             None
         );
         assert_eq!(sessions::purge_expired(&t.db).await.expect("purge"), 1);
         assert_eq!(
-            sessions::list(&t.db, user.id).await.expect("list"),
+            sessions::list(&t.db, user.id, PageRequest::default())
+                .await
+                .expect("list")
+                .items,
             vec![long.session]
         );
     }
@@ -566,50 +593,59 @@ backend_test!(
         let bob_1 = sessions::create(&t.db, bob.id, day).await.expect("s");
 
         assert!(matches!(
-            sessions::revoke(&t.db, ann.id, bob_1.session.id).await,
+            sessions::delete(&t.db, ann.id, bob_1.session.id).await,
             Err(Error::NotFound {
                 entity: domain::Table::Sessions
             })
         ));
-        sessions::revoke(&t.db, ann.id, ann_1.session.id)
+        sessions::delete(&t.db, ann.id, ann_1.session.id)
             .await
             .expect("revoke");
         assert_eq!(
-            sessions::resolve(&t.db, ann_1.token.expose())
+            sessions::find_by_token(&t.db, ann_1.token.expose())
                 .await
                 .expect("r"),
             None
         );
         assert!(
-            sessions::revoke_token(&t.db, ann_2.token.expose())
+            sessions::delete_by_token(&t.db, ann_2.token.expose())
                 .await
                 .expect("sign out")
         );
         assert!(
-            !sessions::revoke_token(&t.db, ann_2.token.expose())
+            !sessions::delete_by_token(&t.db, ann_2.token.expose())
                 .await
                 .expect("again")
         );
-        assert_eq!(sessions::revoke_all(&t.db, ann.id).await.expect("all"), 1);
         assert_eq!(
-            sessions::resolve(&t.db, ann_3.token.expose())
+            sessions::delete_for_user(&t.db, ann.id).await.expect("all"),
+            1
+        );
+        assert_eq!(
+            sessions::find_by_token(&t.db, ann_3.token.expose())
                 .await
                 .expect("r"),
             None
         );
-        let bob_still = sessions::resolve(&t.db, bob_1.token.expose())
+        let bob_still = sessions::find_by_token(&t.db, bob_1.token.expose())
             .await
             .expect("resolve")
             .expect("bob's session is untouched");
         assert_eq!(bob_still.user.id, bob.id);
-        assert_eq!(sessions::list(&t.db, ann.id).await.expect("list"), vec![]);
+        assert_eq!(
+            sessions::list(&t.db, ann.id, PageRequest::default())
+                .await
+                .expect("list")
+                .items,
+            vec![]
+        );
     }
 );
 
 backend_test!(
     async fn a_verification_token_is_consumed_once_and_marks_the_email_verified(t: &TestDb) {
         let user = register(&t.db, &email()).await;
-        let issued = verification::issue(&t.db, &user.email, Duration::from_secs(3600))
+        let issued = verification_tokens::create(&t.db, &user.email, Duration::from_secs(3600))
             .await
             .expect("issue");
         let token = issued.token.expose().to_owned();
@@ -618,12 +654,12 @@ backend_test!(
 
         let someone_else = email();
         assert!(matches!(
-            verification::consume(&t.db, &someone_else, &token).await,
+            verification_tokens::delete(&t.db, &someone_else, &token).await,
             Err(Error::NotFound {
                 entity: domain::Table::VerificationTokens
             })
         ));
-        let verified = verification::consume(&t.db, &user.email, &token)
+        let verified = verification_tokens::delete(&t.db, &user.email, &token)
             .await
             .expect("consume");
         assert_eq!(verified.email, user.email);
@@ -637,7 +673,7 @@ backend_test!(
             verified_user.email_verified
         );
         assert!(matches!(
-            verification::consume(&t.db, &user.email, &token).await,
+            verification_tokens::delete(&t.db, &user.email, &token).await,
             Err(Error::NotFound {
                 entity: domain::Table::VerificationTokens
             })
@@ -649,12 +685,12 @@ backend_test!(
     async fn two_concurrent_consumes_of_one_token_give_one_success_and_one_failure(t: &TestDb) {
         let user = register(&t.db, &email()).await;
         for _ in 0..5 {
-            let issued = verification::issue(&t.db, &user.email, Duration::from_secs(3600))
+            let issued = verification_tokens::create(&t.db, &user.email, Duration::from_secs(3600))
                 .await
                 .expect("issue");
             let consume = |db: sea_orm::DatabaseConnection| {
                 let (email, token) = (user.email.clone(), issued.token.expose().to_owned());
-                tokio::spawn(async move { verification::consume(&db, &email, &token).await })
+                tokio::spawn(async move { verification_tokens::delete(&db, &email, &token).await })
             };
             let (a, b) = (consume(t.db.clone()), consume(t.db.clone()));
             let results = [a.await.expect("task"), b.await.expect("task")];
@@ -676,12 +712,12 @@ backend_test!(
 backend_test!(
     async fn an_expired_verification_token_fails_and_verifies_nothing(t: &TestDb) {
         let user = register(&t.db, &email()).await;
-        let issued = verification::issue(&t.db, &user.email, Duration::from_millis(1))
+        let issued = verification_tokens::create(&t.db, &user.email, Duration::from_millis(1))
             .await
             .expect("issue");
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(matches!(
-            verification::consume(&t.db, &user.email, issued.token.expose()).await,
+            verification_tokens::delete(&t.db, &user.email, issued.token.expose()).await,
             Err(Error::Expired {
                 entity: domain::Table::VerificationTokens
             })
@@ -693,10 +729,15 @@ backend_test!(
                 .email_verified,
             None
         );
-        verification::issue(&t.db, &user.email, Duration::from_secs(60))
+        verification_tokens::create(&t.db, &user.email, Duration::from_secs(60))
             .await
             .expect("a live token is not purged");
-        assert_eq!(verification::purge_expired(&t.db).await.expect("purge"), 0);
+        assert_eq!(
+            verification_tokens::purge_expired(&t.db)
+                .await
+                .expect("purge"),
+            0
+        );
     }
 );
 
@@ -705,7 +746,7 @@ backend_test!(
         let keys = keys(1);
         // A new person: a user is created with the email verified.
         let first = profile(&unique(), Some(email()), true);
-        let created = accounts::sign_in(&t.db, &keys, first.clone())
+        let created = accounts::authenticate(&t.db, &keys, first.clone())
             .await
             .expect("created");
         assert_eq!(created.outcome, OAuthOutcome::Created);
@@ -716,24 +757,30 @@ backend_test!(
         // The same provider account again: the same user, tokens refreshed; a token the
         // provider does not send again is kept.
         let mut again = first.clone();
-        again.tokens.access_token = Some(Secret::new("access-second"));
+        again.tokens.access_token =
+            Some(AccessToken::parse(Secret::new("access-second")).expect("token"));
         again.tokens.refresh_token = None;
-        let signed = accounts::sign_in(&t.db, &keys, again).await.expect("again");
+        let signed = accounts::authenticate(&t.db, &keys, again)
+            .await
+            .expect("again");
         assert_eq!(signed.outcome, OAuthOutcome::SignedIn);
         assert_eq!(signed.user.id, created.user.id);
         assert_eq!(signed.account.id, created.account.id);
-        let tokens = accounts::tokens(&t.db, &keys, created.user.id, created.account.id)
+        let tokens = accounts::get_tokens(&t.db, &keys, created.user.id, created.account.id)
             .await
             .expect("tokens");
-        assert_eq!(tokens.access_token, Some(Secret::new("access-second")));
+        assert_eq!(
+            tokens.access_token.as_ref().map(AccessToken::expose),
+            Some("access-second")
+        );
         assert_eq!(tokens.refresh_token, first.tokens.refresh_token);
         assert_eq!(tokens.id_token, first.tokens.id_token);
 
         // A password user; a provider account with their verified email links to them.
         let password_user = register(&t.db, &email()).await;
         let mut github = profile(&unique(), Some(password_user.email.clone()), true);
-        github.provider = "github".into();
-        let linked = accounts::sign_in(&t.db, &keys, github)
+        github.provider = OAuthProvider::parse("github").expect("provider");
+        let linked = accounts::authenticate(&t.db, &keys, github)
             .await
             .expect("linked");
         assert_eq!(linked.outcome, OAuthOutcome::Linked);
@@ -744,7 +791,7 @@ backend_test!(
         let other_user = register(&t.db, &email()).await;
         let unverified = profile(&unique(), Some(other_user.email.clone()), false);
         assert!(matches!(
-            accounts::sign_in(&t.db, &keys, unverified).await,
+            accounts::authenticate(&t.db, &keys, unverified).await,
             Err(Error::Conflict {
                 rule: UniqueRule::UsersEmail
             })
@@ -767,15 +814,18 @@ backend_test!(
     async fn oauth_tokens_are_encrypted_and_only_their_owner_reads_or_unlinks_them(t: &TestDb) {
         let keys = keys(1);
         let profile = profile(&unique(), Some(email()), true);
+        let tokens = &profile.tokens;
         let plain: Vec<String> = [
-            &profile.tokens.refresh_token,
-            &profile.tokens.access_token,
-            &profile.tokens.id_token,
+            tokens.refresh_token.as_ref().map(RefreshToken::expose),
+            tokens.access_token.as_ref().map(AccessToken::expose),
+            tokens.id_token.as_ref().map(IdToken::expose),
         ]
         .into_iter()
-        .map(|t| t.as_ref().expect("token").expose().to_owned())
+        .map(|t| t.expect("token").to_owned())
         .collect();
-        let ann = accounts::sign_in(&t.db, &keys, profile).await.expect("ann");
+        let ann = accounts::authenticate(&t.db, &keys, profile)
+            .await
+            .expect("ann");
         let bob = register(&t.db, &email()).await;
 
         let dump = raw_dump(&t.db).await;
@@ -798,22 +848,22 @@ backend_test!(
         assert!(listed[0].has_refresh_token);
 
         assert!(matches!(
-            accounts::tokens(&t.db, &keys, bob.id, ann.account.id).await,
+            accounts::get_tokens(&t.db, &keys, bob.id, ann.account.id).await,
             Err(Error::NotFound {
                 entity: domain::Table::Accounts
             })
         ));
         assert!(matches!(
-            accounts::unlink(&t.db, bob.id, ann.account.id).await,
+            accounts::delete(&t.db, bob.id, ann.account.id).await,
             Err(Error::NotFound {
                 entity: domain::Table::Accounts
             })
         ));
-        let tokens = accounts::tokens(&t.db, &keys, ann.user.id, ann.account.id)
+        let tokens = accounts::get_tokens(&t.db, &keys, ann.user.id, ann.account.id)
             .await
             .expect("owner reads");
         assert_eq!(
-            tokens.access_token.as_ref().map(Secret::expose),
+            tokens.access_token.as_ref().map(AccessToken::expose),
             Some(plain[1].as_str())
         );
         let shown = format!("{tokens:?}");
@@ -821,14 +871,14 @@ backend_test!(
             assert!(!shown.contains(token.as_str()), "{shown}");
         }
         assert!(matches!(
-            accounts::tokens(&t.db, &self::keys(1), ann.user.id, ann.account.id).await,
+            accounts::get_tokens(&t.db, &self::keys(1), ann.user.id, ann.account.id).await,
             Err(Error::Decryption {
                 field: "accounts.refresh_token",
                 problem: DecryptionProblem::Inauthentic
             })
         ));
 
-        accounts::unlink(&t.db, ann.user.id, ann.account.id)
+        accounts::delete(&t.db, ann.user.id, ann.account.id)
             .await
             .expect("unlink");
         assert_eq!(
@@ -845,10 +895,13 @@ backend_test!(
         let account = StripeAccountId::parse(&format!("acct_{}", unique())).expect("id");
 
         assert!(matches!(
-            users::mark_stripe_onboarded(&t.db, ann.id).await,
-            Err(Error::InvalidTransition(..))
+            users::update_stripe_onboarded(&t.db, ann.id).await,
+            Err(Error::Invalid {
+                field: "users.stripe_account_id",
+                violation: Violation::NotSet
+            })
         ));
-        let attached = users::attach_stripe_account(&t.db, ann.id, &account)
+        let attached = users::update_stripe_account(&t.db, ann.id, &account)
             .await
             .expect("attach");
         assert_eq!(
@@ -857,16 +910,16 @@ backend_test!(
         );
         assert!(!attached.stripe_onboarded);
         assert!(matches!(
-            users::attach_stripe_account(&t.db, bob.id, &account).await,
+            users::update_stripe_account(&t.db, bob.id, &account).await,
             Err(Error::Conflict {
                 rule: UniqueRule::UsersStripeAccountId
             })
         ));
-        let onboarded = users::mark_stripe_onboarded(&t.db, ann.id)
+        let onboarded = users::update_stripe_onboarded(&t.db, ann.id)
             .await
             .expect("onboarded");
         assert!(onboarded.stripe_onboarded);
-        let again = users::attach_stripe_account(&t.db, ann.id, &account)
+        let again = users::update_stripe_account(&t.db, ann.id, &account)
             .await
             .expect("same account again");
         assert!(
@@ -881,7 +934,7 @@ backend_test!(
             Some(ann.id)
         );
         assert!(matches!(
-            users::attach_stripe_account(&t.db, Uuid::now_v7(), &account).await,
+            users::update_stripe_account(&t.db, Uuid::now_v7(), &account).await,
             Err(Error::NotFound {
                 entity: domain::Table::Users
             })
@@ -931,7 +984,7 @@ backend_test!(
         let plain_password = "my very secret passphrase";
         let keys = keys(1);
         let email = email();
-        let user = users::register(
+        let user = users::create(
             &t.db,
             hasher(),
             NewUser {
@@ -943,7 +996,7 @@ backend_test!(
         )
         .await
         .expect("register");
-        let wrong = users::sign_in(
+        let wrong = users::authenticate(
             &t.db,
             hasher(),
             &email,
@@ -951,7 +1004,7 @@ backend_test!(
         )
         .await
         .expect_err("wrong");
-        let duplicate = users::register(
+        let duplicate = users::create(
             &t.db,
             hasher(),
             NewUser {
@@ -966,19 +1019,20 @@ backend_test!(
         let session = sessions::create(&t.db, user.id, Duration::from_secs(60))
             .await
             .expect("session");
-        let issued = verification::issue(&t.db, &email, Duration::from_secs(60))
+        let issued = verification_tokens::create(&t.db, &email, Duration::from_secs(60))
             .await
             .expect("issue");
         let profile = profile(&unique(), Some(self::email()), true);
-        let oauth = accounts::sign_in(&t.db, &keys, profile.clone())
+        let oauth = accounts::authenticate(&t.db, &keys, profile.clone())
             .await
             .expect("oauth");
-        let tokens = accounts::tokens(&t.db, &keys, oauth.user.id, oauth.account.id)
+        let tokens = accounts::get_tokens(&t.db, &keys, oauth.user.id, oauth.account.id)
             .await
             .expect("tokens");
-        let decryption = accounts::tokens(&t.db, &self::keys(1), oauth.user.id, oauth.account.id)
-            .await
-            .expect_err("wrong key");
+        let decryption =
+            accounts::get_tokens(&t.db, &self::keys(1), oauth.user.id, oauth.account.id)
+                .await
+                .expect_err("wrong key");
         let short = Password::parse("hunter2").expect_err("short");
         let hash = user_rows::Entity::find()
             .filter(user_rows::Column::Email.eq(email.as_ref()))
@@ -1015,5 +1069,81 @@ backend_test!(
             );
             assert!(!logs.contains(secret.as_str()), "{secret} logged in {logs}");
         }
+    }
+);
+
+backend_test!(
+    async fn a_stored_value_that_does_not_decode_is_named_by_table_column_and_row(t: &TestDb) {
+        use sea_orm::sea_query::Expr;
+
+        // An email written around the domain (by hand, or by another program) in a form
+        // `Email::parse` never writes: every read of the user names the row.
+        let user = register(&t.db, &email()).await;
+        let shouted = user.email.as_ref().to_uppercase();
+        user_rows::Entity::update_many()
+            .col_expr(user_rows::Column::Email, Expr::value(shouted.clone()))
+            .filter(user_rows::Column::Id.eq(user.id))
+            .exec(&t.db)
+            .await
+            .expect("corrupt");
+        let undecodable = |result: domain::Result<User>| match result {
+            Err(Error::Undecodable { table, column, row }) => (table, column, row),
+            other => panic!("expected Undecodable, got {other:?}"),
+        };
+        let expected = (domain::Table::Users, "email", user.id);
+        assert_eq!(undecodable(users::get(&t.db, user.id).await), expected);
+        assert_eq!(
+            undecodable(users::find(&t.db, user.id).await.map(|u| u.expect("row"))),
+            expected
+        );
+        // A stored token type with a control character: the tokens of the link name it.
+        let keys = keys(1);
+        let signed = accounts::authenticate(&t.db, &keys, profile(&unique(), Some(email()), true))
+            .await
+            .expect("sign in");
+        account_rows::Entity::update_many()
+            .col_expr(account_rows::Column::TokenType, Expr::value("Bear\u{1}er"))
+            .filter(account_rows::Column::Id.eq(signed.account.id))
+            .exec(&t.db)
+            .await
+            .expect("corrupt");
+        assert!(matches!(
+            accounts::get_tokens(&t.db, &keys, signed.user.id, signed.account.id).await,
+            Err(Error::Undecodable {
+                table: domain::Table::Accounts,
+                column: "token_type",
+                row,
+            }) if row == signed.account.id
+        ));
+    }
+);
+
+backend_test!(
+    async fn a_users_sessions_are_listed_newest_first_a_page_at_a_time(t: &TestDb) {
+        let user = register(&t.db, &email()).await;
+        let mut created = Vec::new();
+        for _ in 0..3 {
+            created.push(
+                sessions::create(&t.db, user.id, Duration::from_secs(3600))
+                    .await
+                    .expect("session")
+                    .session,
+            );
+        }
+        created.reverse();
+        let first = sessions::list(&t.db, user.id, PageRequest::first(2))
+            .await
+            .expect("first page");
+        assert_eq!(first.items, created[..2]);
+        let next = first.next.expect("a second page");
+        let second = sessions::list(&t.db, user.id, PageRequest::after(next, 2))
+            .await
+            .expect("second page");
+        assert_eq!(second.items, created[2..]);
+        assert_eq!(second.next, None);
+        assert!(matches!(
+            sessions::list(&t.db, user.id, PageRequest::first(0)).await,
+            Err(Error::Invalid { field: "limit", .. })
+        ));
     }
 );

@@ -6,13 +6,23 @@
 use std::time::Duration;
 
 use domain::crypto::Secret;
-use domain::suppliers::{self, NewSupplierAccount, SupplierProvider};
-use domain::users::accounts::{self, OAuthOutcome, OAuthProfile, OAuthTokens};
+use domain::paging::PageRequest;
+use domain::supplier_accounts::{
+    self, ACCOUNT_ID_MAX_LEN, ApiKey, ApiSecret, CREDENTIAL_MAX_LEN, ExternalAccountId,
+    NewSupplierAccount, SupplierProvider,
+};
+use domain::users::accounts::{
+    self, AccessToken, AccountKind, IdToken, OAuthOutcome, OAuthProfile, OAuthProvider,
+    OAuthTokens, ProviderAccountId, RefreshToken, Scope, SessionState, TokenExpiry, TokenType,
+};
 use domain::users::{
-    self, DisplayName, Email, ImageUrl, NewUser, StripeAccountId, UserPatch, sessions, verification,
+    self, DisplayName, Email, ImageUrl, NewUser, StripeAccountId, UserPatch, sessions,
+    verification_tokens,
 };
 use domain::{Error, UniqueRule, Violation};
-use entity::{accounts as account_rows, supplier_accounts, users as user_rows};
+use entity::{
+    accounts as account_rows, supplier_accounts as supplier_account_rows, users as user_rows,
+};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, TestRunner};
 use sea_orm::{EntityTrait, PaginatorTrait};
@@ -45,15 +55,19 @@ pub fn edgy() -> impl Strategy<Value = String> + Clone {
 
 fn oauth(provider_account_id: &str, email: Option<Email>, verified: bool) -> OAuthProfile {
     OAuthProfile {
-        provider: "google".into(),
-        provider_account_id: provider_account_id.into(),
-        kind: "oidc".into(),
+        provider: OAuthProvider::parse("google").expect("provider"),
+        provider_account_id: ProviderAccountId::parse(provider_account_id)
+            .expect("provider account id"),
+        kind: AccountKind::parse("oidc").expect("kind"),
         email,
         email_verified: verified,
         name: None,
         image: None,
         tokens: OAuthTokens {
-            access_token: Some(Secret::new(format!("access-{}", unique()))),
+            access_token: Some(
+                AccessToken::parse(Secret::new(format!("access-{}", unique())))
+                    .expect("access_token"),
+            ),
             ..OAuthTokens::default()
         },
     }
@@ -73,7 +87,7 @@ async fn rows(t: &TestDb) -> (u64, u64, u64) {
             .count(&t.db)
             .await
             .expect("accounts"),
-        supplier_accounts::Entity::find()
+        supplier_account_rows::Entity::find()
             .count(&t.db)
             .await
             .expect("supplier accounts"),
@@ -113,7 +127,7 @@ backend_test!(
         // Each look-alike can register its own account; a composed and a decomposed
         // spelling are one address, so the second registration is a conflict.
         let composed = register(&t.db, &Email::parse(&address("\u{e1}nn", &tag)).expect("e")).await;
-        let decomposed = users::register(
+        let decomposed = users::create(
             &t.db,
             hasher(),
             NewUser {
@@ -181,7 +195,7 @@ backend_test!(
         .enumerate()
         {
             let email = Email::parse(&look_alike).expect("email");
-            let signed = accounts::sign_in(
+            let signed = accounts::authenticate(
                 &t.db,
                 &keys,
                 oauth(&format!("look-alike-{i}-{tag}"), Some(email), true),
@@ -192,7 +206,7 @@ backend_test!(
             assert_ne!(signed.user.id, ann.id, "{look_alike:?}");
         }
         // The real address, verified, links to ann.
-        let real = accounts::sign_in(
+        let real = accounts::authenticate(
             &t.db,
             &keys,
             oauth(&format!("real-{tag}"), Some(ann.email.clone()), true),
@@ -219,7 +233,7 @@ backend_test!(
         ];
         let mut users_seen = Vec::new();
         for (i, id) in variants.iter().enumerate() {
-            let signed = accounts::sign_in(&t.db, &keys, oauth(id, Some(email()), true))
+            let signed = accounts::authenticate(&t.db, &keys, oauth(id, Some(email()), true))
                 .await
                 .expect("sign in");
             assert_eq!(signed.outcome, OAuthOutcome::Created, "variant {i}: {id:?}");
@@ -232,7 +246,7 @@ backend_test!(
         }
         // Signing in again with each exact id finds its own user and nobody else's.
         for (id, user_id) in variants.iter().zip(&users_seen) {
-            let again = accounts::sign_in(&t.db, &keys, oauth(id, Some(email()), true))
+            let again = accounts::authenticate(&t.db, &keys, oauth(id, Some(email()), true))
                 .await
                 .expect("sign in again");
             assert_eq!(
@@ -247,8 +261,8 @@ backend_test!(
         // everywhere rather than being one id there and two elsewhere.
         for spaced in [format!("{base} "), format!(" {base}")] {
             assert_eq!(
-                invalid(accounts::sign_in(&t.db, &keys, oauth(&spaced, Some(email()), true)).await),
-                ("provider_account_id", Violation::Format)
+                invalid(ProviderAccountId::parse(&spaced)),
+                ("accounts.provider_account_id", Violation::Format)
             );
         }
     }
@@ -263,10 +277,10 @@ backend_test!(
         let second = register(&t.db, &email()).await;
         let upper = StripeAccountId::parse(&format!("acct_1AbC{suffix}X")).expect("id");
         let lower = StripeAccountId::parse(&format!("acct_1aBc{suffix}x")).expect("id");
-        users::attach_stripe_account(&t.db, first.id, &upper)
+        users::update_stripe_account(&t.db, first.id, &upper)
             .await
             .expect("attach");
-        users::attach_stripe_account(&t.db, second.id, &lower)
+        users::update_stripe_account(&t.db, second.id, &lower)
             .await
             .expect("a case variant is another account, not a conflict");
         let by_upper = users::find_by_stripe_account(&t.db, &upper)
@@ -287,7 +301,7 @@ backend_test!(
         // The exact id again is the conflict.
         let third = register(&t.db, &email()).await;
         assert!(matches!(
-            users::attach_stripe_account(&t.db, third.id, &upper).await,
+            users::update_stripe_account(&t.db, third.id, &upper).await,
             Err(Error::Conflict {
                 rule: UniqueRule::UsersStripeAccountId
             })
@@ -315,20 +329,20 @@ backend_test!(
         .into_iter()
         .zip(ids)
         {
-            let account = suppliers::connect(
+            let account = supplier_accounts::create(
                 &t.db,
                 &keys,
                 user.id,
                 NewSupplierAccount {
                     provider,
-                    api_key: Secret::new("key".to_owned()),
+                    api_key: ApiKey::parse(Secret::new("key".to_owned())).expect("api key"),
                     api_secret: None,
-                    account_id: Some(id.to_owned()),
+                    account_id: Some(ExternalAccountId::parse(id).expect("account id")),
                 },
             )
             .await
             .expect("connect");
-            let back = suppliers::get(&t.db, user.id, account.id)
+            let back = supplier_accounts::get(&t.db, user.id, account.id)
                 .await
                 .expect("get");
             assert_eq!(back.account_id.as_deref(), Some(id));
@@ -337,15 +351,15 @@ backend_test!(
         // and nothing is folded): each reads back its own.
         for id in &ids[3..] {
             let other = register(&t.db, &email()).await;
-            let account = suppliers::connect(
+            let account = supplier_accounts::create(
                 &t.db,
                 &keys,
                 other.id,
                 NewSupplierAccount {
                     provider: SupplierProvider::Aliexpress,
-                    api_key: Secret::new("key".to_owned()),
+                    api_key: ApiKey::parse(Secret::new("key".to_owned())).expect("api key"),
                     api_secret: None,
-                    account_id: Some((*id).to_owned()),
+                    account_id: Some(ExternalAccountId::parse(id).expect("account id")),
                 },
             )
             .await
@@ -357,95 +371,78 @@ backend_test!(
 
 backend_test!(
     async fn nul_and_control_characters_are_refused_by_name_and_nothing_is_written(t: &TestDb) {
-        let keys = keys(1);
         let user = register(&t.db, &email()).await;
         let before = rows(t).await;
 
-        let with = |edit: &dyn Fn(&mut OAuthProfile)| {
-            let mut p = oauth(&format!("id-{}", unique()), Some(email()), true);
-            edit(&mut p);
-            p
-        };
-        let cases: Vec<(OAuthProfile, &str)> = vec![
+        // The inputs cannot even be built: every field's constructor refuses them by name.
+        let control = |result: domain::Result<()>| invalid(result);
+        let cases = [
             (
-                with(&|p| p.provider_account_id = "12\u{0}34".into()),
-                "provider_account_id",
+                control(ProviderAccountId::parse("12\u{0}34").map(drop)),
+                "accounts.provider_account_id",
             ),
             (
-                with(&|p| p.provider_account_id = "12\n34".into()),
-                "provider_account_id",
-            ),
-            (with(&|p| p.kind = "oidc\u{0}".into()), "type"),
-            (
-                with(&|p| p.tokens.token_type = Some("Bearer\u{0}".into())),
-                "token_type",
+                control(ProviderAccountId::parse("12\n34").map(drop)),
+                "accounts.provider_account_id",
             ),
             (
-                with(&|p| p.tokens.session_state = Some("s\u{1b}".into())),
-                "session_state",
+                control(AccountKind::parse("oidc\u{0}").map(drop)),
+                "accounts.type",
             ),
             (
-                with(&|p| p.tokens.scope = Some("openid\u{0}email".into())),
-                "scope",
+                control(TokenType::parse("Bearer\u{0}").map(drop)),
+                "accounts.token_type",
             ),
             (
-                with(&|p| p.tokens.access_token = Some(Secret::new("a\u{0}b"))),
-                "access_token",
+                control(SessionState::parse("s\u{1b}").map(drop)),
+                "accounts.session_state",
+            ),
+            (
+                control(Scope::parse("openid\u{0}email").map(drop)),
+                "accounts.scope",
+            ),
+            (
+                control(AccessToken::parse(Secret::new("a\u{0}b")).map(drop)),
+                "accounts.access_token",
+            ),
+            (
+                control(ExternalAccountId::parse("acc\u{0}ount").map(drop)),
+                "supplier_accounts.account_id",
             ),
         ];
-        for (profile, field) in cases {
-            assert_eq!(
-                invalid(accounts::sign_in(&t.db, &keys, profile).await),
-                (field, Violation::ControlCharacter)
-            );
+        for (refused, field) in cases {
+            assert_eq!(refused, (field, Violation::ControlCharacter));
         }
-        assert_eq!(
-            invalid(
-                suppliers::connect(
-                    &t.db,
-                    &keys,
-                    user.id,
-                    NewSupplierAccount {
-                        provider: SupplierProvider::Spocket,
-                        api_key: Secret::new("key".to_owned()),
-                        api_secret: None,
-                        account_id: Some("acc\u{0}ount".to_owned()),
-                    },
-                )
-                .await
-            ),
-            ("account_id", Violation::ControlCharacter)
-        );
         assert_eq!(rows(t).await, before, "nothing was written");
 
         // Email, name and image refuse them at parse time.
         assert_eq!(
             invalid(Email::parse("ann\u{0}@example.com")),
-            ("email", Violation::ControlCharacter)
+            ("users.email", Violation::ControlCharacter)
         );
         assert_eq!(
             invalid(DisplayName::parse("Ann\u{0}")),
-            ("name", Violation::ControlCharacter)
+            ("users.name", Violation::ControlCharacter)
         );
         assert_eq!(
             invalid(ImageUrl::parse("https://cdn.example.com/\u{0}.png")),
-            ("image", Violation::ControlCharacter)
+            ("users.image", Violation::ControlCharacter)
         );
 
         // Tokens are looked up by digest: a NUL finds nothing, it is never a database error.
         assert!(
-            sessions::resolve(&t.db, "tok\u{0}en")
+            sessions::find_by_token(&t.db, "tok\u{0}en")
                 .await
                 .expect("resolve")
                 .is_none()
         );
         assert!(
-            !sessions::revoke_token(&t.db, "\u{0}")
+            !sessions::delete_by_token(&t.db, "\u{0}")
                 .await
                 .expect("revoke")
         );
         assert!(matches!(
-            verification::consume(&t.db, &user.email, "tok\u{0}en").await,
+            verification_tokens::delete(&t.db, &user.email, "tok\u{0}en").await,
             Err(Error::NotFound { .. })
         ));
     }
@@ -467,42 +464,45 @@ backend_test!(
                 "lifetime"
             );
             assert_eq!(
-                invalid(verification::issue(&t.db, &user.email, bad).await).0,
+                invalid(verification_tokens::create(&t.db, &user.email, bad).await).0,
                 "lifetime"
             );
         }
         assert!(
-            sessions::list(&t.db, user.id)
+            sessions::list(&t.db, user.id, PageRequest::default())
                 .await
                 .expect("list")
+                .items
                 .is_empty()
         );
         let longest = sessions::create(&t.db, user.id, max_session)
             .await
             .expect("a year");
-        let resolved = sessions::resolve(&t.db, longest.token.expose())
+        let resolved = sessions::find_by_token(&t.db, longest.token.expose())
             .await
             .expect("resolve")
             .expect("live");
         assert_eq!(resolved.session, longest.session);
-        verification::issue(&t.db, &user.email, verification::MAX_VERIFICATION_LIFETIME)
-            .await
-            .expect("a week");
+        verification_tokens::create(
+            &t.db,
+            &user.email,
+            verification_tokens::MAX_VERIFICATION_LIFETIME,
+        )
+        .await
+        .expect("a week");
 
         // A provider's expiry is a time: 1970 ..= 9999 in Unix seconds.
         for bad in [i64::MAX, i64::MIN, -1, 253_402_300_800] {
-            let mut profile = oauth(&format!("exp-{}", unique()), Some(email()), true);
-            profile.tokens.expires_at = Some(bad);
             assert_eq!(
-                invalid(accounts::sign_in(&t.db, &keys, profile).await).0,
-                "expires_at",
+                invalid(TokenExpiry::parse(bad)).0,
+                "accounts.expires_at",
                 "{bad}"
             );
         }
         for good in [0, 253_402_300_799] {
             let mut profile = oauth(&format!("exp-{}", unique()), Some(email()), true);
-            profile.tokens.expires_at = Some(good);
-            let signed = accounts::sign_in(&t.db, &keys, profile)
+            profile.tokens.expires_at = Some(TokenExpiry::parse(good).expect("expiry"));
+            let signed = accounts::authenticate(&t.db, &keys, profile)
                 .await
                 .expect("sign in");
             let listed = accounts::list(&t.db, signed.user.id).await.expect("list");
@@ -522,7 +522,7 @@ backend_test!(
             .iter()
             .map(|&id| {
                 let (db, account) = (t.db.clone(), account.clone());
-                tokio::spawn(async move { users::attach_stripe_account(&db, id, &account).await })
+                tokio::spawn(async move { users::update_stripe_account(&db, id, &account).await })
             })
             .collect();
         let mut winners = Vec::new();
@@ -555,7 +555,7 @@ backend_test!(
                     keys.clone(),
                     oauth(&id, Some(address.clone()), true),
                 );
-                tokio::spawn(async move { accounts::sign_in(&db, &keys, profile).await })
+                tokio::spawn(async move { accounts::authenticate(&db, &keys, profile).await })
             })
             .collect();
         let mut users_seen = Vec::new();
@@ -597,7 +597,7 @@ backend_test!(
                 let db = t.db.clone();
                 let email = Email::parse(spelling).expect("email");
                 tokio::spawn(async move {
-                    users::register(
+                    users::create(
                         &db,
                         hasher(),
                         NewUser {
@@ -633,15 +633,18 @@ backend_test!(
             .map(|i| {
                 let (db, keys) = (t.db.clone(), keys.clone());
                 tokio::spawn(async move {
-                    suppliers::connect(
+                    supplier_accounts::create(
                         &db,
                         &keys,
                         user.id,
                         NewSupplierAccount {
                             provider: SupplierProvider::Aliexpress,
-                            api_key: Secret::new(format!("key-{i}")),
+                            api_key: ApiKey::parse(Secret::new(format!("key-{i}")))
+                                .expect("api key"),
                             api_secret: None,
-                            account_id: Some(format!("acc-{i}")),
+                            account_id: Some(
+                                ExternalAccountId::parse(&format!("acc-{i}")).expect("id"),
+                            ),
                         },
                     )
                     .await
@@ -651,10 +654,10 @@ backend_test!(
         for task in tasks {
             task.await.expect("task").expect("every connect succeeds");
         }
-        let listed = suppliers::list(&t.db, user.id).await.expect("list");
+        let listed = supplier_accounts::list(&t.db, user.id).await.expect("list");
         assert_eq!(listed.len(), 1);
         // Its credentials are those of the account id it shows (one writer's whole row).
-        let credentials = suppliers::credentials(&t.db, &keys, user.id, listed[0].id)
+        let credentials = supplier_accounts::get_credentials(&t.db, &keys, user.id, listed[0].id)
             .await
             .expect("credentials");
         let i = listed[0]
@@ -682,9 +685,7 @@ backend_test!(
                 name: Some(Some(name.clone())),
                 image: Some(Some(image.clone())),
             };
-            let updated = users::update_profile(&t.db, user.id, patch)
-                .await
-                .expect("update");
+            let updated = users::update(&t.db, user.id, patch).await.expect("update");
             let back = users::get(&t.db, user.id).await.expect("get");
             assert_eq!(back, updated);
             assert_eq!(back.name.as_deref(), Some(name.as_ref()));
@@ -698,18 +699,25 @@ backend_test!(
         let mut linked = 0;
         for (i, id) in samples(edgy(), 150).into_iter().enumerate() {
             let id = format!("{i}-{id}");
-            match accounts::sign_in(&t.db, &keys, oauth(&id, Some(email()), true)).await {
+            let signed_in = match ProviderAccountId::parse(&id) {
+                Ok(_) => {
+                    accounts::authenticate(&t.db, &keys, oauth(&id, Some(email()), true)).await
+                }
+                Err(refused) => Err(refused),
+            };
+            match signed_in {
                 Ok(signed) => {
                     linked += 1;
                     let listed = accounts::list(&t.db, signed.user.id).await.expect("list");
                     assert_eq!(listed[0].provider_account_id, id);
-                    let again = accounts::sign_in(&t.db, &keys, oauth(&id, Some(email()), true))
-                        .await
-                        .expect("again");
+                    let again =
+                        accounts::authenticate(&t.db, &keys, oauth(&id, Some(email()), true))
+                            .await
+                            .expect("again");
                     assert_eq!(again.user.id, signed.user.id);
                 }
                 Err(Error::Invalid {
-                    field: "provider_account_id",
+                    field: "accounts.provider_account_id",
                     ..
                 }) => {
                     assert!(
@@ -725,34 +733,39 @@ backend_test!(
 
         let mut connected = 0;
         for id in samples(edgy(), 100) {
-            let result = suppliers::connect(
-                &t.db,
-                &keys,
-                user.id,
-                NewSupplierAccount {
-                    provider: SupplierProvider::CjDropshipping,
-                    api_key: Secret::new("key"),
-                    api_secret: None,
-                    account_id: Some(id.clone()),
-                },
-            )
-            .await;
+            let result = match ExternalAccountId::parse(&id) {
+                Ok(account_id) => {
+                    supplier_accounts::create(
+                        &t.db,
+                        &keys,
+                        user.id,
+                        NewSupplierAccount {
+                            provider: SupplierProvider::CjDropshipping,
+                            api_key: ApiKey::parse(Secret::new("key")).expect("api key"),
+                            api_secret: None,
+                            account_id: Some(account_id),
+                        },
+                    )
+                    .await
+                }
+                Err(refused) => Err(refused),
+            };
             match result {
                 Ok(account) => {
                     connected += 1;
-                    let back = suppliers::get(&t.db, user.id, account.id)
+                    let back = supplier_accounts::get(&t.db, user.id, account.id)
                         .await
                         .expect("get");
                     assert_eq!(back.account_id.as_deref(), Some(id.trim()));
                     assert_eq!(back, account);
                 }
                 Err(Error::Invalid {
-                    field: "account_id",
+                    field: "supplier_accounts.account_id",
                     ..
                 }) => assert!(
                     id.trim().is_empty()
                         || id.chars().any(char::is_control)
-                        || id.trim().chars().count() > suppliers::ACCOUNT_ID_MAX_LEN
+                        || id.trim().chars().count() > ACCOUNT_ID_MAX_LEN
                 ),
                 Err(other) => panic!("{id:?}: {other:?}"),
             }
@@ -815,7 +828,7 @@ backend_test!(
             "a".repeat(users::IMAGE_URL_MAX_LEN - prefix.len())
         ))
         .expect("image");
-        let updated = users::update_profile(
+        let updated = users::update(
             &t.db,
             user.id,
             UserPatch {
@@ -834,81 +847,69 @@ backend_test!(
         let short = accounts::SHORT_FIELD_MAX_LEN;
         let big = accounts::TOKEN_MAX_LEN;
         let mut profile = oauth(&wide(short), Some(email()), true);
-        profile.kind = wide(short);
+        profile.kind = AccountKind::parse(&wide(short)).expect("kind");
         profile.tokens = OAuthTokens {
-            refresh_token: Some(Secret::new(wide(big / 4))),
-            access_token: Some(Secret::new("t".repeat(big))),
-            id_token: Some(Secret::new(wide(big / 4))),
-            expires_at: Some(253_402_300_799),
-            token_type: Some(wide(short)),
-            scope: Some(wide(big / 4)),
-            session_state: Some(wide(short)),
+            refresh_token: Some(
+                RefreshToken::parse(Secret::new(wide(big / 4))).expect("refresh_token"),
+            ),
+            access_token: Some(
+                AccessToken::parse(Secret::new("t".repeat(big))).expect("access_token"),
+            ),
+            id_token: Some(IdToken::parse(Secret::new(wide(big / 4))).expect("id_token")),
+            expires_at: Some(TokenExpiry::parse(253_402_300_799).expect("expiry")),
+            token_type: Some(TokenType::parse(&wide(short)).expect("token_type")),
+            scope: Some(Scope::parse(&wide(big / 4)).expect("scope")),
+            session_state: Some(SessionState::parse(&wide(short)).expect("session_state")),
         };
-        let signed = accounts::sign_in(&t.db, &keys, profile.clone())
+        let signed = accounts::authenticate(&t.db, &keys, profile.clone())
             .await
             .expect("sign in");
-        let stored = accounts::tokens(&t.db, &keys, signed.user.id, signed.account.id)
+        let stored = accounts::get_tokens(&t.db, &keys, signed.user.id, signed.account.id)
             .await
             .expect("tokens");
         assert_eq!(stored, profile.tokens);
         let listed = accounts::list(&t.db, signed.user.id).await.expect("list");
         assert_eq!(listed[0].provider_account_id, wide(short));
         assert_eq!(listed[0].kind, wide(short));
-        let mut over = profile.clone();
-        over.provider_account_id = wide(short + 1);
         assert_eq!(
-            invalid(accounts::sign_in(&t.db, &keys, over).await).0,
-            "provider_account_id"
+            invalid(ProviderAccountId::parse(&wide(short + 1))).0,
+            "accounts.provider_account_id"
         );
-        let mut over = profile;
-        over.tokens.scope = Some(format!("{}s", wide(big / 4)));
         assert_eq!(
-            invalid(accounts::sign_in(&t.db, &keys, over).await).0,
-            "scope"
+            invalid(Scope::parse(&format!("{}s", wide(big / 4)))).0,
+            "accounts.scope"
         );
 
         // Supplier: an account id of 255 four-byte characters, credentials of 4 KiB.
-        let account = suppliers::connect(
+        let account = supplier_accounts::create(
             &t.db,
             &keys,
             user.id,
             NewSupplierAccount {
                 provider: SupplierProvider::Aliexpress,
-                api_key: Secret::new(wide(suppliers::CREDENTIAL_MAX_LEN / 4)),
-                api_secret: Some(Secret::new("s".repeat(suppliers::CREDENTIAL_MAX_LEN))),
-                account_id: Some(wide(suppliers::ACCOUNT_ID_MAX_LEN)),
+                api_key: ApiKey::parse(Secret::new(wide(CREDENTIAL_MAX_LEN / 4))).expect("api key"),
+                api_secret: Some(
+                    ApiSecret::parse(Secret::new("s".repeat(CREDENTIAL_MAX_LEN)))
+                        .expect("api secret"),
+                ),
+                account_id: Some(
+                    ExternalAccountId::parse(&wide(ACCOUNT_ID_MAX_LEN)).expect("account id"),
+                ),
             },
         )
         .await
         .expect("connect");
-        let back = suppliers::get(&t.db, user.id, account.id)
+        let back = supplier_accounts::get(&t.db, user.id, account.id)
             .await
             .expect("get");
-        assert_eq!(back.account_id, Some(wide(suppliers::ACCOUNT_ID_MAX_LEN)));
-        let credentials = suppliers::credentials(&t.db, &keys, user.id, account.id)
+        assert_eq!(back.account_id, Some(wide(ACCOUNT_ID_MAX_LEN)));
+        let credentials = supplier_accounts::get_credentials(&t.db, &keys, user.id, account.id)
             .await
             .expect("credentials");
+        assert_eq!(credentials.api_key.expose(), wide(CREDENTIAL_MAX_LEN / 4));
         assert_eq!(
-            credentials.api_key.expose(),
-            wide(suppliers::CREDENTIAL_MAX_LEN / 4)
-        );
-        assert_eq!(
-            invalid(
-                suppliers::connect(
-                    &t.db,
-                    &keys,
-                    user.id,
-                    NewSupplierAccount {
-                        provider: SupplierProvider::Spocket,
-                        api_key: Secret::new("k"),
-                        api_secret: None,
-                        account_id: Some(wide(suppliers::ACCOUNT_ID_MAX_LEN + 1)),
-                    },
-                )
-                .await
-            )
-            .0,
-            "account_id"
+            invalid(ExternalAccountId::parse(&wide(ACCOUNT_ID_MAX_LEN + 1))).0,
+            "supplier_accounts.account_id"
         );
     }
 );
@@ -918,7 +919,7 @@ backend_test!(
         t: &TestDb,
     ) {
         let user = register(&t.db, &email()).await;
-        let issued = verification::issue(&t.db, &user.email, Duration::from_secs(600))
+        let issued = verification_tokens::create(&t.db, &user.email, Duration::from_secs(600))
             .await
             .expect("issue");
         let token = issued.token.expose().to_owned();
@@ -935,13 +936,13 @@ backend_test!(
             .collect();
         assert_ne!(flipped, token);
         assert!(matches!(
-            verification::consume(&t.db, &user.email, &flipped).await,
+            verification_tokens::delete(&t.db, &user.email, &flipped).await,
             Err(Error::NotFound { .. })
         ));
         let tasks: Vec<_> = (0..8)
             .map(|_| {
                 let (db, email, token) = (t.db.clone(), user.email.clone(), token.clone());
-                tokio::spawn(async move { verification::consume(&db, &email, &token).await })
+                tokio::spawn(async move { verification_tokens::delete(&db, &email, &token).await })
             })
             .collect();
         let mut verified = 0;
@@ -972,19 +973,19 @@ backend_test!(
             })
             .collect();
         assert!(
-            sessions::resolve(&t.db, &flipped)
+            sessions::find_by_token(&t.db, &flipped)
                 .await
                 .expect("resolve")
                 .is_none()
         );
         assert!(
-            sessions::resolve(&t.db, &format!("{token} "))
+            sessions::find_by_token(&t.db, &format!("{token} "))
                 .await
                 .expect("resolve")
                 .is_none()
         );
         assert!(
-            sessions::resolve(&t.db, token)
+            sessions::find_by_token(&t.db, token)
                 .await
                 .expect("resolve")
                 .is_some()

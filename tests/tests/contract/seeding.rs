@@ -157,7 +157,7 @@ backend_test!(
         // The demo user can sign in with the documented password.
         let email = domain::users::Email::parse(demo::TEST_EMAIL).expect("email");
         let password = domain::users::Password::parse(demo::TEST_PASSWORD).expect("password");
-        let user = domain::users::sign_in(&t.db, &hasher, &email, &password)
+        let user = domain::users::authenticate(&t.db, &hasher, &email, &password)
             .await
             .expect("sign in");
         assert_eq!(user.id, user_id);

@@ -1,12 +1,14 @@
-//! Supplier accounts with encrypted credentials, and key rotation, through `domain::suppliers`
+//! Supplier accounts with encrypted credentials, and key rotation, through `domain::supplier_accounts`
 //! and `domain::crypto`.
 
-use domain::crypto::{self, EncryptionKey, KeyRing, Secret};
+use domain::crypto::{EncryptionKey, KeyRing, RotationReport, Secret};
 use domain::error::DecryptionProblem;
-use domain::suppliers::{self, NewSupplierAccount, SupplierProvider};
-use domain::users::accounts;
+use domain::supplier_accounts::{
+    self, ApiKey, ApiSecret, ExternalAccountId, NewSupplierAccount, SupplierProvider,
+};
+use domain::users::accounts::{self, AccessToken, AccountKind, IdToken, OAuthProvider};
 use domain::{Error, ForeignKeyRule, Violation};
-use entity::{accounts as account_rows, supplier_accounts};
+use entity::{accounts as account_rows, supplier_accounts as supplier_account_rows};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use uuid::Uuid;
@@ -19,17 +21,26 @@ fn new_account(provider: SupplierProvider) -> (NewSupplierAccount, String, Strin
     (
         NewSupplierAccount {
             provider,
-            api_key: Secret::new(key.clone()),
-            api_secret: Some(Secret::new(secret.clone())),
-            account_id: Some("merchant-42".into()),
+            api_key: ApiKey::parse(Secret::new(key.clone())).expect("api key"),
+            api_secret: Some(ApiSecret::parse(Secret::new(secret.clone())).expect("api secret")),
+            account_id: Some(ExternalAccountId::parse("merchant-42").expect("account id")),
         },
         key,
         secret,
     )
 }
 
-async fn stored(t: &TestDb, id: Uuid) -> supplier_accounts::Model {
-    supplier_accounts::Entity::find_by_id(id)
+/// Both tables with encrypted columns, rotated as an operator does: supplier accounts, then
+/// OAuth links.
+async fn rotate(t: &TestDb, keys: &KeyRing, batch_size: u64) -> domain::Result<RotationReport> {
+    Ok(
+        supplier_accounts::rotate_keys(&t.db, keys, batch_size).await?
+            + accounts::rotate_keys(&t.db, keys, batch_size).await?,
+    )
+}
+
+async fn stored(t: &TestDb, id: Uuid) -> supplier_account_rows::Model {
+    supplier_account_rows::Entity::find_by_id(id)
         .one(&t.db)
         .await
         .expect("read")
@@ -41,7 +52,7 @@ backend_test!(
         let keys = keys(1);
         let user = register(&t.db, &email()).await;
         let (new, key, secret) = new_account(SupplierProvider::Aliexpress);
-        let account = suppliers::connect(&t.db, &keys, user.id, new)
+        let account = supplier_accounts::create(&t.db, &keys, user.id, new)
             .await
             .expect("connect");
         assert_eq!(account.provider, SupplierProvider::Aliexpress);
@@ -59,17 +70,17 @@ backend_test!(
                 .starts_with("xc1:1:")
         );
 
-        let listed = suppliers::list(&t.db, user.id).await.expect("list");
+        let listed = supplier_accounts::list(&t.db, user.id).await.expect("list");
         assert_eq!(listed, vec![account.clone()]);
         let shown = format!("{listed:?}");
         assert!(!shown.contains(&key) && !shown.contains(&secret));
 
-        let credentials = suppliers::credentials(&t.db, &keys, user.id, account.id)
+        let credentials = supplier_accounts::get_credentials(&t.db, &keys, user.id, account.id)
             .await
             .expect("credentials");
         assert_eq!(credentials.api_key.expose(), key);
         assert_eq!(
-            credentials.api_secret.as_ref().map(Secret::expose),
+            credentials.api_secret.as_ref().map(ApiSecret::expose),
             Some(secret.as_str())
         );
         let shown = format!("{credentials:?}");
@@ -82,20 +93,20 @@ backend_test!(
         let keys = keys(1);
         let user = register(&t.db, &email()).await;
         let (first, _, _) = new_account(SupplierProvider::CjDropshipping);
-        let account = suppliers::connect(&t.db, &keys, user.id, first)
+        let account = supplier_accounts::create(&t.db, &keys, user.id, first)
             .await
             .expect("connect");
-        suppliers::deactivate(&t.db, user.id, account.id)
+        supplier_accounts::update_active(&t.db, user.id, account.id, false)
             .await
             .expect("deactivate");
 
         let again = NewSupplierAccount {
             provider: SupplierProvider::CjDropshipping,
-            api_key: Secret::new("ak_rotated"),
+            api_key: ApiKey::parse(Secret::new("ak_rotated")).expect("api key"),
             api_secret: None,
             account_id: None,
         };
-        let updated = suppliers::connect(&t.db, &keys, user.id, again)
+        let updated = supplier_accounts::create(&t.db, &keys, user.id, again)
             .await
             .expect("reconnect");
         assert_eq!(updated.id, account.id);
@@ -103,18 +114,21 @@ backend_test!(
         assert!(updated.is_active, "connecting again reactivates");
         assert!(!updated.has_api_secret);
         assert_eq!(updated.account_id, None);
-        let credentials = suppliers::credentials(&t.db, &keys, user.id, account.id)
+        let credentials = supplier_accounts::get_credentials(&t.db, &keys, user.id, account.id)
             .await
             .expect("credentials");
         assert_eq!(credentials.api_key.expose(), "ak_rotated");
         assert_eq!(credentials.api_secret, None);
 
         let (spocket, _, _) = new_account(SupplierProvider::Spocket);
-        suppliers::connect(&t.db, &keys, user.id, spocket)
+        supplier_accounts::create(&t.db, &keys, user.id, spocket)
             .await
             .expect("another provider");
         assert_eq!(
-            suppliers::list(&t.db, user.id).await.expect("list").len(),
+            supplier_accounts::list(&t.db, user.id)
+                .await
+                .expect("list")
+                .len(),
             2
         );
     }
@@ -125,29 +139,29 @@ backend_test!(
         let keys = keys(1);
         let user = register(&t.db, &email()).await;
         let (new, _, _) = new_account(SupplierProvider::Spocket);
-        let account = suppliers::connect(&t.db, &keys, user.id, new)
+        let account = supplier_accounts::create(&t.db, &keys, user.id, new)
             .await
             .expect("connect");
-        let off = suppliers::deactivate(&t.db, user.id, account.id)
+        let off = supplier_accounts::update_active(&t.db, user.id, account.id, false)
             .await
             .expect("deactivate");
         assert!(!off.is_active);
         assert!(off.updated_at >= account.updated_at);
-        let on = suppliers::reactivate(&t.db, user.id, account.id)
+        let on = supplier_accounts::update_active(&t.db, user.id, account.id, true)
             .await
             .expect("reactivate");
         assert!(on.is_active);
-        suppliers::disconnect(&t.db, user.id, account.id)
+        supplier_accounts::delete(&t.db, user.id, account.id)
             .await
             .expect("disconnect");
         assert!(matches!(
-            suppliers::get(&t.db, user.id, account.id).await,
+            supplier_accounts::get(&t.db, user.id, account.id).await,
             Err(Error::NotFound {
                 entity: domain::Table::SupplierAccounts
             })
         ));
         assert_eq!(
-            supplier_accounts::Entity::find()
+            supplier_account_rows::Entity::find()
                 .count(&t.db)
                 .await
                 .expect("n"),
@@ -162,7 +176,7 @@ backend_test!(
         let ann = register(&t.db, &email()).await;
         let bob = register(&t.db, &email()).await;
         let (new, _, _) = new_account(SupplierProvider::Aliexpress);
-        let anns = suppliers::connect(&t.db, &keys, ann.id, new)
+        let anns = supplier_accounts::create(&t.db, &keys, ann.id, new)
             .await
             .expect("connect");
         let before = stored(t, anns.id).await;
@@ -176,46 +190,51 @@ backend_test!(
             )
         };
         assert!(not_found(
-            &suppliers::get(&t.db, bob.id, anns.id).await.map(|_| ())
-        ));
-        assert!(not_found(
-            &suppliers::credentials(&t.db, &keys, bob.id, anns.id)
+            &supplier_accounts::get(&t.db, bob.id, anns.id)
                 .await
                 .map(|_| ())
         ));
         assert!(not_found(
-            &suppliers::deactivate(&t.db, bob.id, anns.id)
+            &supplier_accounts::get_credentials(&t.db, &keys, bob.id, anns.id)
                 .await
                 .map(|_| ())
         ));
         assert!(not_found(
-            &suppliers::reactivate(&t.db, bob.id, anns.id)
+            &supplier_accounts::update_active(&t.db, bob.id, anns.id, false)
                 .await
                 .map(|_| ())
         ));
         assert!(not_found(
-            &suppliers::disconnect(&t.db, bob.id, anns.id).await
+            &supplier_accounts::update_active(&t.db, bob.id, anns.id, true)
+                .await
+                .map(|_| ())
         ));
-        assert_eq!(suppliers::list(&t.db, bob.id).await.expect("list"), vec![]);
+        assert!(not_found(
+            &supplier_accounts::delete(&t.db, bob.id, anns.id).await
+        ));
+        assert_eq!(
+            supplier_accounts::list(&t.db, bob.id).await.expect("list"),
+            vec![]
+        );
         assert_eq!(stored(t, anns.id).await, before, "untouched");
 
         // Bob's own row with Ann's ciphertext copied in does not decrypt: values are bound
         // to their owner.
         let (bobs, _, _) = new_account(SupplierProvider::Aliexpress);
-        let bobs = suppliers::connect(&t.db, &keys, bob.id, bobs)
+        let bobs = supplier_accounts::create(&t.db, &keys, bob.id, bobs)
             .await
             .expect("connect");
-        supplier_accounts::Entity::update_many()
+        supplier_account_rows::Entity::update_many()
             .col_expr(
-                supplier_accounts::Column::ApiKey,
+                supplier_account_rows::Column::ApiKey,
                 Expr::value(before.api_key),
             )
-            .filter(supplier_accounts::Column::Id.eq(bobs.id))
+            .filter(supplier_account_rows::Column::Id.eq(bobs.id))
             .exec(&t.db)
             .await
             .expect("copy");
         assert!(matches!(
-            suppliers::credentials(&t.db, &keys, bob.id, bobs.id).await,
+            supplier_accounts::get_credentials(&t.db, &keys, bob.id, bobs.id).await,
             Err(Error::Decryption {
                 field: "supplier_accounts.api_key",
                 problem: DecryptionProblem::Inauthentic
@@ -229,7 +248,7 @@ backend_test!(
         let keys = keys(1);
         let user = register(&t.db, &email()).await;
         let (new, _, _) = new_account(SupplierProvider::Aliexpress);
-        let account = suppliers::connect(&t.db, &keys, user.id, new)
+        let account = supplier_accounts::create(&t.db, &keys, user.id, new)
             .await
             .expect("connect");
 
@@ -241,7 +260,7 @@ backend_test!(
                 DecryptionProblem::UnknownKeyVersion { version: 1 },
             ),
         ] {
-            let err = suppliers::credentials(&t.db, &ring, user.id, account.id)
+            let err = supplier_accounts::get_credentials(&t.db, &ring, user.id, account.id)
                 .await
                 .expect_err("wrong key");
             assert!(
@@ -256,30 +275,30 @@ backend_test!(
         let at = chars.len() - 5;
         chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
         let tampered: String = chars.into_iter().collect();
-        supplier_accounts::Entity::update_many()
-            .col_expr(supplier_accounts::Column::ApiKey, Expr::value(tampered))
-            .filter(supplier_accounts::Column::Id.eq(account.id))
+        supplier_account_rows::Entity::update_many()
+            .col_expr(supplier_account_rows::Column::ApiKey, Expr::value(tampered))
+            .filter(supplier_account_rows::Column::Id.eq(account.id))
             .exec(&t.db)
             .await
             .expect("tamper");
         assert!(matches!(
-            suppliers::credentials(&t.db, &keys, user.id, account.id).await,
+            supplier_accounts::get_credentials(&t.db, &keys, user.id, account.id).await,
             Err(Error::Decryption {
                 field: "supplier_accounts.api_key",
                 problem: DecryptionProblem::Inauthentic
             })
         ));
-        supplier_accounts::Entity::update_many()
+        supplier_account_rows::Entity::update_many()
             .col_expr(
-                supplier_accounts::Column::ApiKey,
+                supplier_account_rows::Column::ApiKey,
                 Expr::value("plain-text-key".to_owned()),
             )
-            .filter(supplier_accounts::Column::Id.eq(account.id))
+            .filter(supplier_account_rows::Column::Id.eq(account.id))
             .exec(&t.db)
             .await
             .expect("overwrite");
         assert!(matches!(
-            suppliers::credentials(&t.db, &keys, user.id, account.id).await,
+            supplier_accounts::get_credentials(&t.db, &keys, user.id, account.id).await,
             Err(Error::Decryption {
                 problem: DecryptionProblem::Malformed,
                 ..
@@ -297,27 +316,29 @@ backend_test!(
             let user = register(&t.db, &email()).await;
             for provider in [SupplierProvider::Aliexpress, SupplierProvider::Spocket] {
                 let (new, key, secret) = new_account(provider);
-                let account = suppliers::connect(&t.db, &old, user.id, new)
+                let account = supplier_accounts::create(&t.db, &old, user.id, new)
                     .await
                     .expect("connect");
                 owners.push((user.id, account.id, key, secret));
             }
         }
-        let oauth = accounts::sign_in(
+        let oauth = accounts::authenticate(
             &t.db,
             &old,
             accounts::OAuthProfile {
-                provider: "github".into(),
-                provider_account_id: unique(),
-                kind: "oauth".into(),
+                provider: OAuthProvider::parse("github").expect("provider"),
+                provider_account_id: accounts::ProviderAccountId::parse(&unique()).expect("id"),
+                kind: AccountKind::parse("oauth").expect("kind"),
                 email: Some(email()),
                 email_verified: true,
                 name: None,
                 image: None,
                 tokens: accounts::OAuthTokens {
                     refresh_token: None,
-                    access_token: Some(Secret::new("gho_access")),
-                    id_token: Some(Secret::new("id-token")),
+                    access_token: Some(
+                        AccessToken::parse(Secret::new("gho_access")).expect("access_token"),
+                    ),
+                    id_token: Some(IdToken::parse(Secret::new("id-token")).expect("id_token")),
                     ..Default::default()
                 },
             },
@@ -330,7 +351,7 @@ backend_test!(
         let rotating = KeyRing::new(new_key.clone(), [old_key]).expect("ring");
         let (user_id, account_id, key, _) = &owners[0];
         assert_eq!(
-            suppliers::credentials(&t.db, &rotating, *user_id, *account_id)
+            supplier_accounts::get_credentials(&t.db, &rotating, *user_id, *account_id)
                 .await
                 .expect("old values still read")
                 .api_key
@@ -338,12 +359,12 @@ backend_test!(
             key
         );
 
-        let report = crypto::rotate(&t.db, &rotating, 2).await.expect("rotate");
+        let report = rotate(t, &rotating, 2).await.expect("rotate");
         assert_eq!(report.rows_scanned, 7);
         assert_eq!(report.values_reencrypted, 6 * 2 + 2);
         assert_eq!(report.rows_skipped, 0);
         assert_eq!(
-            crypto::rotate(&t.db, &rotating, 2)
+            rotate(t, &rotating, 2)
                 .await
                 .expect("again")
                 .values_reencrypted,
@@ -355,26 +376,33 @@ backend_test!(
         for (user_id, account_id, key, secret) in &owners {
             let row = stored(t, *account_id).await;
             assert!(row.api_key.starts_with("xc1:2:"));
-            let credentials = suppliers::credentials(&t.db, &new_only, *user_id, *account_id)
-                .await
-                .expect("new key");
+            let credentials =
+                supplier_accounts::get_credentials(&t.db, &new_only, *user_id, *account_id)
+                    .await
+                    .expect("new key");
             assert_eq!(credentials.api_key.expose(), key);
             assert_eq!(credentials.api_secret.expect("secret").expose(), secret);
             assert!(matches!(
-                suppliers::credentials(&t.db, &old, *user_id, *account_id).await,
+                supplier_accounts::get_credentials(&t.db, &old, *user_id, *account_id).await,
                 Err(Error::Decryption {
                     problem: DecryptionProblem::UnknownKeyVersion { version: 2 },
                     ..
                 })
             ));
         }
-        let tokens = accounts::tokens(&t.db, &new_only, oauth.user.id, oauth.account.id)
+        let tokens = accounts::get_tokens(&t.db, &new_only, oauth.user.id, oauth.account.id)
             .await
             .expect("new key");
-        assert_eq!(tokens.access_token, Some(Secret::new("gho_access")));
-        assert_eq!(tokens.id_token, Some(Secret::new("id-token")));
+        assert_eq!(
+            tokens.access_token.as_ref().map(AccessToken::expose),
+            Some("gho_access")
+        );
+        assert_eq!(
+            tokens.id_token.as_ref().map(IdToken::expose),
+            Some("id-token")
+        );
         assert!(matches!(
-            accounts::tokens(&t.db, &old, oauth.user.id, oauth.account.id).await,
+            accounts::get_tokens(&t.db, &old, oauth.user.id, oauth.account.id).await,
             Err(Error::Decryption { .. })
         ));
         let row = account_rows::Entity::find_by_id(oauth.account.id)
@@ -390,61 +418,57 @@ backend_test!(
 backend_test!(
     async fn bad_supplier_input_names_the_field_and_writes_nothing(t: &TestDb) {
         let keys = keys(1);
-        let user = register(&t.db, &email()).await;
         let base = || NewSupplierAccount {
             provider: SupplierProvider::Aliexpress,
-            api_key: Secret::new("ak_1"),
+            api_key: ApiKey::parse(Secret::new("ak_1")).expect("api key"),
             api_secret: None,
             account_id: None,
         };
-        let cases = [
-            (
-                NewSupplierAccount {
-                    api_key: Secret::new("  "),
-                    ..base()
-                },
-                ("api_key", Violation::Empty),
-            ),
-            (
-                NewSupplierAccount {
-                    api_secret: Some(Secret::new("s".repeat(4_097))),
-                    ..base()
-                },
-                ("api_secret", Violation::TooLong { max: 4_096 }),
-            ),
-            (
-                NewSupplierAccount {
-                    account_id: Some(String::new()),
-                    ..base()
-                },
-                ("account_id", Violation::Empty),
-            ),
-        ];
-        for (new, (field, violation)) in cases {
-            let err = suppliers::connect(&t.db, &keys, user.id, new)
-                .await
-                .expect_err("refused");
-            assert!(
-                matches!(err, Error::Invalid { field: f, violation: v } if f == field && v == violation),
-                "{err:?}"
-            );
-        }
-        assert!(matches!(
-            crypto::rotate(&t.db, &keys, 0).await,
-            Err(Error::Invalid {
-                field: "batch_size",
-                ..
-            })
-        ));
+        // Bad values cannot become an input at all: each constructor names its column.
+        let refused = |result: domain::Result<()>| match result {
+            Err(Error::Invalid { field, violation }) => (field, violation),
+            other => panic!("expected Invalid, got {other:?}"),
+        };
         assert_eq!(
-            supplier_accounts::Entity::find()
+            refused(ApiKey::parse(Secret::new("  ")).map(drop)),
+            ("supplier_accounts.api_key", Violation::Empty)
+        );
+        assert_eq!(
+            refused(ApiSecret::parse(Secret::new("s".repeat(4_097))).map(drop)),
+            (
+                "supplier_accounts.api_secret",
+                Violation::TooLong { max: 4_096 }
+            )
+        );
+        assert_eq!(
+            refused(ExternalAccountId::parse("").map(drop)),
+            ("supplier_accounts.account_id", Violation::Empty)
+        );
+        for too_large in [0, domain::crypto::MAX_ROTATION_BATCH + 1] {
+            assert!(matches!(
+                supplier_accounts::rotate_keys(&t.db, &keys, too_large).await,
+                Err(Error::Invalid {
+                    field: "batch_size",
+                    ..
+                })
+            ));
+            assert!(matches!(
+                accounts::rotate_keys(&t.db, &keys, too_large).await,
+                Err(Error::Invalid {
+                    field: "batch_size",
+                    ..
+                })
+            ));
+        }
+        assert_eq!(
+            supplier_account_rows::Entity::find()
                 .count(&t.db)
                 .await
                 .expect("n"),
             0
         );
         assert!(matches!(
-            suppliers::connect(&t.db, &keys, Uuid::now_v7(), base()).await,
+            supplier_accounts::create(&t.db, &keys, Uuid::now_v7(), base()).await,
             Err(Error::MissingReference {
                 rule: ForeignKeyRule::SupplierAccountsUser
             })

@@ -55,13 +55,13 @@ pub struct Verified {
     pub user: Option<User>,
 }
 
-/// Issues a token for `identifier` that lives `lifetime`.
+/// Creates (issues) a token for `identifier` that lives `lifetime`.
 ///
 /// # Errors
 /// [`Error::Invalid`] for `lifetime` when zero or over [`MAX_VERIFICATION_LIFETIME`];
 /// [`Error::Crypto`]; [`Error::Database`].
 #[tracing::instrument(skip_all, err)]
-pub async fn issue<C: ConnectionTrait>(
+pub async fn create<C: ConnectionTrait>(
     db: &C,
     identifier: &Email,
     lifetime: Duration,
@@ -83,24 +83,26 @@ pub async fn issue<C: ConnectionTrait>(
     })
 }
 
-/// Consumes the token issued for `identifier`, at most once, and marks the user with that
-/// address verified (keeping the first verification time).
+/// Deletes (consumes) the token issued for `identifier`, at most once, and marks the user
+/// with that address verified (keeping the first verification time). The delete decides: of
+/// two concurrent calls with one token, exactly one succeeds.
 ///
 /// # Errors
-/// [`Error::NotFound`] (entity `verification token`) when the token is unknown, was issued
+/// [`Error::NotFound`] ([`Table::VerificationTokens`]) when the token is unknown, was issued
 /// for another address or was already consumed; [`Error::Expired`] when its lifetime is over
 /// (it is deleted all the same); [`Error::Transient`] when it lost a deadlock inside the
-/// caller's transaction; [`Error::Database`].
+/// caller's transaction; [`Error::Undecodable`] when the user's stored row does not decode;
+/// [`Error::Database`].
 #[tracing::instrument(skip_all, err)]
-pub async fn consume<C: ConnectionTrait + TransactionTrait>(
+pub async fn delete<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     identifier: &Email,
     token: &str,
 ) -> Result<Verified> {
-    retry_transient(db, || consume_once(db, identifier, token)).await
+    retry_transient(db, || delete_once(db, identifier, token)).await
 }
 
-async fn consume_once<C: ConnectionTrait + TransactionTrait>(
+async fn delete_once<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     identifier: &Email,
     token: &str,
@@ -148,7 +150,8 @@ async fn consume_once<C: ConnectionTrait + TransactionTrait>(
         .filter(users::Column::Email.eq(identifier.as_ref()))
         .one(&txn)
         .await?
-        .map(User::from);
+        .map(User::try_from)
+        .transpose()?;
     txn.commit().await?;
     Ok(Verified {
         email: identifier.clone(),

@@ -1,11 +1,12 @@
 //! Supplier accounts: a merchant's connection to AliExpress, CJ Dropshipping or Spocket.
 //!
-//! One account per user and provider: [`connect`] again updates it in place and makes it
+//! One account per user and provider: [`create`] again updates it in place and makes it
 //! active (an upsert on the unique index, never a read before the write). The API key and
 //! secret are encrypted with the [`KeyRing`] (XChaCha20-Poly1305, a random nonce per value,
 //! the key version stored with the ciphertext), bound to the user and provider; [`list`] and
-//! [`get`] never decrypt, and [`credentials`] is the one call that does. [`deactivate`],
-//! [`reactivate`] and [`disconnect`] complete the set.
+//! [`get`] never decrypt, and [`get_credentials`] is the one call that does.
+//! [`update_active`] and [`delete`] complete the set; [`rotate_keys`] re-encrypts the
+//! credentials under a new key.
 //!
 //! Every function takes the user id: another user's account is answered exactly like a
 //! missing one ([`crate::Error::NotFound`]). A stored secret that no key of the ring opens is
@@ -20,29 +21,30 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::clock::now;
-use crate::crypto::{Binding, KeyRing, Secret};
-use crate::error::{Error, Result, Table, Violation};
+use crate::crypto::{self, Binding, KeyRing, RotationReport, Sealed, Walk};
+use crate::error::{Error, Result, Table};
 use crate::txn::retry_transient;
 use crate::violations::OnTable;
 
+mod values;
+
 pub use entity::sea_orm_active_enums::SupplierProvider;
+pub use values::{ACCOUNT_ID_MAX_LEN, ApiKey, ApiSecret, CREDENTIAL_MAX_LEN, ExternalAccountId};
 
-/// The longest API key or secret accepted, in bytes.
-pub const CREDENTIAL_MAX_LEN: usize = 4_096;
-/// The longest supplier-side account id, in characters.
-pub const ACCOUNT_ID_MAX_LEN: usize = 255;
+#[cfg(doc)]
+use crate::crypto::MAX_ROTATION_BATCH;
 
-/// What connecting a supplier needs.
+/// What creating (connecting) a supplier account needs; every field is already validated.
 #[derive(Debug, Clone)]
 pub struct NewSupplierAccount {
     /// The supplier.
     pub provider: SupplierProvider,
     /// The API key (encrypted at rest).
-    pub api_key: Secret,
+    pub api_key: ApiKey,
     /// The API secret, for suppliers that have one (encrypted at rest).
-    pub api_secret: Option<Secret>,
+    pub api_secret: Option<ApiSecret>,
     /// The merchant's account id at the supplier, if it has one.
-    pub account_id: Option<String>,
+    pub account_id: Option<ExternalAccountId>,
 }
 
 /// A supplier account as services see it: never a credential.
@@ -85,59 +87,33 @@ impl From<supplier_accounts::Model> for SupplierAccount {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupplierCredentials {
     /// The API key.
-    pub api_key: Secret,
+    pub api_key: ApiKey,
     /// The API secret, if one is stored.
-    pub api_secret: Option<Secret>,
+    pub api_secret: Option<ApiSecret>,
 }
 
-/// Connects `user_id` to a supplier, or updates the existing connection to that supplier
-/// (new credentials and account id, active again).
+/// Creates (connects) `user_id`'s account with a supplier, or updates the existing account
+/// with that supplier (new credentials and account id, active again).
 ///
 /// # Errors
-/// [`Error::Invalid`] for `api_key`, `api_secret` or `account_id` ([`Violation::Empty`],
-/// [`Violation::TooLong`], [`Violation::ControlCharacter`]): nothing is written;
 /// [`Error::MissingReference`] when the user does not exist; [`Error::Transient`] when it
 /// lost a deadlock inside the caller's transaction; [`Error::Crypto`]; [`Error::Database`].
-///
-/// The account id is kept as given (trimmed) and never folded: `supplier-X` and
-/// `SUPPLIER-x` are two ids, on every backend.
-#[tracing::instrument(skip_all, err, fields(user_id = %user_id, provider = ?new.provider))]
-pub async fn connect<C: ConnectionTrait>(
+#[tracing::instrument(
+    skip_all,
+    err,
+    fields(user_id = %user_id, provider = ?new.provider, supplier_account_id)
+)]
+pub async fn create<C: ConnectionTrait>(
     db: &C,
     keys: &KeyRing,
     user_id: Uuid,
     new: NewSupplierAccount,
 ) -> Result<SupplierAccount> {
-    validate_credential("api_key", Some(&new.api_key))?;
-    validate_credential("api_secret", new.api_secret.as_ref())?;
-    let account_id = match new.account_id.as_deref().map(str::trim) {
-        None => None,
-        Some("") => {
-            return Err(Error::Invalid {
-                field: "account_id",
-                violation: Violation::Empty,
-            });
-        }
-        Some(id) if id.chars().count() > ACCOUNT_ID_MAX_LEN => {
-            return Err(Error::Invalid {
-                field: "account_id",
-                violation: Violation::TooLong {
-                    max: ACCOUNT_ID_MAX_LEN,
-                },
-            });
-        }
-        Some(id) if id.chars().any(char::is_control) => {
-            return Err(Error::Invalid {
-                field: "account_id",
-                violation: Violation::ControlCharacter,
-            });
-        }
-        Some(id) => Some(id.to_owned()),
-    };
     let provider = new.provider;
+    let account_id = new.account_id.map(|id| id.as_ref().to_owned());
     let api_key = keys.encrypt(
         new.api_key.expose(),
-        &Binding::supplier("supplier_accounts.api_key", user_id, &provider),
+        &Binding::supplier_accounts_api_key(user_id, &provider),
     )?;
     let api_secret = new
         .api_secret
@@ -145,7 +121,7 @@ pub async fn connect<C: ConnectionTrait>(
         .map(|s| {
             keys.encrypt(
                 s.expose(),
-                &Binding::supplier("supplier_accounts.api_secret", user_id, &provider),
+                &Binding::supplier_accounts_api_secret(user_id, &provider),
             )
         })
         .transpose()?;
@@ -186,31 +162,20 @@ pub async fn connect<C: ConnectionTrait>(
         .one(db)
         .await?
         .map(SupplierAccount::from)
+        .inspect(|account| {
+            tracing::Span::current()
+                .record("supplier_account_id", tracing::field::display(account.id));
+        })
         .ok_or(Error::NotFound {
             entity: Table::SupplierAccounts,
         })
 }
 
-fn validate_credential(field: &'static str, value: Option<&Secret>) -> Result<()> {
-    match value.map(Secret::expose) {
-        Some(v) if v.trim().is_empty() => Err(Error::Invalid {
-            field,
-            violation: Violation::Empty,
-        }),
-        Some(v) if v.len() > CREDENTIAL_MAX_LEN => Err(Error::Invalid {
-            field,
-            violation: Violation::TooLong {
-                max: CREDENTIAL_MAX_LEN,
-            },
-        }),
-        _ => Ok(()),
-    }
-}
-
-/// The user's supplier accounts, without credentials.
+/// The user's supplier accounts, without credentials (at most one per provider).
 ///
 /// # Errors
 /// [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
 pub async fn list<C: ConnectionTrait>(db: &C, user_id: Uuid) -> Result<Vec<SupplierAccount>> {
     Ok(supplier_accounts::Entity::find()
         .filter(Column::UserId.eq(user_id))
@@ -241,6 +206,7 @@ async fn find_owned<C: ConnectionTrait>(
 ///
 /// # Errors
 /// [`Error::NotFound`] when the user has no such account; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id, supplier_account_id = %id))]
 pub async fn get<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> Result<SupplierAccount> {
     find_owned(db, user_id, id).await.map(SupplierAccount::from)
 }
@@ -250,18 +216,27 @@ pub async fn get<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> Result<
 ///
 /// # Errors
 /// [`Error::NotFound`] when the user has no such account; [`Error::Decryption`] when a stored
-/// value was altered or its key is not in the ring; [`Error::Database`].
-#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn credentials<C: ConnectionTrait>(
+/// value was altered or its key is not in the ring; [`Error::Undecodable`] naming the column
+/// when a decrypted value is not one [`ApiKey::parse`] / [`ApiSecret::parse`] accepts;
+/// [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id, supplier_account_id = %id))]
+pub async fn get_credentials<C: ConnectionTrait>(
     db: &C,
     keys: &KeyRing,
     user_id: Uuid,
     id: Uuid,
 ) -> Result<SupplierCredentials> {
     let row = find_owned(db, user_id, id).await?;
+    let undecodable = |column| {
+        move |_| Error::Undecodable {
+            table: Table::SupplierAccounts,
+            column,
+            row: row.id,
+        }
+    };
     let api_key = keys.decrypt(
         &row.api_key,
-        &Binding::supplier("supplier_accounts.api_key", row.user_id, &row.provider),
+        &Binding::supplier_accounts_api_key(row.user_id, &row.provider),
     )?;
     let api_secret = row
         .api_secret
@@ -269,17 +244,26 @@ pub async fn credentials<C: ConnectionTrait>(
         .map(|stored| {
             keys.decrypt(
                 stored,
-                &Binding::supplier("supplier_accounts.api_secret", row.user_id, &row.provider),
+                &Binding::supplier_accounts_api_secret(row.user_id, &row.provider),
             )
         })
         .transpose()?;
     Ok(SupplierCredentials {
-        api_key,
-        api_secret,
+        api_key: ApiKey::parse(api_key).map_err(undecodable("api_key"))?,
+        api_secret: api_secret
+            .map(ApiSecret::parse)
+            .transpose()
+            .map_err(undecodable("api_secret"))?,
     })
 }
 
-async fn set_active<C: ConnectionTrait>(
+/// Updates whether the agents may use one of the user's supplier accounts
+/// (`supplier_accounts.is_active`); its credentials stay either way.
+///
+/// # Errors
+/// [`Error::NotFound`] when the user has no such account; [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id, supplier_account_id = %id))]
+pub async fn update_active<C: ConnectionTrait>(
     db: &C,
     user_id: Uuid,
     id: Uuid,
@@ -292,41 +276,15 @@ async fn set_active<C: ConnectionTrait>(
         .filter(Column::UserId.eq(user_id))
         .exec(db)
         .await?;
-    get(db, user_id, id).await
+    find_owned(db, user_id, id).await.map(SupplierAccount::from)
 }
 
-/// Stops the agents from using one of the user's supplier accounts; its credentials stay.
+/// Deletes (disconnects) one of the user's supplier accounts and its credentials.
 ///
 /// # Errors
 /// [`Error::NotFound`] when the user has no such account; [`Error::Database`].
-#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn deactivate<C: ConnectionTrait>(
-    db: &C,
-    user_id: Uuid,
-    id: Uuid,
-) -> Result<SupplierAccount> {
-    set_active(db, user_id, id, false).await
-}
-
-/// Lets the agents use one of the user's supplier accounts again.
-///
-/// # Errors
-/// [`Error::NotFound`] when the user has no such account; [`Error::Database`].
-#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn reactivate<C: ConnectionTrait>(
-    db: &C,
-    user_id: Uuid,
-    id: Uuid,
-) -> Result<SupplierAccount> {
-    set_active(db, user_id, id, true).await
-}
-
-/// Removes one of the user's supplier accounts and its credentials.
-///
-/// # Errors
-/// [`Error::NotFound`] when the user has no such account; [`Error::Database`].
-#[tracing::instrument(skip_all, err, fields(user_id = %user_id))]
-pub async fn disconnect<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> Result<()> {
+#[tracing::instrument(skip_all, err, fields(user_id = %user_id, supplier_account_id = %id))]
+pub async fn delete<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> Result<()> {
     let deleted = supplier_accounts::Entity::delete_many()
         .filter(Column::Id.eq(id))
         .filter(Column::UserId.eq(user_id))
@@ -338,4 +296,42 @@ pub async fn disconnect<C: ConnectionTrait>(db: &C, user_id: Uuid, id: Uuid) -> 
         });
     }
     Ok(())
+}
+
+/// Re-encrypts every stored supplier credential (`api_key`, `api_secret`) that is not under
+/// the current key of `keys`, `batch_size` rows at a time; safe while the service is live and
+/// safe to run again, as [`RotationReport`] explains.
+///
+/// # Errors
+/// [`Error::Invalid`] for `batch_size` outside 1..=[`MAX_ROTATION_BATCH`];
+/// [`Error::Decryption`] for a stored value that no key of the ring opens (nothing after it is
+/// rotated; fix it and run again); [`Error::Database`].
+#[tracing::instrument(skip_all, err, fields(current = keys.current_version()))]
+pub async fn rotate_keys<C: ConnectionTrait>(
+    db: &C,
+    keys: &KeyRing,
+    batch_size: u64,
+) -> Result<RotationReport> {
+    let walk = Walk::<supplier_accounts::Entity, _> {
+        id: Column::Id,
+        touched: Some(Column::UpdatedAt),
+        sealed: |row: &supplier_accounts::Model| {
+            let sealed = vec![
+                Sealed {
+                    column: Column::ApiKey,
+                    stored: Some(row.api_key.clone()),
+                    binding: Binding::supplier_accounts_api_key(row.user_id, &row.provider),
+                },
+                Sealed {
+                    column: Column::ApiSecret,
+                    stored: row.api_secret.clone(),
+                    binding: Binding::supplier_accounts_api_secret(row.user_id, &row.provider),
+                },
+            ];
+            (row.id, sealed)
+        },
+    };
+    let report = crypto::rotate_table(db, keys, batch_size, walk).await?;
+    tracing::info!(?report, "key rotation of supplier_accounts finished");
+    Ok(report)
 }
