@@ -75,7 +75,7 @@
 //! again for every row it scans, and one claim then takes every runnable job.
 //!
 //! # The claimed job
-//! [`ClaimedJob::report`]`(db, percent, step)` (0–100, never backwards; also heartbeats),
+//! [`ClaimedJob::update_progress`]`(db, percent, step)` (0–100, never backwards; also heartbeats),
 //! [`ClaimedJob::heartbeat`], [`ClaimedJob::complete`]`(db, output)` (typed output of the
 //! job's agent type; progress 100, completion time) and [`ClaimedJob::fail`]. Every write
 //! checks in its `WHERE` that the job is still PROCESSING, held by this worker, in this
@@ -97,8 +97,8 @@
 //! # Rescue, prune and counts
 //! [`rescue`]`(db, lease)` puts PROCESSING jobs whose heartbeat is older than `lease` back to
 //! PENDING (FAILED when their attempts are spent). Run it periodically, with a lease well
-//! above the workers' heartbeat interval. [`prune`]`(db, age)` deletes COMPLETED, FAILED and
-//! CANCELLED jobs last changed longer ago than `age`. [`counts`]`(db, &scope)` gives the
+//! above the workers' heartbeat interval. [`purge_finished`]`(db, age)` deletes COMPLETED, FAILED and
+//! CANCELLED jobs last changed longer ago than `age`. [`count`]`(db, &scope)` gives the
 //! dashboard's numbers by status and agent type in one query; [`get`], [`find`] and [`list`]
 //! (newest first, cursor-paged) read jobs.
 //!

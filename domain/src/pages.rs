@@ -1,7 +1,7 @@
 //! Pages of a store: the standard legal and information pages every store gets, and the
 //! owner's own pages.
 //!
-//! Everything takes a [`crate::stores::StoreScope`] (proof that the caller owns the store):
+//! Everything takes a [`crate::StoreScope`] (proof that the caller owns the store):
 //! every query filters by its store, and a page of another store is answered exactly like a
 //! missing one ([`crate::Error::NotFound`] with [`crate::Table::Pages`]).
 //!

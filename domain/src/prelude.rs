@@ -15,7 +15,7 @@ pub use crate::rules::{CheckRule, ForeignKeyRule, UniqueRule};
 pub use crate::scope::StoreScope;
 pub use crate::txn::transaction;
 pub use crate::values::{Currency, HttpUrl, Slug};
-pub use crate::{agent_jobs, pages, products, stores, users};
+pub use crate::{agent_jobs, media_assets, pages, products, stores, supplier_accounts, users};
 pub use entity::sea_orm_active_enums::{
     AgentType, JobStatus, MediaType, PageType, ProductStatus, StoreStatus, SupplierProvider,
 };

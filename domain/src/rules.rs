@@ -56,7 +56,7 @@ macro_rules! rules {
 }
 
 rules! {
-    /// A uniqueness rule: a write that breaks one is answered with [`Error::Conflict`].
+    /// A uniqueness rule: a write that breaks one is answered with [`crate::Error::Conflict`].
     pub enum UniqueRule {
         UsersEmail => ("uq_users_email", "users", ["email"]),
         UsersStripeAccountId => ("uq_users_stripe_account_id", "users", ["stripe_account_id"]),
@@ -78,7 +78,7 @@ rules! {
 
 rules! {
     /// A foreign key: a write that points at a row that does not exist is answered with
-    /// [`Error::MissingReference`].
+    /// [`crate::Error::MissingReference`].
     pub enum ForeignKeyRule {
         AccountsUser => ("fk_accounts_user_id", "accounts", ["user_id"]),
         SessionsUser => ("fk_sessions_user_id", "sessions", ["user_id"]),
@@ -94,8 +94,8 @@ rules! {
 }
 
 rules! {
-    /// A CHECK constraint: a write that breaks one is answered with [`Error::Invalid`] naming
-    /// the column and [`Violation::Check`]. The enum checks exist on SQLite only, where enum
+    /// A CHECK constraint: a write that breaks one is answered with [`crate::Error::Invalid`] naming
+    /// the column and [`crate::Violation::Check`]. The enum checks exist on SQLite only, where enum
     /// columns are text; the other backends refuse a bad variant through their enum types.
     pub enum CheckRule {
         ProductsCostPrice => ("ck_products_cost_price", "products", ["cost_price"]),

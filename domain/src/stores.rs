@@ -1,9 +1,9 @@
 //! Stores: a merchant's shop, reached through its owner.
 //!
-//! Everything a store holds is reached through a [`StoreScope`], obtained once per request:
-//! [`StoreScope::obtain`]`(&db, owner_id, store_id)` checks that the owner owns the live
-//! store, and every function of [`crate::products`], [`crate::pages`], [`crate::media_assets`] (and
-//! the store's [`crate::agent_jobs`]) takes it. A caller cannot name another owner's rows;
+//! Everything a store holds is reached through a [`crate::StoreScope`], obtained once per
+//! request: [`crate::StoreScope::obtain`]`(&db, owner_id, store_id)` checks that the owner owns
+//! the live store, and every function of [`crate::products`], [`crate::pages`],
+//! [`crate::media_assets`] (and the store's [`crate::agent_jobs`]) takes it. A caller cannot name another owner's rows;
 //! another owner's store, a soft-deleted one and a missing one are all answered with the same
 //! [`crate::Error::NotFound`] ([`crate::Table::Stores`]).
 //!

@@ -17,7 +17,7 @@ use crate::error::{Error, Result, Transition};
 /// both apply, and a job that left FAILED meanwhile is refused.
 ///
 /// # Errors
-/// [`Error::NotFound`] ([`Table::AgentJobs`]) when it does not exist or belongs to another
+/// [`Error::NotFound`] ([`crate::Table::AgentJobs`]) when it does not exist or belongs to another
 /// owner; [`Error::InvalidTransition`] from any status other than FAILED; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(job_id = %id, store_id))]
 pub async fn retry<C: ConnectionTrait>(db: &C, owner: impl Into<JobOwner>, id: Uuid) -> Result<()> {

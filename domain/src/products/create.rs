@@ -132,7 +132,7 @@ pub(super) fn check(scope: &StoreScope, new: NewProduct) -> Result<(Checked, Slu
 /// # Errors
 /// [`Error::Invalid`] naming the field for bad input; [`Error::Conflict`] with
 /// [`UniqueRule::ProductsStoreSource`] when the store already has this supplier product (use
-/// [`import`] to refresh it) or [`UniqueRule::ProductVariantsProductSku`] for a repeated SKU.
+/// [`super::import`] to refresh it) or [`UniqueRule::ProductVariantsProductSku`] for a repeated SKU.
 /// Nothing is written when it fails.
 #[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id()))]
 pub async fn create<C>(db: &C, scope: &StoreScope, new: NewProduct) -> Result<Product>

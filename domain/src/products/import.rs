@@ -22,13 +22,13 @@ use crate::txn::retry_transient;
 
 /// Imports a product from a supplier, idempotently by (store, provider, source id).
 ///
-/// The first import creates the product as [`create`] does. A re-import refreshes what the
+/// The first import creates the product as [`super::create`] does. A re-import refreshes what the
 /// supplier owns (original title, cost price, source URL, stock, and each variant's cost and
 /// stock by SKU) and keeps what the merchant edited (title, selling price, description, SEO,
 /// status).
 ///
 /// # Errors
-/// As [`create`].
+/// As [`super::create`].
 #[tracing::instrument(skip_all, err, fields(store_id = %scope.store_id()))]
 pub async fn import<C>(
     db: &C,

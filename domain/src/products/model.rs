@@ -158,7 +158,7 @@ pub struct ProductPatch {
     pub track_inventory: Option<bool>,
 }
 
-/// Whether [`import`] created the product or refreshed an earlier import.
+/// Whether [`super::import`] created the product or refreshed an earlier import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ImportOutcome {
     /// A new product.

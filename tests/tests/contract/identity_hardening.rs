@@ -73,13 +73,6 @@ fn oauth(provider_account_id: &str, email: Option<Email>, verified: bool) -> OAu
     }
 }
 
-fn invalid<T: std::fmt::Debug>(result: domain::Result<T>) -> (&'static str, Violation) {
-    match result {
-        Err(Error::Invalid { field, violation }) => (field, violation),
-        other => panic!("expected Error::Invalid, got {other:?}"),
-    }
-}
-
 async fn rows(t: &TestDb) -> (u64, u64, u64) {
     (
         user_rows::Entity::find().count(&t.db).await.expect("users"),

@@ -4,6 +4,7 @@
 //! [`ALONE`] so that they do not run beside each other either: a loaded machine would
 //! otherwise fail them at random.
 
+mod sign_in;
 mod wakeup;
 
 pub use tests::builders::*;
