@@ -18,8 +18,6 @@ use uuid::Uuid;
 
 use super::*;
 
-/// A user with a store, and the scope that proves the user owns it.
-
 fn brief(niche: &str) -> JobInput {
     JobInput::BrandGenerator(BrandBrief {
         niche: niche.into(),

@@ -11,8 +11,6 @@ use uuid::Uuid;
 
 use super::*;
 
-/// A fresh owner with a store, and the scope that proves it.
-
 /// Every asset row of the store, as stored, in id order.
 async fn rows<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Vec<asset_rows::Model> {
     asset_rows::Entity::find()

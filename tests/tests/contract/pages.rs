@@ -25,8 +25,6 @@ const STANDARD: [(PageType, &str); 6] = [
     (PageType::Faq, "faq"),
 ];
 
-/// A fresh owner with a store, and the scope that proves it.
-
 /// Every page row of the store, as stored, in id order.
 async fn rows<C: ConnectionTrait>(db: &C, scope: &StoreScope) -> Vec<page_rows::Model> {
     page_rows::Entity::find()
