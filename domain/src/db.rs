@@ -130,6 +130,7 @@ fn warn_unknown(status: &MigrationStatus) {
 /// [`Error::SchemaIsNewer`] when migrations are pending and the database also holds applied
 /// migrations this build does not know; [`crate::Error::Database`] when a migration fails (on
 /// Postgres and SQLite it is rolled back).
+#[tracing::instrument(skip_all, err)]
 pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
     match migration::runner::run(db, migration::runner::Operation::Up(None)).await {
         Ok(outcome) => {
@@ -154,6 +155,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<()> {
 ///
 /// # Errors
 /// [`crate::Error::Database`] when the database cannot be read.
+#[tracing::instrument(skip_all, err)]
 pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>> {
     Ok(migration_status(db).await?.pending)
 }
@@ -163,6 +165,7 @@ pub async fn pending_migrations(db: &DatabaseConnection) -> Result<Vec<String>> 
 ///
 /// # Errors
 /// [`crate::Error::Database`] when the database cannot be read.
+#[tracing::instrument(skip_all, err)]
 pub async fn migration_status(db: &DatabaseConnection) -> Result<MigrationStatus> {
     Ok(migration::runner::status(db).await?)
 }
@@ -171,6 +174,7 @@ pub async fn migration_status(db: &DatabaseConnection) -> Result<MigrationStatus
 ///
 /// # Errors
 /// [`crate::Error::Database`] when the database does not answer.
+#[tracing::instrument(skip_all, err)]
 pub async fn health<C: ConnectionTrait>(db: &C) -> Result<Duration> {
     let started = Instant::now();
     db.execute_unprepared("SELECT 1").await?;

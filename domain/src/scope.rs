@@ -22,8 +22,9 @@ impl StoreScope {
     /// Checks that `owner_id` owns the store `store_id` and that it is not deleted.
     ///
     /// # Errors
-    /// [`Error::NotFound`] (`"store"`) when the store does not exist, is soft-deleted, or
+    /// [`Error::NotFound`] ([`crate::Table::Stores`]) when the store does not exist, is soft-deleted, or
     /// belongs to someone else: the three are answered alike, so nothing leaks.
+    #[tracing::instrument(skip_all, err, fields(owner_id = %owner_id, store_id = %store_id))]
     pub async fn obtain<C: ConnectionTrait>(
         db: &C,
         owner_id: Uuid,

@@ -65,6 +65,7 @@ pub type TxnFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'c>>
 /// # Errors
 /// Whatever `work` returns (nothing is committed then); [`Error::Transient`] when every try
 /// lost; [`Error::Database`] when the transaction cannot begin or commit.
+#[tracing::instrument(skip_all, err)]
 pub async fn transaction<T, F>(db: &DatabaseConnection, mut work: F) -> Result<T>
 where
     T: Send,

@@ -3,7 +3,8 @@
 //!
 //! - no module imports from a module that imports it (the top-level modules form a DAG);
 //! - no file is longer than 500 lines;
-//! - every public repository function (one that takes `db: &C`) is named by the verb table;
+//! - every public repository function (one that takes `db: &C`) is named by the verb table and
+//!   is a `tracing` span (`#[tracing::instrument(skip_all, err, …)]`);
 //! - every `Invalid.field` named in the source follows the one scheme: `table.column[.path]`
 //!   of a real table and column, a table (a limit on its rows), or the name of an argument that
 //!   is not stored as given.
@@ -278,6 +279,44 @@ fn every_repository_function_is_named_by_the_verb_table() {
     }
     assert!(checked > 50, "only {checked} repository functions found");
     assert!(wrong.is_empty(), "names outside the verb table: {wrong:#?}");
+}
+
+#[test]
+fn every_repository_function_is_a_tracing_span() {
+    let mut bare = Vec::new();
+    for (path, _, code) in sources() {
+        for (at, _) in code.match_indices("pub async fn ") {
+            let signature = &code[at..];
+            let signature = &signature[..signature.find('{').unwrap_or(signature.len())];
+            if !signature.contains("db: &") {
+                continue;
+            }
+            // The attributes stand right above the function (its doc comment is blanked).
+            let above: Vec<&str> = code[..at]
+                .lines()
+                .rev()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .take_while(|l| {
+                    l.starts_with("#[")
+                        || l.ends_with(")]")
+                        || l.ends_with(',')
+                        || l.starts_with('%')
+                        || l.starts_with("fields(")
+                })
+                .collect();
+            if !above.iter().any(|l| l.contains("tracing::instrument(")) {
+                let name = words_after(signature, "pub async fn ")
+                    .next()
+                    .unwrap_or_default();
+                bare.push(format!("{}: {name}", path.display()));
+            }
+        }
+    }
+    assert!(
+        bare.is_empty(),
+        "repository functions without a span: {bare:#?}"
+    );
 }
 
 /// Every column of every table, by table name, from the generated entities.

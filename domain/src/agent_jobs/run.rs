@@ -154,6 +154,7 @@ impl Worker {
     /// # Ok(())
     /// # }
     /// ```
+    #[tracing::instrument(skip_all, fields(worker_id = %self.id()))]
     pub async fn run<F, S>(
         &self,
         db: &DatabaseConnection,
