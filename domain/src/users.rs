@@ -390,12 +390,7 @@ pub async fn delete<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) -> 
 
 async fn delete_once<C: ConnectionTrait + TransactionTrait>(db: &C, id: Uuid) -> Result<()> {
     let txn = crate::db::begin_write(db).await?;
-    let user = users::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: Table::Users,
-        })?;
+    let user = stored_row(&txn, id).await?;
     entity::verification_tokens::Entity::delete_many()
         .filter(entity::verification_tokens::Column::Identifier.eq(user.email))
         .exec(&txn)
@@ -429,12 +424,7 @@ async fn update_stripe_account_once<C: ConnectionTrait + TransactionTrait>(
     account: &StripeAccountId,
 ) -> Result<User> {
     let txn = crate::db::begin_write(db).await?;
-    let user = users::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: Table::Users,
-        })?;
+    let user = stored_row(&txn, id).await?;
     if user.stripe_account_id.as_deref() != Some(account.as_ref()) {
         users::Entity::update_many()
             .col_expr(
@@ -495,4 +485,14 @@ pub async fn find_by_stripe_account<C: ConnectionTrait>(
         .await?
         .map(User::try_from)
         .transpose()
+}
+
+/// The stored row of user `id`, as it is (not decoded), inside a write.
+async fn stored_row<C: ConnectionTrait>(txn: &C, id: Uuid) -> Result<users::Model> {
+    users::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or(Error::NotFound {
+            entity: Table::Users,
+        })
 }
