@@ -44,10 +44,9 @@ const AREA_VERBS: &[(&str, &[&str])] = &[
             "rescue",
             "retry",
             "snooze",
-            // Methods of the worker side: `Worker::run`, `Wakeup::listen`, `ClaimedJob::report`.
+            // Methods of the worker side: `Worker::run`, `Wakeup::listen`.
             "run",
             "listen",
-            "report",
         ],
     ),
     // An import creates a supplier's product or refreshes it: neither verb alone.
