@@ -11,7 +11,7 @@ use domain::products::{
 };
 use domain::{Error, UniqueRule, Violation};
 use entity::{product_images, product_variants, products as product_rows};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
 
 use super::*;
 
@@ -977,6 +977,89 @@ backend_test!(
             counts(t).await,
             (120, 360, 240),
             "nothing of the failed batch is written"
+        );
+    }
+);
+
+backend_test!(
+    async fn a_stored_currency_or_variant_options_that_do_not_decode_are_an_undecodable_error(
+        t: &TestDb,
+    ) {
+        let scope = scope(t).await;
+        let mut new = lamp("src-corrupt");
+        new.variants = vec![variant("LAMP-R", 3)];
+        let product = products::create(&t.db, &scope, new).await.expect("create");
+        let variant_id = product.variants[0].id;
+        let literal = |id: uuid::Uuid| match t.db_backend() {
+            sea_orm::DbBackend::Postgres => format!("'{id}'"),
+            _ => format!("x'{}'", id.simple()),
+        };
+        let set_raw = |table: &'static str, column: &'static str, value: &'static str, id| {
+            let sql = format!(
+                "UPDATE {table} SET {column} = {value} WHERE id = {}",
+                literal(id)
+            );
+            let db = t.db.clone();
+            async move {
+                db.execute_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    sql,
+                ))
+                .await
+                .expect("write the row by hand");
+            }
+        };
+        let expect_undecodable = |err: Error, table: domain::Table, column: &str, row| {
+            assert!(
+                matches!(err, Error::Undecodable { table: tb, column: c, row: r }
+                    if tb == table && c == column && r == row),
+                "{table}.{column}: {err:?}"
+            );
+        };
+        // An unknown currency is never read as USD.
+        set_raw("products", "currency", "'ZZZ'", product.id).await;
+        for err in [
+            products::get(&t.db, &scope, product.id)
+                .await
+                .expect_err("currency"),
+            products::list(&t.db, &scope, ProductQuery::default())
+                .await
+                .expect_err("currency"),
+        ] {
+            expect_undecodable(err, domain::Table::Products, "currency", product.id);
+        }
+        set_raw("products", "currency", "'USD'", product.id).await;
+        // Options of another shape are never read as "no options".
+        for options in [r#"'["Red", "L"]'"#, r#"'{"color": 3}'"#] {
+            set_raw("product_variants", "options", options, variant_id).await;
+            for err in [
+                products::get(&t.db, &scope, product.id)
+                    .await
+                    .expect_err(options),
+                products::list(&t.db, &scope, ProductQuery::default())
+                    .await
+                    .expect_err(options),
+            ] {
+                expect_undecodable(err, domain::Table::ProductVariants, "options", variant_id);
+            }
+        }
+        set_raw(
+            "product_variants",
+            "options",
+            r#"'{"color": "Red"}'"#,
+            variant_id,
+        )
+        .await;
+        let repaired = products::get(&t.db, &scope, product.id)
+            .await
+            .expect("repaired");
+        assert_eq!(repaired.currency.code(), "USD");
+        assert_eq!(
+            repaired.variants[0]
+                .options
+                .get("color")
+                .map(String::as_str),
+            Some("Red")
         );
     }
 );
