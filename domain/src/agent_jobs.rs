@@ -157,25 +157,35 @@ use crate::paging::UndecodableRow;
 use crate::scope::StoreScope;
 
 mod backoff;
+mod batch;
+mod capped;
 mod claim;
 mod claimed;
 mod count;
+mod dependants;
+mod events;
+mod graph;
 mod hold;
 mod payload;
 mod queue;
 mod read;
 mod retry;
 mod run;
+mod schedule;
+mod stats;
 mod upkeep;
 mod values;
 mod wakeup;
 
 pub use crate::error::ReleaseReason;
 pub use backoff::{Backoff, MAX_BACKOFF};
+pub use batch::{MAX_BATCH, complete_many};
 pub use claim::Worker;
 pub use claimed::{ClaimedJob, FailOutcome};
 pub use count::{JobCounts, count};
 pub use entity::sea_orm_active_enums::{AgentType, JobStatus};
+pub use events::TARGET as EVENT_TARGET;
+pub use graph::{DEPENDENCY_ENDED, Graph, GraphNode, MAX_GRAPH_JOBS, MAX_PARENTS, create_graph};
 pub use payload::{
     BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo, ImageOperation, ImageWork,
     JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_DESCRIPTION, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE,
@@ -185,10 +195,14 @@ pub use payload::{
 };
 pub use queue::{NewJob, cancel, create, create_many};
 pub use read::{JobFilter, find, get, list};
-pub use retry::retry;
+pub use retry::{RetryOptions, retry, retry_with};
 pub use run::{HandlerFuture, JobFailure, WorkerOptions, WorkerStats};
+pub use schedule::{
+    MAX_CATCH_UP, MAX_SCHEDULE_NAME, MIN_INTERVAL, Missed, Schedule, ScheduledWork, Scheduler, Tick,
+};
+pub use stats::{JobStats, Latency, MAX_STATS_SAMPLE, stats};
 pub use upkeep::{RESCUED_ERROR, RescueReport, purge_finished, rescue};
-pub use values::{Progress, WorkerId};
+pub use values::{MAX_UNIQUE_KEY, Progress, UniqueKey, WorkerId};
 pub use wakeup::{CHANNEL, WakeSubscription, Wakeup, Woken};
 
 /// Attempts a job gets unless [`NewJob::max_attempts`] says otherwise.
@@ -276,6 +290,12 @@ pub struct AgentJob {
     pub created_at: DateTime<FixedOffset>,
     /// When the job last changed.
     pub updated_at: DateTime<FixedOffset>,
+    /// Its uniqueness key, if it has one (held while it is PENDING or PROCESSING).
+    pub unique_key: Option<String>,
+    /// How many of the jobs it depends on have not COMPLETED yet; claimable only at 0.
+    pub waiting_for: i32,
+    /// The job whose failure or cancellation cancelled this one.
+    pub cancelled_by: Option<Uuid>,
 }
 
 impl AgentJob {
@@ -303,6 +323,9 @@ impl std::fmt::Debug for AgentJob {
             .field("progress", &self.progress.percent())
             .field("current_step", &self.current_step)
             .field("run_at", &self.run_at)
+            .field("unique_key", &self.unique_key)
+            .field("waiting_for", &self.waiting_for)
+            .field("cancelled_by", &self.cancelled_by)
             .field("locked_by", &self.locked_by)
             .field("error", &error)
             .field("input", &self.input)
@@ -352,6 +375,9 @@ impl AgentJob {
             heartbeat_at: row.heartbeat_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            unique_key: row.unique_key,
+            waiting_for: row.waiting_for,
+            cancelled_by: row.cancelled_by,
         })
     }
 }

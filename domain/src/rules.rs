@@ -73,6 +73,11 @@ rules! {
         ProductsStoreSource => ("uq_products_store_id_source_provider_source_id", "products", ["store_id", "source_provider", "source_id"]),
         ProductVariantsProductSku => ("uq_product_variants_product_id_sku", "product_variants", ["product_id", "sku"]),
         PagesStoreSlug => ("uq_pages_store_id_slug", "pages", ["store_id", "slug"]),
+        /// The primary key of `agent_job_dependencies`: an edge once.
+        AgentJobDependenciesEdge => ("pk_agent_job_dependencies", "agent_job_dependencies", ["job_id", "depends_on"]),
+        /// Held only while the job is PENDING or PROCESSING; creating a job with a taken key
+        /// returns the job holding it, so callers see this only from a retry or resurrection.
+        AgentJobsStoreUniqueKey => ("uq_agent_jobs_store_id_unique_key", "agent_jobs", ["store_id", "unique_key"]),
     }
 }
 
@@ -90,6 +95,10 @@ rules! {
         PagesStore => ("fk_pages_store_id", "pages", ["store_id"]),
         MediaAssetsStore => ("fk_media_assets_store_id", "media_assets", ["store_id"]),
         AgentJobsStore => ("fk_agent_jobs_store_id", "agent_jobs", ["store_id"]),
+        /// On SQLite, which names no foreign key, a refusal on this two-key table stays
+        /// [`crate::Error::Database`]; the crate locks both jobs before it writes an edge.
+        AgentJobDependenciesJob => ("fk_agent_job_dependencies_job_id", "agent_job_dependencies", ["job_id"]),
+        AgentJobDependenciesDependsOn => ("fk_agent_job_dependencies_depends_on", "agent_job_dependencies", ["depends_on"]),
     }
 }
 
@@ -118,6 +127,8 @@ rules! {
         AgentJobsMaxAttempts => ("ck_agent_jobs_max_attempts", "agent_jobs", ["max_attempts"]),
         AgentJobsType => ("ck_agent_jobs_type", "agent_jobs", ["type"]),
         AgentJobsStatus => ("ck_agent_jobs_status", "agent_jobs", ["status"]),
+        AgentJobsWaitingFor => ("ck_agent_jobs_waiting_for", "agent_jobs", ["waiting_for"]),
+        AgentJobDependenciesDependsOn => ("ck_agent_job_dependencies_depends_on", "agent_job_dependencies", ["depends_on"]),
     }
 }
 
@@ -147,6 +158,8 @@ impl CheckRule {
             CheckRule::AgentJobsMaxAttempts => "agent_jobs.max_attempts",
             CheckRule::AgentJobsType => "agent_jobs.type",
             CheckRule::AgentJobsStatus => "agent_jobs.status",
+            CheckRule::AgentJobsWaitingFor => "agent_jobs.waiting_for",
+            CheckRule::AgentJobDependenciesDependsOn => "agent_job_dependencies.depends_on",
         }
     }
 }

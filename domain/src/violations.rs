@@ -127,6 +127,10 @@ fn classify(err: &DbErr, table: Option<&str>) -> Option<Classified> {
             // "UNIQUE constraint failed: t.a, t.b"
             Some("2067") | Some("1555") => {
                 let list = after(message, "constraint failed: ")?;
+                // An index on an expression is reported by name: "index '<name>'".
+                if let Some(name) = list.strip_prefix("index '") {
+                    return by_name(Kind::Unique, name.trim_end_matches('\''));
+                }
                 let mut columns = Vec::new();
                 let mut table_name = None;
                 for qualified in list.split(", ") {

@@ -31,6 +31,10 @@ pub struct Model {
     pub run_at: DateTimeWithTimeZone,
     pub locked_by: Option<String>,
     pub heartbeat_at: Option<DateTimeWithTimeZone>,
+    pub unique_key: Option<String>,
+    pub cancelled_by: Option<Uuid>,
+    pub has_dependants: bool,
+    pub waiting_for: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

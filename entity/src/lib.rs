@@ -3,6 +3,9 @@
 pub mod prelude;
 
 pub mod accounts;
+pub mod agent_job_dependencies;
+pub mod agent_job_gates;
+pub mod agent_job_schedules;
 pub mod agent_jobs;
 pub mod media_assets;
 pub mod pages;

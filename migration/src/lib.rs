@@ -23,6 +23,7 @@ mod m20261122_000007_product_list_index;
 mod m20261122_000008_drop_job_status_index;
 mod m20261128_000009_exact_text;
 mod m20261128_000011_store_id_everywhere;
+mod m20261129_000012_agent_pipeline;
 pub mod schema;
 
 /// Every migration of the schema, oldest first.
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_drop_job_status_index::Migration),
             Box::new(m20261128_000009_exact_text::Migration),
             Box::new(m20261128_000011_store_id_everywhere::Migration),
+            Box::new(m20261129_000012_agent_pipeline::Migration),
         ]
     }
 }

@@ -64,7 +64,9 @@ const SQLITE_RANGES: &[(&str, &str, &str)] = &[
 /// The binary collation without trailing-space padding: `utf8mb4_bin` is PAD SPACE on MariaDB
 /// (`'x' = 'x '` is true), which is not exact. MariaDB calls the exact one
 /// `utf8mb4_nopad_bin`, MySQL 8 `utf8mb4_0900_bin`.
-async fn exact_collation(db: &SchemaManagerConnection<'_>) -> Result<&'static str, DbErr> {
+pub(crate) async fn exact_collation(
+    db: &SchemaManagerConnection<'_>,
+) -> Result<&'static str, DbErr> {
     let version: String = db
         .query_one_raw(Statement::from_string(
             DbBackend::MySql,

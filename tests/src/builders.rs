@@ -246,6 +246,10 @@ pub fn agent_job(store_id: Option<Uuid>) -> agent_jobs::Model {
         run_at: at,
         locked_by: None,
         heartbeat_at: None,
+        unique_key: None,
+        cancelled_by: None,
+        has_dependants: false,
+        waiting_for: 0,
     }
 }
 

@@ -156,7 +156,7 @@ impl TestDb {
                 let config = Config::new(format!("sqlite://{}?mode=rwc", path.display()));
                 let db = domain::connect(&config).await.expect("open SQLite");
                 if migrated {
-                    Migrator::up(&db, None).await.expect("migrate SQLite");
+                    domain::migrate(&db).await.expect("migrate SQLite");
                 }
                 Some(TestDb {
                     db,

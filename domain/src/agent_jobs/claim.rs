@@ -8,9 +8,12 @@ use sea_orm::{
     QueryOrder, QuerySelect, QueryTrait, Select, TransactionSession, TransactionTrait,
 };
 
+use std::num::NonZeroU32;
+
 use super::hold::Hold;
 use super::{AgentJob, AgentType, Backoff, ClaimedJob, JobStatus, MAX_ERROR, WorkerId, cut};
 use crate::clock;
+use crate::db::begin_write;
 use crate::error::Result;
 use crate::txn::retry_transient;
 use crate::violations::OnTable;
@@ -21,6 +24,29 @@ pub struct Worker {
     id: WorkerId,
     types: Vec<AgentType>,
     backoff: Backoff,
+    pub(super) caps: Caps,
+}
+
+/// How many jobs may run at once, counted over every worker and process: per store, and per
+/// agent type. Every worker of a deployment should be given the same caps; a worker without
+/// caps does not look at them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(super) struct Caps {
+    pub(super) per_store: Option<NonZeroU32>,
+    pub(super) per_type: Vec<(AgentType, NonZeroU32)>,
+}
+
+impl Caps {
+    pub(super) fn is_empty(&self) -> bool {
+        self.per_store.is_none() && self.per_type.is_empty()
+    }
+
+    pub(super) fn of_type(&self, agent_type: AgentType) -> Option<NonZeroU32> {
+        self.per_type
+            .iter()
+            .find(|(t, _)| *t == agent_type)
+            .map(|(_, cap)| *cap)
+    }
 }
 
 impl Worker {
@@ -30,7 +56,26 @@ impl Worker {
             id,
             types: Vec::new(),
             backoff: Backoff::DEFAULT,
+            caps: Caps::default(),
         }
+    }
+
+    /// Claims a job of a store only while fewer than `cap` jobs of that store are PROCESSING,
+    /// counted over all workers and processes (so one merchant's 10,000 images cannot take
+    /// every worker). System jobs are not capped by it.
+    #[must_use]
+    pub fn cap_per_store(mut self, cap: NonZeroU32) -> Self {
+        self.caps.per_store = Some(cap);
+        self
+    }
+
+    /// Claims a job of `agent_type` only while fewer than `cap` jobs of that type are
+    /// PROCESSING, over all workers and processes (an AI provider's rate limit).
+    #[must_use]
+    pub fn cap_per_type(mut self, agent_type: AgentType, cap: NonZeroU32) -> Self {
+        self.caps.per_type.retain(|(t, _)| *t != agent_type);
+        self.caps.per_type.push((agent_type, cap));
+        self
     }
 
     /// Runs only jobs of these agent types (none given: every type).
@@ -87,6 +132,7 @@ impl Worker {
     {
         loop {
             let row = match db.get_database_backend() {
+                _ if !self.caps.is_empty() => super::capped::claim(self, db).await?,
                 DbBackend::MySql => {
                     // InnoDB may still pick a deadlock victim among concurrent claims; the
                     // victim's transaction is rolled back whole, so trying again is safe.
@@ -98,47 +144,84 @@ impl Worker {
                 return Ok(None);
             };
             tracing::Span::current().record("job_id", tracing::field::display(row.id));
-            let hold = Hold {
-                job_id: row.id,
-                worker: self.id.clone(),
-                attempt: row.attempts,
-            };
-            match AgentJob::try_from(row) {
-                Ok(job) => {
-                    return Ok(Some(ClaimedJob {
-                        hold,
-                        job,
-                        backoff: self.backoff,
-                    }));
-                }
-                Err(err) => {
-                    tracing::warn!(job_id = %hold.job_id, error = %err, "an agent job's stored input does not read; failing it");
-                    let now = clock::now();
-                    Entity::update_many()
-                        .set(agent_jobs::ActiveModel {
-                            status: Set(JobStatus::Failed),
-                            error: Set(Some(cut(
-                                &format!("its stored input cannot be read: {err}"),
-                                MAX_ERROR,
-                            ))),
-                            completed_at: Set(Some(now)),
-                            heartbeat_at: Set(None),
-                            updated_at: Set(now),
-                            ..Default::default()
-                        })
+            if let Some(claimed) = self.hand_over(db, row).await? {
+                return Ok(Some(claimed));
+            }
+        }
+    }
+
+    /// Makes the handle of a row this worker just claimed; a row whose stored input does not
+    /// read is failed for good instead (with its dependants cancelled), and gives `None`.
+    pub(super) async fn hand_over<C>(
+        &self,
+        db: &C,
+        row: agent_jobs::Model,
+    ) -> Result<Option<ClaimedJob>>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let hold = Hold {
+            job_id: row.id,
+            worker: self.id.clone(),
+            attempt: row.attempts,
+        };
+        match AgentJob::try_from(row) {
+            Ok(job) => {
+                super::events::claimed(&job, self.id.as_str());
+                Ok(Some(ClaimedJob {
+                    hold,
+                    job,
+                    backoff: self.backoff,
+                    follow_ups: Vec::new(),
+                }))
+            }
+            Err(err) => {
+                tracing::warn!(job_id = %hold.job_id, error = %err, "an agent job's stored input does not read; failing it");
+                let now = clock::now();
+                let change = agent_jobs::ActiveModel {
+                    status: Set(JobStatus::Failed),
+                    error: Set(Some(cut(
+                        &format!("its stored input cannot be read: {err}"),
+                        MAX_ERROR,
+                    ))),
+                    completed_at: Set(Some(now)),
+                    heartbeat_at: Set(None),
+                    updated_at: Set(now),
+                    ..Default::default()
+                };
+                retry_transient(db, || async {
+                    let txn = begin_write(db).await?;
+                    let failed = Entity::update_many()
+                        .set(change.clone())
                         .filter(hold.held())
-                        .exec(db)
+                        .exec(&txn)
                         .await
                         .on_table("agent_jobs")?;
-                }
+                    if failed.rows_affected > 0 {
+                        super::dependants::ended(&txn, hold.job_id, JobStatus::Failed).await?;
+                    }
+                    txn.commit().await?;
+                    Ok(())
+                })
+                .await?;
+                Ok(None)
             }
         }
     }
 
     /// The next runnable job, locked and skipped by concurrent claims.
-    fn next_runnable(&self, now: DateTime<FixedOffset>) -> Select<Entity> {
+    pub(super) fn next_runnable(&self, now: DateTime<FixedOffset>) -> Select<Entity> {
+        self.runnable(now)
+            .limit(1)
+            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
+    }
+
+    /// Every runnable job of the worker's types, in claim order.
+    pub(super) fn runnable(&self, now: DateTime<FixedOffset>) -> Select<Entity> {
         let mut query = Entity::find()
             .filter(Column::Status.eq(JobStatus::Pending))
+            // Waiting for no job: the claim index leads with (status, waiting_for).
+            .filter(Column::WaitingFor.eq(0))
             .filter(Column::RunAt.lte(now))
             // Every PENDING job the crate writes has attempts left; a row that has none
             // (written by other means) is never claimed, so `attempts + 1` cannot overflow.
@@ -150,11 +233,9 @@ impl Worker {
             .order_by_desc(Column::Priority)
             .order_by_asc(Column::RunAt)
             .order_by_asc(Column::Id)
-            .limit(1)
-            .lock_with_behavior(LockType::Update, LockBehavior::SkipLocked)
     }
 
-    fn claimed(&self, now: DateTime<FixedOffset>) -> agent_jobs::ActiveModel {
+    pub(super) fn claimed(&self, now: DateTime<FixedOffset>) -> agent_jobs::ActiveModel {
         agent_jobs::ActiveModel {
             status: Set(JobStatus::Processing),
             locked_by: Set(Some(self.id.as_str().to_owned())),
@@ -193,7 +274,7 @@ impl Worker {
         Ok(rows.into_iter().next())
     }
 
-    async fn claim_in_transaction<C: TransactionTrait>(
+    pub(super) async fn claim_in_transaction<C: TransactionTrait>(
         &self,
         db: &C,
     ) -> Result<Option<agent_jobs::Model>> {

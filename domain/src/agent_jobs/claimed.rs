@@ -5,16 +5,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
+};
 use uuid::Uuid;
 
 use super::hold::Hold;
 use super::{
-    AgentJob, Backoff, JobInput, JobOutput, JobStatus, MAX_BACKOFF, MAX_ERROR, MAX_STEP, Progress,
-    ReleaseReason, WorkerId, cut,
+    AgentJob, Backoff, JobInput, JobOutput, JobOwner, JobStatus, MAX_BACKOFF, MAX_ERROR, MAX_STEP,
+    NewJob, Progress, ReleaseReason, WorkerId, cut, events,
 };
 use crate::clock;
+use crate::db::begin_write;
 use crate::error::{Error, Result, Violation};
+use crate::txn::retry_transient;
 use crate::violations::OnTable;
 
 /// What became of a job its worker failed.
@@ -42,6 +48,8 @@ pub struct ClaimedJob {
     pub(super) job: AgentJob,
     pub(super) hold: Hold,
     pub(super) backoff: Backoff,
+    /// Jobs to create when this one completes, between it and the jobs that wait for it.
+    pub(super) follow_ups: Vec<agent_jobs::Model>,
 }
 
 impl ClaimedJob {
@@ -73,6 +81,91 @@ impl ClaimedJob {
     /// The worker holding the job.
     pub fn worker_id(&self) -> &WorkerId {
         &self.hold.worker
+    }
+
+    /// Adds a job to create when this one completes, in the same transaction: it runs after
+    /// this job, and every job that waits for this one waits for it too. This is how a job
+    /// fans out on what it found (the product scout adds a copywriter job per product, and
+    /// the job that waited for the scout now waits for every copywriter). Nothing is written
+    /// if the job fails instead.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for the follow-up's own fields, as [`super::create`] checks them;
+    /// `agent_jobs` ([`Violation::TooMany`]) past [`super::MAX_GRAPH_JOBS`] follow-ups.
+    pub fn add_follow_up(&mut self, job: NewJob) -> Result<()> {
+        if self.follow_ups.len() >= super::MAX_GRAPH_JOBS {
+            return Err(Error::Invalid {
+                field: "agent_jobs",
+                violation: Violation::TooMany {
+                    max: super::MAX_GRAPH_JOBS,
+                },
+            });
+        }
+        let row = job.into_row(self.owner(), clock::now())?;
+        self.follow_ups.push(row);
+        Ok(())
+    }
+
+    /// The follow-ups added so far.
+    pub fn follow_ups(&self) -> usize {
+        self.follow_ups.len()
+    }
+
+    /// The owner of the job: its store, or the system.
+    pub(super) fn owner(&self) -> JobOwner {
+        JobOwner(self.job.store_id)
+    }
+
+    /// The jobs this one waits for (its parents), with their outputs: how a job reads what
+    /// the jobs before it produced (the final job of a store build reads every copywriter's
+    /// copy). Ordered by id, so by creation.
+    ///
+    /// # Errors
+    /// [`Error::Undecodable`] when a parent's stored payload does not read;
+    /// [`Error::Database`].
+    #[tracing::instrument(skip_all, err, fields(job_id = %self.job.id))]
+    pub async fn list_parents<C: ConnectionTrait>(&self, db: &C) -> Result<Vec<AgentJob>> {
+        super::dependants::parents(db, self.job.id).await
+    }
+
+    /// Defers the job: back to PENDING, claimable again after `delay`, without using up an
+    /// attempt (a provider asked to come back later; an input is not ready yet). Returns the
+    /// new run-at. Its unique key stays held.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (`delay`, [`Violation::TimeOutOfRange`]) when the run-at would leave
+    /// the storable range; [`Error::JobReleased`]; [`Error::InvalidTransition`];
+    /// [`Error::NotFound`]; [`Error::Database`].
+    #[tracing::instrument(skip_all, err, fields(job_id = %self.job.id, worker_id = %self.hold.worker))]
+    pub async fn snooze<C>(self, db: &C, delay: Duration) -> Result<DateTime<FixedOffset>>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let now = clock::now();
+        let run_at = clock::from_now("delay", delay)?;
+        let updated = Entity::update_many()
+            .set(agent_jobs::ActiveModel {
+                status: Set(JobStatus::Pending),
+                locked_by: Set(None),
+                heartbeat_at: Set(None),
+                run_at: Set(run_at),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).sub(1))
+            .filter(self.hold.held())
+            .exec(db)
+            .await
+            .on_table("agent_jobs")?;
+        if updated.rows_affected == 0 {
+            self.hold.still_held(db, JobStatus::Pending).await?;
+            return Err(Error::JobReleased {
+                job_id: self.job.id,
+                reason: ReleaseReason::LeaseLost,
+            });
+        }
+        events::snoozed(&self.job, delay);
+        Ok(run_at)
     }
 
     /// The hold, for heartbeats beside the handler's own work.
@@ -181,7 +274,7 @@ impl ClaimedJob {
     /// [`Error::InvalidTransition`] (e.g. from PENDING after a rescue, to COMPLETED);
     /// [`Error::NotFound`]; [`Error::Database`].
     #[tracing::instrument(skip_all, err, fields(job_id = %self.job.id, worker_id = %self.hold.worker))]
-    pub async fn complete<C: ConnectionTrait>(
+    pub async fn complete<C: ConnectionTrait + TransactionTrait>(
         mut self,
         db: &C,
         output: JobOutput,
@@ -203,6 +296,7 @@ impl ClaimedJob {
             },
         )
         .await?;
+        events::completed(&self.job, now);
         self.job.status = JobStatus::Completed;
         self.job.output = Some(output);
         self.job.error = None;
@@ -242,7 +336,10 @@ impl ClaimedJob {
     /// [`Error::JobReleased`]; [`Error::InvalidTransition`] when the job is no longer
     /// PROCESSING; [`Error::NotFound`]; [`Error::Database`].
     #[tracing::instrument(skip_all, err, fields(job_id = %self.job.id, worker_id = %self.hold.worker))]
-    pub async fn fail<C: ConnectionTrait>(self, db: &C, error: &str) -> Result<FailOutcome> {
+    pub async fn fail<C>(mut self, db: &C, error: &str) -> Result<FailOutcome>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
         if self.is_last_attempt() {
             return self
                 .fail_permanently(db, error)
@@ -268,6 +365,7 @@ impl ClaimedJob {
             },
         )
         .await?;
+        events::retrying(&self.job, error, run_at);
         Ok(FailOutcome::Retrying { delay, run_at })
     }
 
@@ -276,7 +374,10 @@ impl ClaimedJob {
     /// # Errors
     /// As [`ClaimedJob::fail`].
     #[tracing::instrument(skip_all, err, fields(job_id = %self.job.id, worker_id = %self.hold.worker))]
-    pub async fn fail_permanently<C: ConnectionTrait>(self, db: &C, error: &str) -> Result<()> {
+    pub async fn fail_permanently<C>(mut self, db: &C, error: &str) -> Result<()>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
         let now = clock::now();
         self.finish(
             db,
@@ -290,32 +391,84 @@ impl ClaimedJob {
                 ..Default::default()
             },
         )
-        .await
+        .await?;
+        events::failed(&self.job, error);
+        Ok(())
     }
 
-    /// Writes a change that ends this attempt, only while the job is held.
-    async fn finish<C: ConnectionTrait>(
-        &self,
+    /// Writes a change that ends this attempt, only while the job is held. A job that has
+    /// dependants, or follow-ups to create, is finished in a transaction that also updates
+    /// the jobs waiting for it; any other is one UPDATE.
+    async fn finish<C>(
+        &mut self,
         db: &C,
         to: JobStatus,
         change: agent_jobs::ActiveModel,
-    ) -> Result<()> {
-        let updated = Entity::update_many()
-            .set(change)
-            .filter(self.hold.held())
-            .exec(db)
-            .await
-            .on_table("agent_jobs")?;
-        if updated.rows_affected == 0 {
+    ) -> Result<()>
+    where
+        C: ConnectionTrait + TransactionTrait,
+    {
+        let ends = matches!(to, JobStatus::Completed | JobStatus::Failed);
+        if !ends || self.follow_ups.is_empty() {
+            let mut update = Entity::update_many()
+                .set(change.clone())
+                .filter(self.hold.held());
+            if ends {
+                update = update.filter(Column::HasDependants.eq(false));
+            }
+            let updated = update.exec(db).await.on_table("agent_jobs")?;
+            if updated.rows_affected > 0 {
+                return Ok(());
+            }
             self.hold.still_held(db, to).await?;
-            // Held, yet the change (which always changes the status) was not written: treat
-            // the hold as lost rather than claim a write that did not happen.
-            return Err(Error::JobReleased {
-                job_id: self.job.id,
-                reason: ReleaseReason::LeaseLost,
-            });
+            if !ends {
+                return Err(self.lost());
+            }
         }
-        Ok(())
+        // Held, and ending with dependants or follow-ups: the job and the jobs around it
+        // change together.
+        let follow_ups = std::mem::take(&mut self.follow_ups);
+        let owner = self.owner();
+        let job_id = self.job.id;
+        let hold = self.hold.clone();
+        retry_transient(db, || async {
+            let txn = begin_write(db).await?;
+            let updated = Entity::update_many()
+                .set(change.clone())
+                .filter(hold.held())
+                .exec(&txn)
+                .await
+                .on_table("agent_jobs")?;
+            if updated.rows_affected == 0 {
+                drop(txn);
+                hold.still_held(db, to).await?;
+                return Err(Error::JobReleased {
+                    job_id,
+                    reason: ReleaseReason::LeaseLost,
+                });
+            }
+            let woken = if to == JobStatus::Completed {
+                super::dependants::completed(&txn, job_id, owner, follow_ups.clone()).await?
+            } else {
+                super::dependants::ended(&txn, job_id, to).await?;
+                0
+            };
+            if woken > 0 {
+                super::wakeup::notify(&txn, [None]).await?;
+            }
+            txn.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn lost(&self) -> Error {
+        // Held, yet the change (which always changes the status) was not written: treat
+        // the hold as lost rather than claim a write that did not happen.
+        Error::JobReleased {
+            job_id: self.job.id,
+            reason: ReleaseReason::LeaseLost,
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::sea_query::SimpleExpr;
+use sea_orm::sea_query::{LockType, SimpleExpr};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IntoActiveModel,
     QueryFilter, QuerySelect, TransactionSession, TransactionTrait,
@@ -10,7 +10,8 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    AgentJob, AgentType, DEFAULT_MAX_ATTEMPTS, JobInput, JobOwner, JobStatus, MAX_ATTEMPTS, wakeup,
+    AgentJob, AgentType, DEFAULT_MAX_ATTEMPTS, JobInput, JobOwner, JobStatus, MAX_ATTEMPTS,
+    UniqueKey, wakeup,
 };
 use crate::clock;
 use crate::db::begin_write;
@@ -40,6 +41,12 @@ pub struct NewJob {
     /// Attempts before the job fails for good, 1 to [`MAX_ATTEMPTS`]; default
     /// [`DEFAULT_MAX_ATTEMPTS`].
     pub max_attempts: i32,
+    /// While a job of the same owner with this key is PENDING or PROCESSING, creating this
+    /// one returns that job instead; default none.
+    pub unique_key: Option<UniqueKey>,
+    /// Existing jobs (of the same owner) that must all COMPLETE before this one is
+    /// claimable; default none.
+    pub depends_on: Vec<Uuid>,
 }
 
 impl NewJob {
@@ -50,7 +57,33 @@ impl NewJob {
             priority: 0,
             run_at: None,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
+            unique_key: None,
+            depends_on: Vec::new(),
         }
+    }
+
+    /// Makes the job unique by `key` among its owner's PENDING and PROCESSING jobs.
+    #[must_use]
+    pub fn unique(mut self, key: UniqueKey) -> Self {
+        self.unique_key = Some(key);
+        self
+    }
+
+    /// Makes the job wait for existing jobs: it is claimable once all of them COMPLETED, and
+    /// cancelled when one of them fails for good or is cancelled.
+    #[must_use]
+    pub fn after(mut self, jobs: impl IntoIterator<Item = Uuid>) -> Self {
+        for id in jobs {
+            if !self.depends_on.contains(&id) {
+                self.depends_on.push(id);
+            }
+        }
+        self
+    }
+
+    /// Whether creating the job needs more than one INSERT (a key to check, edges to add).
+    fn is_plain(&self) -> bool {
+        self.unique_key.is_none() && self.depends_on.is_empty()
     }
 
     /// Sets the priority (higher runs first).
@@ -75,7 +108,11 @@ impl NewJob {
     }
 
     /// Validates the job and makes its row.
-    fn into_row(self, owner: JobOwner, now: DateTime<FixedOffset>) -> Result<agent_jobs::Model> {
+    pub(super) fn into_row(
+        self,
+        owner: JobOwner,
+        now: DateTime<FixedOffset>,
+    ) -> Result<agent_jobs::Model> {
         let input = self.input.stored_json()?;
         // SQLite compares times as text and MariaDB's datetime ends with year 9999: a time
         // outside 1970..=9999 would be claimed at once on one and refused by the other.
@@ -113,12 +150,20 @@ impl NewJob {
             run_at,
             locked_by: None,
             heartbeat_at: None,
+            unique_key: self.unique_key.map(|key| key.as_str().to_owned()),
+            cancelled_by: None,
+            has_dependants: false,
+            waiting_for: 0,
         })
     }
 }
 
 /// Creates (enqueues) one job for `owner` (a store through its scope, or
 /// [`JobOwner::SYSTEM`]). On Postgres, idle workers are notified when the write commits.
+///
+/// With a [`NewJob::unique`] key that a PENDING or PROCESSING job of the owner holds, nothing
+/// is created and that job is returned (concurrent calls with one key make one job). With
+/// [`NewJob::after`], the job waits for those jobs (see [`super::create_graph`]).
 ///
 /// # Errors
 /// [`Error::Invalid`] for a bad input field (see [`JobInput::validate`]),
@@ -132,6 +177,18 @@ where
 {
     let owner = owner.into();
     owner.record();
+    if !job.is_plain() {
+        let mut graph = super::Graph::new();
+        graph.add(job);
+        let job = super::create_graph(db, owner, graph)
+            .await?
+            .pop()
+            .ok_or(Error::NotFound {
+                entity: Table::AgentJobs,
+            })?;
+        tracing::Span::current().record("job_id", tracing::field::display(job.id));
+        return Ok(job);
+    }
     let row = job.into_row(owner, clock::now())?;
     tracing::Span::current().record("job_id", tracing::field::display(row.id));
     insert_rows(db, vec![row.clone()]).await?;
@@ -140,7 +197,9 @@ where
 
 /// Creates (enqueues) many jobs for `owner` at once: all or none, one `INSERT` per 1,000 jobs
 /// (or per 4 MiB of input, so that a batch of large inputs fits every backend's packet limit),
-/// one notification per agent type. Returns their ids in the order given.
+/// one notification per agent type. Returns their ids in the order given. Jobs with a unique
+/// key or parents go through [`super::create_graph`] (one transaction, an INSERT each), and a
+/// taken key gives the id of the job holding it.
 ///
 /// # Errors
 /// [`Error::Invalid`] for the first bad job (nothing is written); [`Error::Transient`] when
@@ -156,6 +215,15 @@ where
 {
     let owner = owner.into();
     owner.record();
+    let jobs: Vec<NewJob> = jobs.into_iter().collect();
+    if !jobs.iter().all(NewJob::is_plain) {
+        let mut graph = super::Graph::new();
+        for job in jobs {
+            graph.add(job);
+        }
+        let created = super::create_graph(db, owner, graph).await?;
+        return Ok(created.into_iter().map(|job| job.id).collect());
+    }
     let now = clock::now();
     let rows = jobs
         .into_iter()
@@ -237,47 +305,44 @@ pub(super) fn owned_by(owner: JobOwner) -> SimpleExpr {
     }
 }
 
-/// The status of `owner`'s job `id`, where a refused update needs the reason: `NotFound` when
-/// there is no such job, otherwise the status, which the caller turns into its
-/// [`Error::InvalidTransition`] (or a new round, while it is one the update accepts).
-pub(super) async fn status_of<C: ConnectionTrait>(
-    db: &C,
-    owner: JobOwner,
-    id: Uuid,
-) -> Result<JobStatus> {
-    Entity::find_by_id(id)
-        .select_only()
-        .column(Column::Status)
-        .filter(owned_by(owner))
-        .into_tuple::<JobStatus>()
-        .one(db)
-        .await?
-        .ok_or(Error::NotFound {
-            entity: Table::AgentJobs,
-        })
-}
-
-/// Cancels the job `id` of `owner` when it is PENDING or PROCESSING. A worker holding it
-/// learns it at its next progress, heartbeat or completion ([`Error::JobReleased`]), and
-/// nothing it writes afterwards changes the job.
+/// Cancels the job `id` of `owner` when it is PENDING or PROCESSING, and with it every job
+/// that waits for it (transitively, each with the reason). A worker holding it learns it at
+/// its next progress, heartbeat or completion ([`Error::JobReleased`]), and nothing it writes
+/// afterwards changes the job.
 ///
 /// # Errors
 /// [`Error::NotFound`] ([`Table::AgentJobs`]) when it does not exist or belongs to another
 /// owner; [`Error::InvalidTransition`] from COMPLETED, FAILED or CANCELLED;
-/// [`Error::Database`].
+/// [`Error::Transient`]; [`Error::Database`].
 #[tracing::instrument(skip_all, err, fields(job_id = %id, store_id))]
-pub async fn cancel<C: ConnectionTrait>(
-    db: &C,
-    owner: impl Into<JobOwner>,
-    id: Uuid,
-) -> Result<()> {
+pub async fn cancel<C>(db: &C, owner: impl Into<JobOwner>, id: Uuid) -> Result<()>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let owner = owner.into();
     owner.record();
-    // A job may change between the refused update and the read that explains it (a claim,
-    // a retry): a few rounds settle it.
-    for _ in 0..3 {
+    retry_transient(db, || async {
+        let txn = begin_write(db).await?;
+        // Locked, so that a claim or a retry cannot move it between the read and the write.
+        let status: JobStatus = Entity::find_by_id(id)
+            .select_only()
+            .column(Column::Status)
+            .filter(owned_by(owner))
+            .lock(LockType::Update)
+            .into_tuple()
+            .one(&txn)
+            .await?
+            .ok_or(Error::NotFound {
+                entity: Table::AgentJobs,
+            })?;
+        if !matches!(status, JobStatus::Pending | JobStatus::Processing) {
+            return Err(Error::InvalidTransition(Transition::AgentJob {
+                from: status,
+                to: JobStatus::Cancelled,
+            }));
+        }
         let now = clock::now();
-        let cancelled = Entity::update_many()
+        Entity::update_many()
             .set(agent_jobs::ActiveModel {
                 status: Set(JobStatus::Cancelled),
                 completed_at: Set(Some(now)),
@@ -286,26 +351,12 @@ pub async fn cancel<C: ConnectionTrait>(
                 ..Default::default()
             })
             .filter(Column::Id.eq(id))
-            .filter(owned_by(owner))
-            .filter(Column::Status.is_in([JobStatus::Pending, JobStatus::Processing]))
-            .exec(db)
+            .exec(&txn)
             .await
             .on_table("agent_jobs")?;
-        if cancelled.rows_affected > 0 {
-            return Ok(());
-        }
-        match status_of(db, owner, id).await? {
-            JobStatus::Pending | JobStatus::Processing => continue,
-            status => {
-                return Err(Error::InvalidTransition(Transition::AgentJob {
-                    from: status,
-                    to: JobStatus::Cancelled,
-                }));
-            }
-        }
-    }
-    Err(Error::InvalidTransition(Transition::AgentJob {
-        from: JobStatus::Processing,
-        to: JobStatus::Cancelled,
-    }))
+        super::dependants::ended(&txn, id, JobStatus::Cancelled).await?;
+        txn.commit().await?;
+        Ok(())
+    })
+    .await
 }

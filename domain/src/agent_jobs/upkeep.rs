@@ -4,11 +4,17 @@ use std::time::Duration;
 
 use entity::agent_jobs::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionSession, TransactionTrait,
+};
+use uuid::Uuid;
 
 use super::{JobStatus, wakeup};
 use crate::clock;
+use crate::db::begin_write;
 use crate::error::Result;
+use crate::txn::retry_transient;
 use crate::violations::OnTable;
 
 /// The error kept on a job that [`rescue`] took back from a silent worker.
@@ -24,7 +30,8 @@ pub struct RescueReport {
 }
 
 /// Takes back PROCESSING jobs whose heartbeat is older than `lease` (their worker is gone):
-/// to PENDING, runnable at once, while attempts remain; else to FAILED. Either way the error
+/// to PENDING, runnable at once, while attempts remain; else to FAILED (and the jobs waiting
+/// for it are cancelled). Either way the error
 /// says [`RESCUED_ERROR`] and the old worker's handle can no longer write. Run it
 /// periodically with a lease well above the workers' heartbeat interval. A lease that
 /// reaches back before [`clock::EARLIEST`] takes back nothing: no heartbeat is that old.
@@ -32,7 +39,10 @@ pub struct RescueReport {
 /// # Errors
 /// [`crate::Error::Database`].
 #[tracing::instrument(skip_all, err, fields(lease = ?lease))]
-pub async fn rescue<C: ConnectionTrait>(db: &C, lease: Duration) -> Result<RescueReport> {
+pub async fn rescue<C>(db: &C, lease: Duration) -> Result<RescueReport>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let Ok(cutoff) = clock::ago("lease", lease) else {
         return Ok(RescueReport::default());
     };
@@ -42,21 +52,53 @@ pub async fn rescue<C: ConnectionTrait>(db: &C, lease: Duration) -> Result<Rescu
             .lt(cutoff)
             .or(Column::HeartbeatAt.is_null()),
     );
-    let failed = Entity::update_many()
-        .set(agent_jobs::ActiveModel {
-            status: Set(JobStatus::Failed),
-            error: Set(Some(RESCUED_ERROR.to_owned())),
-            completed_at: Set(Some(now)),
-            heartbeat_at: Set(None),
-            updated_at: Set(now),
-            ..Default::default()
-        })
-        .filter(silent.clone())
-        .filter(Expr::col(Column::Attempts).gte(Expr::col(Column::MaxAttempts)))
+    // The jobs that fail here, one by one in a transaction with their dependants when they
+    // have any, so that a rescued job's dependants are cancelled with it.
+    let exhausted = silent
+        .clone()
+        .and(Expr::col(Column::Attempts).gte(Expr::col(Column::MaxAttempts)));
+    let failing = agent_jobs::ActiveModel {
+        status: Set(JobStatus::Failed),
+        error: Set(Some(RESCUED_ERROR.to_owned())),
+        completed_at: Set(Some(now)),
+        heartbeat_at: Set(None),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let mut failed = Entity::update_many()
+        .set(failing.clone())
+        .filter(exhausted.clone())
+        .filter(Column::HasDependants.eq(false))
         .exec(db)
         .await
         .on_table("agent_jobs")?
         .rows_affected;
+    let with_dependants: Vec<Uuid> = Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(exhausted.clone())
+        .into_tuple()
+        .all(db)
+        .await?;
+    for id in with_dependants {
+        failed += retry_transient(db, || async {
+            let txn = begin_write(db).await?;
+            let done = Entity::update_many()
+                .set(failing.clone())
+                .filter(Column::Id.eq(id))
+                .filter(exhausted.clone())
+                .exec(&txn)
+                .await
+                .on_table("agent_jobs")?
+                .rows_affected;
+            if done > 0 {
+                super::dependants::ended(&txn, id, JobStatus::Failed).await?;
+            }
+            txn.commit().await?;
+            Ok(done)
+        })
+        .await?;
+    }
     let requeued = Entity::update_many()
         .set(agent_jobs::ActiveModel {
             status: Set(JobStatus::Pending),

@@ -138,3 +138,55 @@ mod properties {
         }
     }
 }
+
+/// A job's uniqueness key (`agent_jobs.unique_key`): while a job of the same owner with this
+/// key is PENDING or PROCESSING, creating another returns that job instead. 1 to
+/// [`MAX_UNIQUE_KEY`] characters, no control character, no surrounding whitespace; compared
+/// exactly (case and accents count) on every backend.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct UniqueKey(String);
+
+/// Longest unique key, in characters (`unique_key` is a `varchar(255)`).
+pub const MAX_UNIQUE_KEY: usize = 255;
+
+impl UniqueKey {
+    /// Checks a key.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] (`agent_jobs.unique_key`): [`Violation::Empty`],
+    /// [`Violation::TooLong`], [`Violation::ControlCharacter`] or [`Violation::Format`]
+    /// (surrounding whitespace, which MariaDB would not compare exactly).
+    pub fn parse(key: impl Into<String>) -> Result<Self> {
+        let key = key.into();
+        let invalid = |violation| Error::Invalid {
+            field: "agent_jobs.unique_key",
+            violation,
+        };
+        if key.trim().is_empty() {
+            return Err(invalid(Violation::Empty));
+        }
+        if key.chars().count() > MAX_UNIQUE_KEY {
+            return Err(invalid(Violation::TooLong {
+                max: MAX_UNIQUE_KEY,
+            }));
+        }
+        if key.chars().any(char::is_control) {
+            return Err(invalid(Violation::ControlCharacter));
+        }
+        if key.trim() != key {
+            return Err(invalid(Violation::Format));
+        }
+        Ok(Self(key))
+    }
+
+    /// The key as stored.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for UniqueKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}

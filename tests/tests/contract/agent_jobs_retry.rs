@@ -52,7 +52,7 @@ async fn row(db: &DatabaseConnection, id: Uuid) -> job_rows::Model {
 }
 
 backend_test!(
-    async fn a_failed_job_runs_again_with_fresh_attempts_and_its_last_error_kept(t: &TestDb) {
+    async fn a_failed_job_runs_again_with_more_attempts_and_its_history_kept(t: &TestDb) {
         let db = &t.db;
         let scope = new_scope(db).await;
         let id = failed_job(db, JobOwner::from(&scope)).await;
@@ -61,7 +61,9 @@ backend_test!(
 
         let job = row(db, id).await;
         assert_eq!(job.status, JobStatus::Pending);
-        assert_eq!(job.attempts, 0);
+        // The attempt it failed on is kept, and the default number of attempts added.
+        assert_eq!(job.attempts, 1);
+        assert_eq!(job.max_attempts, 1 + agent_jobs::DEFAULT_MAX_ATTEMPTS);
         assert_eq!(job.progress, 0);
         assert_eq!(job.locked_by, None);
         assert_eq!(job.completed_at, None);
@@ -74,7 +76,7 @@ backend_test!(
             .expect("claim")
             .expect("runnable again");
         assert_eq!(again.id(), id);
-        assert_eq!(again.attempt(), 1);
+        assert_eq!(again.attempt(), 2);
     }
 );
 

@@ -3,7 +3,26 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use super::*;
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 15] = [
+    "accounts",
+    "agent_job_dependencies",
+    "agent_job_gates",
+    "agent_job_schedules",
+    "agent_jobs",
+    "media_assets",
+    "pages",
+    "product_images",
+    "product_variants",
+    "products",
+    "sessions",
+    "stores",
+    "supplier_accounts",
+    "users",
+    "verification_tokens",
+];
+
+/// The tables before the agent pipeline's migration (the last one) added its three.
+const TABLES_BEFORE_PIPELINE: [&str; 12] = [
     "accounts",
     "agent_jobs",
     "media_assets",
@@ -17,6 +36,14 @@ const TABLES: [&str; 12] = [
     "users",
     "verification_tokens",
 ];
+
+/// Runs the migrations through the crate's runner (on SQLite one transaction on one
+/// connection, so no pooled connection sees a stale schema).
+async fn run(t: &TestDb, operation: migration::runner::Operation) {
+    migration::runner::run(&t.db, operation)
+        .await
+        .expect("migrations run");
+}
 
 const ENUM_TYPES: [&str; 7] = [
     "agent_type",
@@ -99,8 +126,9 @@ async fn up_down_up(backend: Backend) {
     assert_eq!(tables(&t).await, Vec::<String>::new(), "starts empty");
     assert_eq!(status(&t).await, (0, total));
 
+    use migration::runner::Operation;
     for round in 0..2 {
-        Migrator::up(&t.db, None).await.expect("up");
+        run(&t, Operation::Up(None)).await;
         assert_eq!(
             tables(&t).await,
             TABLES,
@@ -113,36 +141,46 @@ async fn up_down_up(backend: Backend) {
         );
         assert_eq!(status(&t).await, (total, 0), "round {round}: all applied");
 
-        // One step down undoes exactly the last migration. The migrations after the job
-        // queue's add no table and drop none: stepping down through them keeps every table,
-        // and the step after them removes the job queue. Its place is looked up by name, so
-        // that a new migration anywhere keeps this test true.
-        let job_queue = Migrator::migrations()
-            .iter()
-            .position(|m| m.name().ends_with("_agent_jobs"))
-            .expect("the job queue's migration")
-            + 1;
-        let index_only = total - job_queue;
-        Migrator::down(&t.db, Some(1)).await.expect("down one");
-        assert_eq!(tables(&t).await, TABLES, "round {round}: one step down");
+        // One step down undoes exactly the last migration, the agent pipeline's: its three
+        // tables go. The migrations between the job queue's and it add no table and drop
+        // none: stepping down through them keeps every table, and the step after them
+        // removes the job queue. Places are looked up by name, so that a new migration
+        // anywhere keeps this test true.
+        let position = |suffix: &str| {
+            Migrator::migrations()
+                .iter()
+                .position(|m| m.name().ends_with(suffix))
+                .expect("a migration of that name")
+                + 1
+        };
+        let job_queue = position("_agent_jobs");
+        let pipeline = position("_agent_pipeline");
+        assert_eq!(pipeline, total, "the pipeline's migration is the last");
+        run(&t, Operation::Down(Some(1))).await;
+        assert_eq!(
+            tables(&t).await,
+            TABLES_BEFORE_PIPELINE,
+            "round {round}: one step down"
+        );
         assert_eq!(status(&t).await, (total - 1, 1));
-        if index_only > 1 {
-            Migrator::down(&t.db, Some(u32::try_from(index_only - 1).expect("few")))
-                .await
-                .expect("down through the index changes");
+        let index_only = pipeline - 1 - job_queue;
+        if index_only > 0 {
+            run(
+                &t,
+                Operation::Down(Some(u32::try_from(index_only).expect("few"))),
+            )
+            .await;
             assert_eq!(
                 tables(&t).await,
-                TABLES,
+                TABLES_BEFORE_PIPELINE,
                 "round {round}: index changes undone"
             );
         }
-        Migrator::down(&t.db, Some(1))
-            .await
-            .expect("down the job queue");
+        run(&t, Operation::Down(Some(1))).await;
         assert!(!tables(&t).await.contains(&"agent_jobs".to_owned()));
-        assert_eq!(status(&t).await, (total - index_only - 1, index_only + 1));
+        assert_eq!(status(&t).await, (job_queue - 1, total - job_queue + 1));
 
-        Migrator::down(&t.db, None).await.expect("down all");
+        run(&t, Operation::Down(None)).await;
         assert_eq!(
             tables(&t).await,
             Vec::<String>::new(),
@@ -155,7 +193,7 @@ async fn up_down_up(backend: Backend) {
         );
         assert_eq!(status(&t).await, (0, total));
     }
-    Migrator::up(&t.db, None).await.expect("up again");
+    run(&t, Operation::Up(None)).await;
     assert_eq!(tables(&t).await, TABLES);
 }
 
