@@ -121,7 +121,7 @@ where
 }
 
 /// Whether `db` is a connection inside an open transaction (MariaDB/MySQL only).
-async fn in_transaction<C: ConnectionTrait>(db: &C) -> Result<bool> {
+pub(crate) async fn in_transaction<C: ConnectionTrait>(db: &C) -> Result<bool> {
     let row = db
         .query_one_raw(sea_orm::Statement::from_string(
             DbBackend::MySql,

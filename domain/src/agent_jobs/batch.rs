@@ -94,7 +94,7 @@ impl Worker {
         // `IN (…)` may be re-run per scanned row, each run skipping and locking more rows.
         let which: SimpleExpr = if backend == DbBackend::Postgres {
             let next = Expr::SubQuery(None, Box::new(next.into()));
-            Expr::col((Entity, Column::Id)).eq(Expr::cust_with_expr("ANY(ARRAY($1))", next))
+            Expr::cust_with_expr("\"agent_jobs\".\"id\" = ANY(ARRAY($1))", next)
         } else {
             Expr::col((Entity, Column::Id)).in_subquery(next)
         };

@@ -410,13 +410,17 @@ impl ClaimedJob {
     {
         let ends = matches!(to, JobStatus::Completed | JobStatus::Failed);
         if !ends || self.follow_ups.is_empty() {
-            let mut update = Entity::update_many()
-                .set(change.clone())
-                .filter(self.hold.held());
-            if ends {
-                update = update.filter(Column::HasDependants.eq(false));
-            }
-            let updated = update.exec(db).await.on_table("agent_jobs")?;
+            // One statement: a deadlock victim (InnoDB) lost only this statement.
+            let updated = retry_transient(db, || async {
+                let mut update = Entity::update_many()
+                    .set(change.clone())
+                    .filter(self.hold.held());
+                if ends {
+                    update = update.filter(Column::HasDependants.eq(false));
+                }
+                update.exec(db).await.on_table("agent_jobs")
+            })
+            .await?;
             if updated.rows_affected > 0 {
                 return Ok(());
             }

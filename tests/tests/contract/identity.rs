@@ -897,7 +897,7 @@ backend_test!(
 );
 
 /// Every log line of this test process, at every level.
-fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+pub(crate) fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
     use std::sync::{Arc, Mutex, OnceLock};
 
     #[derive(Clone)]

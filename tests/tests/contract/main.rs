@@ -4,6 +4,8 @@
 mod agent_jobs;
 mod agent_jobs_hardening;
 mod agent_jobs_retry;
+mod agent_pipeline;
+mod agent_pipeline_load;
 mod backups;
 mod catalog;
 mod connect;

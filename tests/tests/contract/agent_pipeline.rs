@@ -1,0 +1,697 @@
+//! The agent pipeline: unique jobs, dependencies, follow-ups, snooze, re-runs, batches, stats
+//! and events, on every backend.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use domain::agent_jobs::{
+    self, AgentType, BrandBrief, BrandIdentity, ClaimedJob, CopyBrief, CopyResult, GeneratedVideo,
+    Graph, JobInput, JobOutput, JobOwner, JobStatus, NewJob, ProductCopy, ProductSearch,
+    RetryOptions, ScoutResult, UniqueKey, VideoBrief, Worker, WorkerId,
+};
+use domain::{Error, StoreScope, Violation};
+use entity::agent_jobs as job_rows;
+use entity::sea_orm_active_enums::SupplierProvider;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+use super::identity;
+use super::*;
+
+pub(crate) async fn new_scope(db: &DatabaseConnection) -> StoreScope {
+    let (user, store) = user_with_store(db).await;
+    StoreScope::obtain(db, user.id, store.id)
+        .await
+        .expect("scope")
+}
+
+pub(crate) fn brand_job() -> NewJob {
+    NewJob::new(JobInput::BrandGenerator(BrandBrief {
+        niche: "Cyberpunk home decor".into(),
+        tone: "futuristic".into(),
+        store_name: None,
+    }))
+}
+
+pub(crate) fn brand_output() -> JobOutput {
+    JobOutput::BrandGenerator(
+        BrandIdentity::parse(
+            "NeonNest",
+            ["#FF00FF", "#00FFFF", "#FFFF00"],
+            ["Orbitron", "Inter"],
+            "futuristic",
+            None,
+        )
+        .expect("brand identity"),
+    )
+}
+
+fn scout_job() -> NewJob {
+    NewJob::new(JobInput::ProductScout(ProductSearch {
+        provider: SupplierProvider::CjDropshipping,
+        query: "neon lamp".into(),
+        limit: 20,
+    }))
+}
+
+fn copy_job(product: Uuid) -> NewJob {
+    NewJob::new(JobInput::Copywriter(CopyBrief {
+        product_ids: vec![product],
+        tone: "futuristic".into(),
+        language: "en".into(),
+    }))
+}
+
+fn copy_output(product: Uuid) -> JobOutput {
+    JobOutput::Copywriter(CopyResult {
+        products: vec![ProductCopy {
+            product_id: product,
+            title: "Neon lamp".into(),
+            description: "Glows.".into(),
+            meta_title: None,
+            meta_description: None,
+        }],
+    })
+}
+
+fn video_job(product: Uuid) -> NewJob {
+    NewJob::new(JobInput::VideoGenerator(VideoBrief {
+        product_id: product,
+        duration_seconds: 15,
+        style: None,
+    }))
+}
+
+fn video_output() -> JobOutput {
+    JobOutput::VideoGenerator(GeneratedVideo {
+        url: "https://cdn.example.com/v.mp4".into(),
+        duration_seconds: 15,
+    })
+}
+
+fn key(text: &str) -> UniqueKey {
+    UniqueKey::parse(text).expect("unique key")
+}
+
+fn worker(name: &str) -> Worker {
+    Worker::new(WorkerId::generate(name))
+}
+
+async fn row(db: &DatabaseConnection, id: Uuid) -> job_rows::Model {
+    job_rows::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .expect("read")
+        .expect("job")
+}
+
+/// The ids a worker can claim now (claimed and put back by cancelling nothing: each claim is
+/// completed by the caller).
+async fn claim_all(worker: &Worker, db: &DatabaseConnection) -> Vec<ClaimedJob> {
+    let mut claimed = Vec::new();
+    while let Some(job) = worker.claim(db).await.expect("claim") {
+        claimed.push(job);
+    }
+    claimed
+}
+
+fn output_for(job: &ClaimedJob) -> JobOutput {
+    match job.input() {
+        JobInput::BrandGenerator(_) => brand_output(),
+        JobInput::Copywriter(brief) => copy_output(brief.product_ids[0]),
+        JobInput::VideoGenerator(_) => video_output(),
+        JobInput::ProductScout(_) => JobOutput::ProductScout(ScoutResult { products: vec![] }),
+        other => panic!("no output in these tests for {other:?}"),
+    }
+}
+
+backend_test!(
+    async fn eight_concurrent_creates_of_one_unique_key_make_one_job(t: &TestDb) {
+        let scope = new_scope(&t.db).await;
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let db = t.db.clone();
+                let scope = scope.clone();
+                tokio::spawn(async move {
+                    agent_jobs::create(&db, &scope, brand_job().unique(key("brand:first-run")))
+                        .await
+                        .expect("create")
+                        .id
+                })
+            })
+            .collect();
+        let mut ids = HashSet::new();
+        for handle in handles {
+            ids.insert(handle.await.expect("task"));
+        }
+        assert_eq!(ids.len(), 1, "every caller got the one job");
+        let stored = job_rows::Entity::find()
+            .filter(job_rows::Column::UniqueKey.eq("brand:first-run"))
+            .count(&t.db)
+            .await
+            .expect("count");
+        assert_eq!(stored, 1);
+
+        // The key is per owner: another store and the system each get their own job.
+        let other = new_scope(&t.db).await;
+        let theirs = agent_jobs::create(&t.db, &other, brand_job().unique(key("brand:first-run")))
+            .await
+            .expect("other store");
+        let system = agent_jobs::create(
+            &t.db,
+            JobOwner::SYSTEM,
+            brand_job().unique(key("brand:first-run")),
+        )
+        .await
+        .expect("system");
+        let system_again = agent_jobs::create(
+            &t.db,
+            JobOwner::SYSTEM,
+            brand_job().unique(key("brand:first-run")),
+        )
+        .await
+        .expect("system again");
+        assert!(!ids.contains(&theirs.id) && !ids.contains(&system.id));
+        assert_eq!(
+            system.id, system_again.id,
+            "system jobs share one namespace"
+        );
+
+        // Once the job finishes, the key is free again.
+        let first = *ids.iter().next().expect("one");
+        let claimed = worker("unique")
+            .only([AgentType::BrandGenerator])
+            .claim(&t.db)
+            .await
+            .expect("claim")
+            .expect("job");
+        assert_eq!(claimed.job().unique_key.as_deref(), Some("brand:first-run"));
+        // Still held while PROCESSING.
+        let while_running =
+            agent_jobs::create(&t.db, &scope, brand_job().unique(key("brand:first-run")))
+                .await
+                .expect("while running");
+        assert_eq!(while_running.id, claimed.id());
+        let done_id = claimed.id();
+        claimed
+            .complete(&t.db, brand_output())
+            .await
+            .expect("complete");
+        let next = agent_jobs::create(&t.db, &scope, brand_job().unique(key("brand:first-run")))
+            .await
+            .expect("after completion");
+        assert_ne!(next.id, done_id);
+        assert!(ids.contains(&done_id) || done_id == first);
+    }
+);
+
+backend_test!(
+    async fn look_alike_keys_are_different_keys_on_every_backend(t: &TestDb) {
+        let scope = new_scope(&t.db).await;
+        let keys = [
+            "sync",
+            "Sync",
+            "SYNC",
+            "sÿnc",
+            "café",
+            "cafe\u{301}",
+            "ｓｙｎｃ",
+            "ѕync", // Cyrillic dze
+            "sync-",
+        ];
+        let mut ids = HashSet::new();
+        for text in keys {
+            let job = agent_jobs::create(&t.db, &scope, brand_job().unique(key(text)))
+                .await
+                .expect("create");
+            assert_eq!(job.unique_key.as_deref(), Some(text));
+            let read = agent_jobs::get(&t.db, &scope, job.id).await.expect("get");
+            assert_eq!(
+                read.unique_key.as_deref(),
+                Some(text),
+                "reads back as given"
+            );
+            ids.insert(job.id);
+        }
+        assert_eq!(ids.len(), keys.len(), "no two look-alike keys collided");
+
+        // The limits of a key, refused before anything is written.
+        let longest = "k".repeat(agent_jobs::MAX_UNIQUE_KEY);
+        let job = agent_jobs::create(&t.db, &scope, brand_job().unique(key(&longest)))
+            .await
+            .expect("the longest key");
+        assert_eq!(job.unique_key.as_deref(), Some(longest.as_str()));
+        for (bad, violation) in [
+            (
+                "k".repeat(agent_jobs::MAX_UNIQUE_KEY + 1),
+                Violation::TooLong {
+                    max: agent_jobs::MAX_UNIQUE_KEY,
+                },
+            ),
+            ("".into(), Violation::Empty),
+            ("  ".into(), Violation::Empty),
+            ("a\0b".into(), Violation::ControlCharacter),
+            ("a\nb".into(), Violation::ControlCharacter),
+            ("sync ".into(), Violation::Format),
+        ] {
+            let err = UniqueKey::parse(bad.clone()).expect_err("refused");
+            assert!(
+                matches!(err, Error::Invalid { field: "agent_jobs.unique_key", violation: v } if v == violation),
+                "{bad:?}: {err:?}"
+            );
+        }
+    }
+);
+
+backend_test!(
+    async fn a_dependant_runs_only_after_every_parent_completed(t: &TestDb) {
+        let scope = new_scope(&t.db).await;
+        let product = Uuid::now_v7();
+        let mut graph = Graph::new();
+        let a = graph.add(brand_job());
+        let b = graph.add(copy_job(product));
+        graph.add_after(video_job(product), &[a, b]);
+        let jobs = agent_jobs::create_graph(&t.db, &scope, graph)
+            .await
+            .expect("graph");
+        assert_eq!(jobs.len(), 3);
+        let finale = jobs[2].id;
+        assert_eq!(jobs[2].waiting_for, 2);
+
+        let w = worker("deps");
+        let first = claim_all(&w, &t.db).await;
+        let claimed: HashSet<Uuid> = first.iter().map(ClaimedJob::id).collect();
+        assert_eq!(
+            claimed,
+            HashSet::from([jobs[0].id, jobs[1].id]),
+            "the finale waits"
+        );
+        let mut first = first.into_iter();
+        let one = first.next().expect("one");
+        let output = output_for(&one);
+        one.complete(&t.db, output).await.expect("complete one");
+        assert!(
+            w.claim(&t.db).await.expect("claim").is_none(),
+            "one parent is not enough"
+        );
+        assert_eq!(row(&t.db, finale).await.waiting_for, 1);
+        let two = first.next().expect("two");
+        let output = output_for(&two);
+        two.complete(&t.db, output).await.expect("complete two");
+        let last = w
+            .claim(&t.db)
+            .await
+            .expect("claim")
+            .expect("the finale is runnable");
+        assert_eq!(last.id(), finale);
+        let parents = last.list_parents(&t.db).await.expect("parents");
+        assert_eq!(parents.len(), 2);
+        assert!(
+            parents
+                .iter()
+                .all(|p| p.status == JobStatus::Completed && p.output.is_some())
+        );
+
+        // A job may wait for existing jobs too, of its own owner only.
+        let parent = agent_jobs::create(&t.db, &scope, brand_job())
+            .await
+            .expect("parent");
+        let child = agent_jobs::create(&t.db, &scope, copy_job(product).after([parent.id]))
+            .await
+            .expect("child");
+        assert_eq!(child.waiting_for, 1);
+        let other = new_scope(&t.db).await;
+        assert!(matches!(
+            agent_jobs::create(&t.db, &other, copy_job(product).after([parent.id])).await,
+            Err(Error::NotFound {
+                entity: domain::Table::AgentJobs
+            })
+        ));
+        // A parent that is COMPLETED already does not hold the child back.
+        let done = agent_jobs::create(&t.db, &scope, copy_job(product).after([jobs[0].id]))
+            .await
+            .expect("after a completed job");
+        assert_eq!(done.waiting_for, 0);
+    }
+);
+
+backend_test!(
+    async fn a_parent_failure_cancels_dependants_and_a_rerun_revives_them_only_when_asked(
+        t: &TestDb,
+    ) {
+        let scope = new_scope(&t.db).await;
+        let product = Uuid::now_v7();
+        let chain = |graph: &mut Graph| {
+            let a = graph.add(brand_job().max_attempts(1));
+            let b = graph.add_after(copy_job(product), &[a]);
+            graph.add_after(video_job(product), &[b]);
+        };
+        let mut graph = Graph::new();
+        chain(&mut graph);
+        let jobs = agent_jobs::create_graph(&t.db, &scope, graph)
+            .await
+            .expect("graph");
+        let (a, b, c) = (jobs[0].id, jobs[1].id, jobs[2].id);
+
+        let w = worker("fail").only([AgentType::BrandGenerator]);
+        let claimed = w.claim(&t.db).await.expect("claim").expect("a");
+        claimed
+            .fail(&t.db, "the provider is down")
+            .await
+            .expect("fail");
+        let b_row = row(&t.db, b).await;
+        assert_eq!(b_row.status, JobStatus::Cancelled);
+        assert_eq!(b_row.cancelled_by, Some(a));
+        let reason = b_row.error.expect("a reason");
+        assert!(reason.starts_with(agent_jobs::DEPENDENCY_ENDED), "{reason}");
+        assert!(
+            reason.contains(&a.to_string()) && reason.ends_with("failed"),
+            "{reason}"
+        );
+        let c_row = row(&t.db, c).await;
+        assert_eq!(c_row.status, JobStatus::Cancelled);
+        assert_eq!(c_row.cancelled_by, Some(b));
+        assert!(c_row.error.expect("reason").ends_with("was cancelled"));
+
+        // Running the parent again leaves its dependants cancelled.
+        agent_jobs::retry(&t.db, &scope, a).await.expect("retry");
+        assert_eq!(row(&t.db, a).await.status, JobStatus::Pending);
+        assert_eq!(row(&t.db, b).await.status, JobStatus::Cancelled);
+        assert_eq!(row(&t.db, c).await.status, JobStatus::Cancelled);
+        let claimed = w.claim(&t.db).await.expect("claim").expect("a again");
+        assert_eq!(claimed.attempt(), 2, "its history is kept");
+        claimed
+            .complete(&t.db, brand_output())
+            .await
+            .expect("complete");
+        assert!(worker("any").claim(&t.db).await.expect("claim").is_none());
+
+        // Unless asked: the dependants come back, waiting again.
+        let mut graph = Graph::new();
+        chain(&mut graph);
+        let jobs = agent_jobs::create_graph(&t.db, &scope, graph)
+            .await
+            .expect("graph");
+        let (a, b, c) = (jobs[0].id, jobs[1].id, jobs[2].id);
+        let claimed = w.claim(&t.db).await.expect("claim").expect("a");
+        claimed
+            .fail_permanently(&t.db, "bad brief")
+            .await
+            .expect("fail");
+        let revived = agent_jobs::retry_with(
+            &t.db,
+            &scope,
+            a,
+            RetryOptions {
+                dependants: true,
+                ..RetryOptions::default()
+            },
+        )
+        .await
+        .expect("retry with dependants");
+        assert_eq!(revived, 2);
+        let b_row = row(&t.db, b).await;
+        assert_eq!(
+            (b_row.status, b_row.waiting_for, b_row.cancelled_by),
+            (JobStatus::Pending, 1, None)
+        );
+        assert_eq!(row(&t.db, c).await.waiting_for, 1);
+        let claimed = w.claim(&t.db).await.expect("claim").expect("a");
+        claimed
+            .complete(&t.db, brand_output())
+            .await
+            .expect("complete");
+        let any = worker("any");
+        let next = any.claim(&t.db).await.expect("claim").expect("b");
+        assert_eq!(next.id(), b);
+        next.complete(&t.db, copy_output(product)).await.expect("b");
+        let next = any.claim(&t.db).await.expect("claim").expect("c");
+        assert_eq!(next.id(), c);
+
+        // Cancelling a parent cancels its dependants too, with that reason.
+        let parent = agent_jobs::create(&t.db, &scope, brand_job())
+            .await
+            .expect("parent");
+        let child = agent_jobs::create(&t.db, &scope, copy_job(product).after([parent.id]))
+            .await
+            .expect("child");
+        agent_jobs::cancel(&t.db, &scope, parent.id)
+            .await
+            .expect("cancel");
+        let child = row(&t.db, child.id).await;
+        assert_eq!(child.status, JobStatus::Cancelled);
+        assert!(child.error.expect("reason").ends_with("was cancelled"));
+        // And a job created after a parent that failed is cancelled at once.
+        let late = agent_jobs::create(&t.db, &scope, copy_job(product).after([parent.id]))
+            .await
+            .expect("late child");
+        assert_eq!(
+            (late.status, late.cancelled_by),
+            (JobStatus::Cancelled, Some(parent.id))
+        );
+    }
+);
+
+backend_test!(
+    async fn the_store_building_chain_fans_out_on_the_scouts_products_and_fans_in(t: &TestDb) {
+        let scope = new_scope(&t.db).await;
+        let showcase = Uuid::now_v7();
+        let mut graph = Graph::new();
+        let brand = graph.add(brand_job());
+        let scout = graph.add_after(scout_job(), &[brand]);
+        graph.add_after(video_job(showcase), &[scout]);
+        let jobs = agent_jobs::create_graph(&t.db, &scope, graph)
+            .await
+            .expect("graph");
+        let finale = jobs[2].id;
+
+        let w = worker("chain");
+        let b = w.claim(&t.db).await.expect("claim").expect("brand");
+        assert_eq!(b.id(), jobs[0].id);
+        b.complete(&t.db, brand_output()).await.expect("brand");
+        let mut s = w.claim(&t.db).await.expect("claim").expect("scout");
+        assert_eq!(s.id(), jobs[1].id);
+        // The scout imported three products: one copywriter job each, between it and the
+        // finale.
+        let products: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        for product in &products {
+            s.add_follow_up(copy_job(*product)).expect("follow-up");
+        }
+        s.complete(
+            &t.db,
+            JobOutput::ProductScout(ScoutResult { products: vec![] }),
+        )
+        .await
+        .expect("scout");
+        assert_eq!(row(&t.db, finale).await.waiting_for, 3);
+        let copies = claim_all(&w, &t.db).await;
+        assert_eq!(copies.len(), 3, "the finale waits for the copywriters");
+        for copy in copies {
+            let output = output_for(&copy);
+            copy.complete(&t.db, output).await.expect("copy");
+        }
+        let last = w.claim(&t.db).await.expect("claim").expect("finale");
+        assert_eq!(last.id(), finale);
+        let parents = last.list_parents(&t.db).await.expect("parents");
+        let copied: HashSet<Uuid> = parents
+            .iter()
+            .filter_map(|p| match &p.output {
+                Some(JobOutput::Copywriter(copy)) => Some(copy.products[0].product_id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            copied,
+            products.iter().copied().collect(),
+            "the finale reads every copy"
+        );
+
+        // A scout that fails instead creates no follow-up, and the finale is cancelled.
+        let mut graph = Graph::new();
+        let scout = graph.add(scout_job().max_attempts(1));
+        graph.add_after(video_job(showcase), &[scout]);
+        let jobs = agent_jobs::create_graph(&t.db, &scope, graph)
+            .await
+            .expect("graph");
+        let mut s = w.claim(&t.db).await.expect("claim").expect("scout");
+        s.add_follow_up(copy_job(products[0])).expect("follow-up");
+        s.fail(&t.db, "supplier unreachable").await.expect("fail");
+        assert_eq!(row(&t.db, jobs[1].id).await.status, JobStatus::Cancelled);
+        assert!(
+            w.claim(&t.db).await.expect("claim").is_none(),
+            "no follow-up was created"
+        );
+    }
+);
+
+backend_test!(
+    async fn snooze_defers_a_job_without_using_an_attempt(t: &TestDb) {
+        let scope = new_scope(&t.db).await;
+        let job = agent_jobs::create(
+            &t.db,
+            &scope,
+            brand_job().max_attempts(1).unique(key("snoozy")),
+        )
+        .await
+        .expect("create");
+        let w = worker("snooze");
+        let claimed = w.claim(&t.db).await.expect("claim").expect("job");
+        assert_eq!(claimed.attempt(), 1);
+        let run_at = claimed
+            .snooze(&t.db, Duration::from_millis(300))
+            .await
+            .expect("snooze");
+        let stored = row(&t.db, job.id).await;
+        assert_eq!((stored.status, stored.attempts), (JobStatus::Pending, 0));
+        assert_eq!(stored.run_at, run_at);
+        assert!(
+            w.claim(&t.db).await.expect("claim").is_none(),
+            "not before its time"
+        );
+        // The key stays held while it sleeps.
+        let same = agent_jobs::create(&t.db, &scope, brand_job().unique(key("snoozy")))
+            .await
+            .expect("same key");
+        assert_eq!(same.id, job.id);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let again = w.claim(&t.db).await.expect("claim").expect("due again");
+        assert_eq!(again.attempt(), 1, "the snooze used no attempt");
+        assert!(again.is_last_attempt());
+        // A snooze past year 9999 is refused and changes nothing.
+        let err = again
+            .snooze(&t.db, Duration::from_secs(u64::MAX / 4))
+            .await
+            .expect_err("too far");
+        assert!(
+            matches!(err, Error::Invalid { field: "delay", .. }),
+            "{err:?}"
+        );
+        assert_eq!(row(&t.db, job.id).await.status, JobStatus::Processing);
+    }
+);
+
+backend_test!(
+    async fn a_batch_claim_takes_n_jobs_once_and_a_batch_complete_completes_them(t: &TestDb) {
+        let scope = new_scope(&t.db).await;
+        let created = agent_jobs::create_many(&t.db, &scope, (0..60).map(|_| brand_job()))
+            .await
+            .expect("create");
+        // 8 workers at once, 10 each per call, until nothing is left: no job twice.
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let db = t.db.clone();
+                tokio::spawn(async move {
+                    let w = worker(&format!("batch-{i}"));
+                    let mut mine = Vec::new();
+                    loop {
+                        let batch = w.claim_many(&db, 10).await.expect("claim many");
+                        if batch.is_empty() {
+                            break;
+                        }
+                        assert!(batch.len() <= 10);
+                        mine.extend(batch);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for handle in handles {
+            claimed.extend(handle.await.expect("task"));
+        }
+        let ids: HashSet<Uuid> = claimed.iter().map(ClaimedJob::id).collect();
+        assert_eq!(ids.len(), claimed.len(), "no job was claimed twice");
+        assert_eq!(ids, created.iter().copied().collect::<HashSet<_>>());
+
+        // One job is cancelled under its worker: the batch completes the others and says why
+        // not that one.
+        let lost = claimed[0].id();
+        agent_jobs::cancel(&t.db, &scope, lost)
+            .await
+            .expect("cancel");
+        let results = agent_jobs::complete_many(
+            &t.db,
+            claimed
+                .into_iter()
+                .map(|job| (job, brand_output()))
+                .collect(),
+        )
+        .await
+        .expect("complete many");
+        assert_eq!(results.len(), 60);
+        assert!(matches!(results[0], Err(Error::JobReleased { job_id, .. }) if job_id == lost));
+        assert!(
+            results[1..]
+                .iter()
+                .all(|r| matches!(r, Ok(job) if job.status == JobStatus::Completed))
+        );
+        let completed = job_rows::Entity::find()
+            .filter(job_rows::Column::Status.eq(JobStatus::Completed))
+            .count(&t.db)
+            .await
+            .expect("count");
+        assert_eq!(completed, 59);
+
+        for limit in [0, agent_jobs::MAX_BATCH + 1] {
+            let err = worker("w")
+                .claim_many(&t.db, limit)
+                .await
+                .expect_err("limit");
+            assert!(
+                matches!(err, Error::Invalid { field: "limit", .. }),
+                "{err:?}"
+            );
+        }
+    }
+);
+
+backend_test!(
+    async fn stats_and_events_tell_throughput_latency_and_attempts(t: &TestDb) {
+        let logs = identity::captured_logs();
+        let scope = new_scope(&t.db).await;
+        for _ in 0..5 {
+            agent_jobs::create(&t.db, &scope, brand_job())
+                .await
+                .expect("create");
+        }
+        let w = worker("stats");
+        let mut ids = Vec::new();
+        for job in claim_all(&w, &t.db).await {
+            ids.push(job.id());
+            job.complete(&t.db, brand_output()).await.expect("complete");
+        }
+        let stats = agent_jobs::stats(&t.db, Duration::from_secs(3_600))
+            .await
+            .expect("stats");
+        assert_eq!(stats.completed, 5);
+        assert!(stats.throughput_per_second > 0.0);
+        assert!(stats.queue_latency.p50.is_some() && stats.run_time.max.is_some());
+        assert!(stats.queue_latency.p50 <= stats.queue_latency.p95);
+        assert!(stats.queue_latency.p95 <= stats.queue_latency.max);
+        assert!(matches!(
+            agent_jobs::stats(&t.db, Duration::from_secs(u64::MAX / 4)).await,
+            Err(Error::Invalid {
+                field: "window",
+                ..
+            })
+        ));
+
+        let text = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+        for id in ids {
+            let claimed = text
+                .lines()
+                .find(|l| l.contains("event=\"job_claimed\"") && l.contains(&id.to_string()))
+                .unwrap_or_else(|| panic!("no job_claimed event for {id}"));
+            assert!(
+                claimed.contains("queue_latency_ms=") && claimed.contains("attempt=1"),
+                "{claimed}"
+            );
+            assert!(claimed.contains("agent_type=BRAND_GENERATOR"), "{claimed}");
+            let done = text
+                .lines()
+                .find(|l| l.contains("event=\"job_completed\"") && l.contains(&id.to_string()))
+                .unwrap_or_else(|| panic!("no job_completed event for {id}"));
+            assert!(done.contains("run_time_ms="), "{done}");
+        }
+    }
+);
