@@ -172,6 +172,7 @@ mod read;
 mod retry;
 mod run;
 mod schedule;
+mod snooze;
 mod stats;
 mod upkeep;
 mod values;

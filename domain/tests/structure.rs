@@ -44,6 +44,9 @@ const AREA_VERBS: &[(&str, &[&str])] = &[
             "rescue",
             "retry",
             "snooze",
+            // `agent_jobs::stats`: throughput and latency over a window, the word the
+            // dashboards and the pipeline issue use; no row is read back as such.
+            "stats",
             // Methods of the worker side: `Worker::run`, `Wakeup::listen`.
             "run",
             "listen",
@@ -78,17 +81,24 @@ const ARGUMENTS: &[&str] = &[
     "argon2.memory_kib",
     "argon2.parallelism",
     "backoff",
+    "attempts",
     "batch_size",
+    "cron",
     "cursor",
+    "delay",
     "image_ids",
+    "interval",
+    "jobs",
     "lease",
     "lifetime",
     "limit",
     "older_than",
+    "parents",
     "password",
     "price",
     "search",
     "url",
+    "window",
     "worker_id",
     "write_mark",
 ];
@@ -345,6 +355,18 @@ fn columns() -> BTreeMap<&'static str, BTreeSet<String>> {
         ("pages", names::<entity::pages::Column>()),
         ("media_assets", names::<entity::media_assets::Column>()),
         ("agent_jobs", names::<entity::agent_jobs::Column>()),
+        (
+            "agent_job_dependencies",
+            names::<entity::agent_job_dependencies::Column>(),
+        ),
+        (
+            "agent_job_schedules",
+            names::<entity::agent_job_schedules::Column>(),
+        ),
+        (
+            "agent_job_gates",
+            names::<entity::agent_job_gates::Column>(),
+        ),
     ])
 }
 

@@ -216,7 +216,7 @@ where
             .col_expr(Column::Output, outputs.into())
             .filter(Column::Status.eq(JobStatus::Processing))
             .filter(Column::HasDependants.eq(false))
-            .filter(held.unwrap_or_else(|| Expr::val(false).into()))
+            .filter(held.unwrap_or_else(|| Expr::val(false)))
             .exec(db)
             .await
             .on_table("agent_jobs")?;

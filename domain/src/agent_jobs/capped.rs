@@ -32,7 +32,7 @@ const MAX_ROUNDS: usize = 256;
 
 /// What one round of a capped claim found.
 enum Round {
-    Claimed(agent_jobs::Model),
+    Claimed(Box<agent_jobs::Model>),
     Empty,
     FullStore(Uuid),
     FullType(AgentType),
@@ -48,7 +48,7 @@ where
     for _ in 0..MAX_ROUNDS {
         let round = retry_transient(db, || round(worker, db, &full_stores, &full_types)).await?;
         match round {
-            Round::Claimed(row) => return Ok(Some(row)),
+            Round::Claimed(row) => return Ok(Some(*row)),
             Round::Empty => return Ok(None),
             Round::FullStore(store) => full_stores.push(store),
             Round::FullType(agent_type) => full_types.push(agent_type),
@@ -125,7 +125,7 @@ where
         .await
         .on_table("agent_jobs")?;
     txn.commit().await?;
-    Ok(Round::Claimed(agent_jobs::Model {
+    Ok(Round::Claimed(Box::new(agent_jobs::Model {
         status: JobStatus::Processing,
         locked_by: Some(worker.id().as_str().to_owned()),
         attempts: row.attempts + 1,
@@ -135,7 +135,7 @@ where
         current_step: None,
         updated_at: now,
         ..row
-    }))
+    })))
 }
 
 /// The stores, and the capped agent types, with at least their cap of PROCESSING jobs.

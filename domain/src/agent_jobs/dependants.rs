@@ -79,7 +79,7 @@ where
             Column::WaitingFor,
             Expr::col(Column::WaitingFor).add(added).sub(1),
         )
-        .col_expr(Column::UpdatedAt, Expr::val(now).into())
+        .col_expr(Column::UpdatedAt, Expr::val(now))
         .filter(Column::Id.is_in(pending.iter().copied()))
         .filter(Column::WaitingFor.gt(0))
         .exec(txn)

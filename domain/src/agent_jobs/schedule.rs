@@ -253,6 +253,7 @@ impl Scheduler {
     /// Runs [`Scheduler::run_due`] every `poll` (or sooner, when a tick is due sooner) until
     /// `shutdown` resolves. A failed pass is logged and tried again at the next poll. Returns
     /// how many ticks it took.
+    #[tracing::instrument(skip_all, fields(schedules = self.schedules.len()))]
     pub async fn run<C, S>(&self, db: &C, poll: Duration, shutdown: S) -> u64
     where
         C: ConnectionTrait + TransactionTrait,
@@ -336,7 +337,8 @@ where
         }
         next = schedule.after(tick);
     }
-    let Some(next) = next.and_then(|t| clock::bounded("next_run_at", t).ok()) else {
+    let Some(next) = next.and_then(|t| clock::bounded("agent_job_schedules.next_run_at", t).ok())
+    else {
         // The schedule never ticks again within the storable range.
         return Ok(Vec::new());
     };

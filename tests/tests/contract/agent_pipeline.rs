@@ -131,7 +131,6 @@ backend_test!(
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let db = t.db.clone();
-                let scope = scope.clone();
                 tokio::spawn(async move {
                     agent_jobs::create(&db, &scope, brand_job().unique(key("brand:first-run")))
                         .await

@@ -87,7 +87,7 @@ backend_test!(
         let handles: Vec<_> = (0..8)
             .map(|i| {
                 let db = t.db.clone();
-                let scope = scopes[i % STORES].clone();
+                let scope = scopes[i % STORES];
                 tokio::spawn(async move {
                     agent_jobs::create(
                         &db,
@@ -155,9 +155,11 @@ backend_test!(
             t.backend
         );
 
-        let started = started.lock().expect("started");
-        assert_eq!(started.len(), TOTAL, "every job ran");
-        assert!(started.values().all(|&runs| runs == 1), "no job ran twice");
+        {
+            let started = started.lock().expect("started");
+            assert_eq!(started.len(), TOTAL, "every job ran");
+            assert!(started.values().all(|&runs| runs == 1), "no job ran twice");
+        }
         assert!(
             early.lock().expect("early").is_empty(),
             "a dependant started before its parents completed"
