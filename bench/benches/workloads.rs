@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use bench::report::peak_rss_mb;
 use bench::workloads::{self, GETS, IMPORT_BATCH, IMPORT_PRODUCTS, JOBS, PAGES, USERS};
-use bench::{BenchResult, Report, Settings, baseline, context, data, floor, replica_reads, scale};
+use bench::{
+    BenchResult, Report, Settings, baseline, context, data, floor, pipeline, replica_reads, scale,
+};
 use domain::StoreScope;
 use domain::agent_jobs::JobOwner;
 use domain::replica::Router;
@@ -284,6 +286,29 @@ async fn suite(
                 }
             }
         }
+    }
+
+    // The pipeline's queue workloads, beside job_queue (bench/README.md).
+    if wants("job_queue_features") {
+        let jobs_scope = scope(3).await.map_err(context("scope"))?;
+        clear_jobs(db, settings.postgres).await?;
+        let m = pipeline::job_queue_features(db, jobs_scope, JOBS, report).await?;
+        report.record(m);
+    }
+    if wants("job_queue_batched") {
+        let jobs_scope = scope(3).await.map_err(context("scope"))?;
+        clear_jobs(db, settings.postgres).await?;
+        let m = pipeline::job_queue_batched(db, jobs_scope, JOBS, report).await?;
+        report.record(m);
+    }
+    if wants("job_queue_capped") {
+        let mut scopes = Vec::new();
+        for i in 0..4 {
+            scopes.push(scope(i).await.map_err(context("scope"))?);
+        }
+        clear_jobs(db, settings.postgres).await?;
+        let m = pipeline::job_queue_capped(db, &scopes, JOBS, report).await?;
+        report.record(m);
     }
     Ok(())
 }

@@ -9,6 +9,7 @@
 pub mod baseline;
 pub mod data;
 pub mod floor;
+pub mod pipeline;
 pub mod replica_reads;
 pub mod report;
 pub mod run;

@@ -177,6 +177,22 @@ impl Report {
                 );
             }
         }
+        if let Some(plain) = find("job_queue", Impl::Domain) {
+            for workload in [
+                "job_queue_features",
+                "job_queue_batched",
+                "job_queue_capped",
+            ] {
+                if let Some(m) = find(workload, Impl::Domain) {
+                    println!(
+                        "pipeline workload={workload} ops_per_s={:.1} job_queue_ops_per_s={:.1} share_of_job_queue={:.2}",
+                        m.ops_per_s(),
+                        plain.ops_per_s(),
+                        m.ops_per_s() / plain.ops_per_s().max(f64::MIN_POSITIVE)
+                    );
+                }
+            }
+        }
         if !self.floors.is_empty() {
             let floor = median(&self.floors);
             println!("pgbench_floor median_tps={floor:.1}");

@@ -10,7 +10,13 @@
 //!   ready-made loop around a handler function. A [`Wakeup`] wakes idle workers when a job is
 //!   enqueued (LISTEN/NOTIFY on Postgres, a bounded poll elsewhere).
 //! - Operations: [`rescue`] jobs whose worker stopped heartbeating, [`purge_finished`] old finished
-//!   jobs.
+//!   jobs, both runnable as periodic schedules ([`Scheduler`]).
+//! - The pipeline: unique jobs ([`NewJob::unique`]), jobs that wait for others
+//!   ([`NewJob::after`], [`Graph`], [`create_graph`], [`ClaimedJob::add_follow_up`]),
+//!   concurrency caps per store and per agent type ([`Worker::cap_per_store`],
+//!   [`Worker::cap_per_type`]), periodic jobs ([`Schedule`], [`Scheduler`]), re-runs
+//!   ([`retry_with`]) and [`ClaimedJob::snooze`], batches ([`Worker::claim_many`],
+//!   [`complete_many`]), and [`stats`] with `tracing` events. See "The pipeline" below.
 //!
 //! Status moves: `PENDING → PROCESSING` (claim), `PROCESSING → COMPLETED` (complete),
 //! `PROCESSING → PENDING` (fail with attempts left, or rescue), `PROCESSING → FAILED` (fail
@@ -145,15 +151,166 @@
 //! # }
 //! ```
 //!
+//! # The pipeline
+//! A store is built by a chain of agents: the brand generator, then the product scout, then a
+//! copywriter for each product found, then a final job that needs all of them. The queue
+//! holds that chain itself, on every backend:
+//!
+//! - **Unique jobs.** [`NewJob::unique`]`(key)`: while a job of the same owner with that key is
+//!   PENDING or PROCESSING, [`create`] returns that job instead of making a second one (8
+//!   concurrent creates make one job). The database enforces it
+//!   (`uq_agent_jobs_store_id_unique_key`, partial on Postgres and SQLite, a virtual column on
+//!   MariaDB); keys compare exactly, case and accents included. Once the job finishes the key
+//!   is free again.
+//! - **Dependencies.** [`NewJob::after`]`(ids)` or a [`Graph`] made whole by [`create_graph`]
+//!   (one transaction): a job is claimable only once every job it waits for has COMPLETED
+//!   (`waiting_for` counts the others down). When one of them fails for good or is cancelled,
+//!   the jobs waiting for it are cancelled, transitively, with the reason in their error
+//!   (starting with [`DEPENDENCY_ENDED`]) and `cancelled_by` set. [`retry_with`] with
+//!   `dependants: true` brings them back; plain [`retry`] leaves them cancelled.
+//! - **Fan-out and hand-off.** A worker adds jobs while it completes its own
+//!   ([`ClaimedJob::add_follow_up`]): they are created in the completing transaction, and every
+//!   job that waited for the completing one now waits for them too. A job reads what the jobs
+//!   before it produced with [`ClaimedJob::list_parents`].
+//! - **Caps.** [`Worker::cap_per_store`]`(n)` and [`Worker::cap_per_type`]`(type, n)` bound how
+//!   many jobs of one store, or of one agent type, are PROCESSING at once over every worker
+//!   and process: a capped claim counts the running jobs under a lock on that store's (type's)
+//!   row of `agent_job_gates`. Give every worker of a deployment the same caps.
+//! - **Periodic jobs.** A [`Schedule`] (every interval, on multiples of it since the epoch, or
+//!   a cron expression in UTC) creates one job per tick, or runs [`rescue`] /
+//!   [`purge_finished`]. Run a [`Scheduler`] in every service instance: each tick is taken by
+//!   exactly one of them (a compare-and-set on `agent_job_schedules.next_run_at`, in the
+//!   transaction that creates the tick's job). After downtime, [`Missed::Skip`] runs the latest
+//!   due tick only and [`Missed::CatchUp`] runs every missed tick.
+//! - **Re-runs and snooze.** [`retry_with`] runs a FAILED job again with more attempts and its
+//!   history kept (`attempts` goes on counting, the last error stays until replaced).
+//!   [`ClaimedJob::snooze`] defers a job without using an attempt.
+//! - **Batches.** [`Worker::claim_many`] claims up to [`MAX_BATCH`] jobs in one statement, and
+//!   [`complete_many`] completes many in one statement, each still checked to be held.
+//! - **Observability.** `tracing` events with target [`EVENT_TARGET`] and stable fields:
+//!   `job_claimed` (`job_id`, `agent_type`, `store_id`, `worker_id`, `attempt`,
+//!   `queue_latency_ms` from run-at to claim), `job_completed` (`run_time_ms` from claim to
+//!   completion), `job_retrying` (`retry_at`, `error`), `job_failed` (`error`), `job_snoozed`
+//!   (`delay_ms`), `dependants_cancelled` (`cancelled`). [`stats`]`(db, window)` gives
+//!   throughput and latency percentiles over a window.
+//!
+//! The store-building chain, run here by one worker (services run each agent type in its own
+//! workers):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> domain::Result<()> {
+//! # let mut config = domain::Config::new("sqlite::memory:");
+//! # config.migrate_on_start = true;
+//! # let db = domain::connect(&config).await?;
+//! # let hasher = domain::users::PasswordHasher::new(domain::users::Argon2Params::new(1024, 1, 1)?)?;
+//! # let owner = domain::users::create(&db, &hasher, domain::users::NewUser {
+//! #     email: domain::users::Email::parse("owner@example.com")?,
+//! #     password: domain::users::Password::parse("a long passphrase")?, name: None, image: None }).await?.id;
+//! # let store = domain::stores::create(&db, owner, domain::stores::NewStore {
+//! #     name: "Neon".into(), niche: "Decor".into(), ..Default::default() }).await?.id;
+//! use domain::agent_jobs::{
+//!     self as jobs, BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo, Graph,
+//!     JobInput, JobOutput, JobStatus, NewJob, ProductCopy, ProductSearch, ScoutResult,
+//!     UniqueKey, VideoBrief, Worker, WorkerId,
+//! };
+//! use domain::products::SupplierProvider;
+//! let scope = domain::StoreScope::obtain(&db, owner, store).await?;
+//! let showcase = uuid::Uuid::now_v7();
+//!
+//! // Brand → scout → (a copywriter per product, added by the scout) → the store's video.
+//! let mut graph = Graph::new();
+//! let brand = graph.add(
+//!     NewJob::new(JobInput::BrandGenerator(BrandBrief {
+//!         niche: "Cyberpunk home decor".into(), tone: "futuristic".into(), store_name: None,
+//!     }))
+//!     .unique(UniqueKey::parse("build-store")?),
+//! );
+//! let scout = graph.add_after(
+//!     NewJob::new(JobInput::ProductScout(ProductSearch {
+//!         provider: SupplierProvider::Aliexpress, query: "neon lamp".into(), limit: 10,
+//!     })),
+//!     &[brand],
+//! );
+//! graph.add_after(
+//!     NewJob::new(JobInput::VideoGenerator(VideoBrief {
+//!         product_id: showcase, duration_seconds: 15, style: None,
+//!     })),
+//!     &[scout],
+//! );
+//! let created = jobs::create_graph(&db, &scope, graph).await?;
+//! let video = created[2].id;
+//!
+//! let worker = Worker::new(WorkerId::generate("builder"));
+//! while let Some(mut job) = worker.claim(&db).await? {
+//!     let output = match job.input().clone() {
+//!         JobInput::BrandGenerator(_) => JobOutput::BrandGenerator(BrandIdentity::parse(
+//!             "NeonNest", ["#FF00FF", "#00FFFF", "#FFFF00"], ["Orbitron", "Inter"], "futuristic", None,
+//!         )?),
+//!         JobInput::ProductScout(_) => {
+//!             // The scout imports what it found (`products::import`) and hands each new
+//!             // product to a copywriter; the video now waits for those too.
+//!             for product in [uuid::Uuid::now_v7(), uuid::Uuid::now_v7()] {
+//!                 job.add_follow_up(NewJob::new(JobInput::Copywriter(CopyBrief {
+//!                     product_ids: vec![product], tone: "futuristic".into(), language: "en".into(),
+//!                 })))?;
+//!             }
+//!             JobOutput::ProductScout(ScoutResult { products: vec![] })
+//!         }
+//!         JobInput::Copywriter(brief) => JobOutput::Copywriter(CopyResult {
+//!             products: vec![ProductCopy {
+//!                 product_id: brief.product_ids[0], title: "Neon lamp".into(),
+//!                 description: "Glows.".into(), meta_title: None, meta_description: None,
+//!             }],
+//!         }),
+//!         JobInput::VideoGenerator(_) => {
+//!             // The last job reads every copy its parents wrote.
+//!             let parents = job.list_parents(&db).await?;
+//!             assert_eq!(parents.len(), 3); // the scout and the two copywriters
+//!             JobOutput::VideoGenerator(GeneratedVideo {
+//!                 url: "https://cdn.example.com/neon.mp4".into(), duration_seconds: 15,
+//!             })
+//!         }
+//!         _ => unreachable!("no other agent in this chain"),
+//!     };
+//!     job.complete(&db, output).await?;
+//! }
+//! assert_eq!(jobs::get(&db, &scope, video).await?.status, JobStatus::Completed);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! A nightly re-sync and the queue's upkeep, kept by every instance and run once per tick:
+//!
+//! ```no_run
+//! # async fn example(db: domain::DatabaseConnection) -> domain::Result<()> {
+//! use std::time::Duration;
+//! use domain::agent_jobs::{JobInput, JobOwner, Missed, NewJob, ProductSearch, Schedule, ScheduledWork, Scheduler};
+//! let resync = NewJob::new(JobInput::ProductScout(ProductSearch {
+//!     provider: domain::products::SupplierProvider::CjDropshipping,
+//!     query: "restock".into(),
+//!     limit: 100,
+//! }));
+//! let scheduler = Scheduler::new([
+//!     Schedule::cron("nightly-resync", "0 0 3 * * *",
+//!         ScheduledWork::Job { owner: JobOwner::SYSTEM, job: resync })?
+//!         .missed(Missed::Skip),
+//!     Schedule::every("rescue", Duration::from_secs(60),
+//!         ScheduledWork::Rescue { lease: Duration::from_secs(120) })?,
+//!     Schedule::every("purge", Duration::from_secs(3_600),
+//!         ScheduledWork::PurgeFinished { age: Duration::from_secs(30 * 86_400) })?,
+//! ])?;
+//! let (_stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! scheduler.run(&db, Duration::from_secs(1), async move { let _ = stopped.await; }).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! The queue adds no environment variable: workers take their poll interval, heartbeat
 //! interval and back-off from [`WorkerOptions`] and [`Backoff`] in code.
 
-use chrono::{DateTime, FixedOffset};
-use entity::agent_jobs;
 use uuid::Uuid;
 
-use crate::error::{Error, Result, Table};
-use crate::paging::UndecodableRow;
 use crate::scope::StoreScope;
 
 mod backoff;
@@ -166,6 +323,7 @@ mod dependants;
 mod events;
 mod graph;
 mod hold;
+mod job;
 mod payload;
 mod queue;
 mod read;
@@ -187,6 +345,7 @@ pub use count::{JobCounts, count};
 pub use entity::sea_orm_active_enums::{AgentType, JobStatus};
 pub use events::TARGET as EVENT_TARGET;
 pub use graph::{DEPENDENCY_ENDED, Graph, GraphNode, MAX_GRAPH_JOBS, MAX_PARENTS, create_graph};
+pub use job::AgentJob;
 pub use payload::{
     BrandBrief, BrandIdentity, CopyBrief, CopyResult, GeneratedVideo, ImageOperation, ImageWork,
     JobInput, JobOutput, MAX_COPY_PRODUCTS, MAX_DESCRIPTION, MAX_IMAGE_OPERATIONS, MAX_IMAGE_SIDE,
@@ -249,150 +408,6 @@ impl From<&StoreScope> for JobOwner {
 impl From<StoreScope> for JobOwner {
     fn from(scope: StoreScope) -> Self {
         JobOwner(Some(scope.store_id()))
-    }
-}
-
-/// An agent job as services see it: typed input and output, and its place in the queue.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AgentJob {
-    /// The job's id (UUID v7: ordered by creation).
-    pub id: Uuid,
-    /// The store it works for; `None` for a system job, or once the store is deleted.
-    pub store_id: Option<Uuid>,
-    /// What the agent is given; its variant is the job's agent type.
-    pub input: JobInput,
-    /// Where the job is in its life.
-    pub status: JobStatus,
-    /// Higher runs first.
-    pub priority: i32,
-    /// What the agent produced, once completed.
-    pub output: Option<JobOutput>,
-    /// The last error: of the last failed attempt, or the reason it was rescued.
-    pub error: Option<String>,
-    /// Percent done of the current (or last) attempt.
-    pub progress: Progress,
-    /// What the agent is doing now, as it last said.
-    pub current_step: Option<String>,
-    /// Attempts started so far.
-    pub attempts: i32,
-    /// Attempts allowed before the job fails for good.
-    pub max_attempts: i32,
-    /// Not claimable before this instant.
-    pub run_at: DateTime<FixedOffset>,
-    /// When the current (or last) attempt started.
-    pub started_at: Option<DateTime<FixedOffset>>,
-    /// When the job finished (completed, failed for good, or cancelled).
-    pub completed_at: Option<DateTime<FixedOffset>>,
-    /// The worker that holds (or last held) the job.
-    pub locked_by: Option<String>,
-    /// The holder's last sign of life.
-    pub heartbeat_at: Option<DateTime<FixedOffset>>,
-    /// When the job was enqueued.
-    pub created_at: DateTime<FixedOffset>,
-    /// When the job last changed.
-    pub updated_at: DateTime<FixedOffset>,
-    /// Its uniqueness key, if it has one (held while it is PENDING or PROCESSING).
-    pub unique_key: Option<String>,
-    /// How many of the jobs it depends on have not COMPLETED yet; claimable only at 0.
-    pub waiting_for: i32,
-    /// The job whose failure or cancellation cancelled this one.
-    pub cancelled_by: Option<Uuid>,
-}
-
-impl AgentJob {
-    /// The agent type that runs the job.
-    pub fn agent_type(&self) -> AgentType {
-        self.input.agent_type()
-    }
-}
-
-impl std::fmt::Debug for AgentJob {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The error can be long; its start is enough to recognise it.
-        let error = self
-            .error
-            .as_deref()
-            .map(|e| e.chars().take(80).collect::<String>());
-        f.debug_struct("AgentJob")
-            .field("id", &self.id)
-            .field("store_id", &self.store_id)
-            .field("type", &self.agent_type())
-            .field("status", &self.status)
-            .field("priority", &self.priority)
-            .field("attempts", &self.attempts)
-            .field("max_attempts", &self.max_attempts)
-            .field("progress", &self.progress.percent())
-            .field("current_step", &self.current_step)
-            .field("run_at", &self.run_at)
-            .field("unique_key", &self.unique_key)
-            .field("waiting_for", &self.waiting_for)
-            .field("cancelled_by", &self.cancelled_by)
-            .field("locked_by", &self.locked_by)
-            .field("error", &error)
-            .field("input", &self.input)
-            .field("output", &self.output)
-            .finish_non_exhaustive()
-    }
-}
-
-impl AgentJob {
-    /// Reads a row, typing its input and output by the row's agent type. A column that does
-    /// not decode (JSON that does not fit the type, a progress outside 0–100: a row written
-    /// by other means) is reported, never replaced by a default.
-    pub(crate) fn decode(row: agent_jobs::Model) -> Result<Self, UndecodableRow> {
-        let id = row.id;
-        let undecodable = |column| UndecodableRow {
-            table: Table::AgentJobs,
-            column,
-            row: id,
-        };
-        let input = JobInput::from_json(row.r#type, row.input).ok_or(undecodable("input"))?;
-        let output = match row.output {
-            Some(json) => {
-                Some(JobOutput::from_json(row.r#type, json).ok_or(undecodable("output"))?)
-            }
-            None => None,
-        };
-        let progress = u8::try_from(row.progress)
-            .ok()
-            .and_then(|p| Progress::new(p).ok())
-            .ok_or(undecodable("progress"))?;
-        Ok(Self {
-            id: row.id,
-            store_id: row.store_id,
-            input,
-            status: row.status,
-            priority: row.priority,
-            output,
-            error: row.error,
-            progress,
-            current_step: row.current_step,
-            attempts: row.attempts,
-            max_attempts: row.max_attempts,
-            run_at: row.run_at,
-            started_at: row.started_at,
-            completed_at: row.completed_at,
-            locked_by: row.locked_by,
-            heartbeat_at: row.heartbeat_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-            unique_key: row.unique_key,
-            waiting_for: row.waiting_for,
-            cancelled_by: row.cancelled_by,
-        })
-    }
-}
-
-impl TryFrom<agent_jobs::Model> for AgentJob {
-    type Error = Error;
-
-    /// Reads a row, typing its input and output by the row's agent type.
-    ///
-    /// # Errors
-    /// [`Error::Undecodable`] naming `agent_jobs` and the column (`input`, `output`,
-    /// `progress`) when a stored value does not fit its type.
-    fn try_from(row: agent_jobs::Model) -> Result<Self> {
-        Self::decode(row).map_err(Error::from)
     }
 }
 

@@ -1,0 +1,283 @@
+//! The pipeline's queue workloads, beside `job_queue`: every feature on, batched claims and
+//! completions, and a per-store cap. Same jobs, same 8 workers, same checks.
+
+use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
+
+use domain::agent_jobs::{
+    self, ClaimedJob, Graph, JobOwner, JobStatus, NewJob, UniqueKey, Worker, WorkerId,
+};
+use domain::{DatabaseConnection, StoreScope};
+use entity::agent_jobs as jobs_table;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use uuid::Uuid;
+
+use crate::report::{Impl, Measurement, Report, Timer};
+use crate::run::concurrently;
+use crate::workloads::{CONCURRENCY, job_input, job_output};
+use crate::{BenchResult, context};
+
+/// Jobs per claim and per completion of `job_queue_batched`.
+pub const BATCH: usize = 100;
+/// The per-store cap of `job_queue_capped`.
+pub const STORE_CAP: u32 = 2;
+/// Jobs per graph when `job_queue_features` enqueues (each graph one transaction).
+const GRAPH_JOBS: usize = 1_000;
+
+/// job_queue_features: `jobs` jobs in groups of four (one parent, three jobs that wait for
+/// it), every job with a unique key, then `CONCURRENCY` workers claim → complete until the
+/// queue is empty. Completing a parent unblocks its three in the same transaction.
+///
+/// # Errors
+/// The first domain error.
+pub async fn job_queue_features(
+    db: &DatabaseConnection,
+    scope: StoreScope,
+    jobs: usize,
+    report: &mut Report,
+) -> BenchResult<Measurement> {
+    let enqueue_started = Instant::now();
+    let mut made = 0;
+    while made < jobs {
+        let mut graph = Graph::new();
+        let mut parent = None;
+        for i in made..(made + GRAPH_JOBS).min(jobs) {
+            let key = UniqueKey::parse(format!("bench-{i}")).map_err(context("key"))?;
+            let job = NewJob::new(job_input(i)).unique(key);
+            if i % 4 == 0 {
+                parent = Some(graph.add(job));
+            } else if let Some(parent) = parent {
+                graph.add_after(job, &[parent]);
+            }
+        }
+        made += graph.len();
+        agent_jobs::create_graph(db, &scope, graph)
+            .await
+            .map_err(context("create_graph"))?;
+    }
+    println!(
+        "# job_queue_features impl=domain enqueued {jobs} jobs (unique keys, 3 of 4 waiting for a parent) in {:.3} s (not in the figure)",
+        enqueue_started.elapsed().as_secs_f64()
+    );
+    let timer = Timer::start();
+    let claimed = concurrently(CONCURRENCY, |task| {
+        let db = db.clone();
+        async move {
+            let worker = Worker::new(WorkerId::generate(&format!("features-{task}")));
+            let output = job_output();
+            let mut ids = Vec::new();
+            let mut idle = 0;
+            loop {
+                match worker.claim(&db).await.map_err(context("claim"))? {
+                    Some(job) => {
+                        idle = 0;
+                        ids.push(job.id());
+                        job.complete(&db, output.clone())
+                            .await
+                            .map_err(context("complete"))?;
+                    }
+                    // Jobs may still be waiting for a parent another worker holds.
+                    None if open(&db, JobOwner::from(scope)).await? > 0 && idle < 10_000 => {
+                        idle += 1;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    None => break,
+                }
+            }
+            Ok(ids)
+        }
+    })
+    .await?;
+    check(
+        db,
+        JobOwner::from(scope),
+        "job_queue_features",
+        claimed,
+        jobs,
+        report,
+    )
+    .await?;
+    Ok(timer.measurement("job_queue_features", Impl::Domain, jobs as u64))
+}
+
+/// job_queue_batched: `jobs` plain jobs, then `CONCURRENCY` workers that claim up to
+/// [`BATCH`] at once (`Worker::claim_many`) and complete them in one statement
+/// (`agent_jobs::complete_many`) until the queue is empty.
+///
+/// # Errors
+/// The first domain error.
+pub async fn job_queue_batched(
+    db: &DatabaseConnection,
+    scope: StoreScope,
+    jobs: usize,
+    report: &mut Report,
+) -> BenchResult<Measurement> {
+    agent_jobs::create_many(db, &scope, (0..jobs).map(|i| NewJob::new(job_input(i))))
+        .await
+        .map_err(context("create_many"))?;
+    let timer = Timer::start();
+    let claimed = concurrently(CONCURRENCY, |task| {
+        let db = db.clone();
+        async move {
+            let worker = Worker::new(WorkerId::generate(&format!("batched-{task}")));
+            let output = job_output();
+            let mut ids = Vec::new();
+            loop {
+                let batch: Vec<ClaimedJob> = worker
+                    .claim_many(&db, BATCH)
+                    .await
+                    .map_err(context("claim_many"))?;
+                if batch.is_empty() {
+                    break;
+                }
+                ids.extend(batch.iter().map(ClaimedJob::id));
+                let results = agent_jobs::complete_many(
+                    &db,
+                    batch.into_iter().map(|job| (job, output.clone())).collect(),
+                )
+                .await
+                .map_err(context("complete_many"))?;
+                if let Some(Err(err)) = results.into_iter().find(Result::is_err) {
+                    return Err(format!("complete_many: {err}"));
+                }
+            }
+            Ok(ids)
+        }
+    })
+    .await?;
+    check(
+        db,
+        JobOwner::from(scope),
+        "job_queue_batched",
+        claimed,
+        jobs,
+        report,
+    )
+    .await?;
+    Ok(timer.measurement("job_queue_batched", Impl::Domain, jobs as u64))
+}
+
+/// job_queue_capped: `jobs` plain jobs spread evenly over the `scopes`' stores, then
+/// `CONCURRENCY` workers with `cap_per_store(STORE_CAP)` claim → complete until the queue is
+/// empty. With 4 stores and a cap of 2 there are as many slots as workers: the figure is the
+/// cost of the cap's gates and counts, with little waiting.
+///
+/// # Errors
+/// The first domain error.
+pub async fn job_queue_capped(
+    db: &DatabaseConnection,
+    scopes: &[StoreScope],
+    jobs: usize,
+    report: &mut Report,
+) -> BenchResult<Measurement> {
+    for (n, scope) in scopes.iter().enumerate() {
+        let share = jobs / scopes.len() + usize::from(n < jobs % scopes.len());
+        agent_jobs::create_many(db, scope, (0..share).map(|i| NewJob::new(job_input(i))))
+            .await
+            .map_err(context("create_many"))?;
+    }
+    let cap = NonZeroU32::new(STORE_CAP).ok_or("a cap of 0")?;
+    let timer = Timer::start();
+    let claimed = concurrently(CONCURRENCY, |task| {
+        let db = db.clone();
+        async move {
+            let worker =
+                Worker::new(WorkerId::generate(&format!("capped-{task}"))).cap_per_store(cap);
+            let output = job_output();
+            let mut ids = Vec::new();
+            let mut idle = 0;
+            loop {
+                match worker.claim(&db).await.map_err(context("claim"))? {
+                    Some(job) => {
+                        idle = 0;
+                        ids.push(job.id());
+                        job.complete(&db, output.clone())
+                            .await
+                            .map_err(context("complete"))?;
+                    }
+                    // Every store may be at its cap for a moment.
+                    None if pending(&db).await? > 0 && idle < 10_000 => {
+                        idle += 1;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    None => break,
+                }
+            }
+            Ok(ids)
+        }
+    })
+    .await?;
+    let mut ids: Vec<Uuid> = claimed.into_iter().flatten().collect();
+    let claims = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    let completed = jobs_table::Entity::find()
+        .filter(jobs_table::Column::Status.eq(JobStatus::Completed))
+        .filter(jobs_table::Column::Attempts.eq(1))
+        .count(db)
+        .await
+        .map_err(context("count completed"))?;
+    report.check(
+        "job_queue_capped impl=domain",
+        claims == jobs && ids.len() == jobs && completed == jobs as u64,
+        &format!(
+            "{claims} claims of {} distinct jobs, {completed} COMPLETED after one attempt \
+             (expected {jobs} each)",
+            ids.len()
+        ),
+    );
+    Ok(timer.measurement("job_queue_capped", Impl::Domain, jobs as u64))
+}
+
+/// Jobs of `owner` not finished yet.
+async fn open(db: &DatabaseConnection, owner: JobOwner) -> BenchResult<u64> {
+    let store = owner.store_id().ok_or("a store's jobs")?;
+    jobs_table::Entity::find()
+        .filter(jobs_table::Column::StoreId.eq(store))
+        .filter(jobs_table::Column::Status.is_in([JobStatus::Pending, JobStatus::Processing]))
+        .count(db)
+        .await
+        .map_err(context("count open"))
+}
+
+/// PENDING jobs of every owner.
+async fn pending(db: &DatabaseConnection) -> BenchResult<u64> {
+    jobs_table::Entity::find()
+        .filter(jobs_table::Column::Status.eq(JobStatus::Pending))
+        .count(db)
+        .await
+        .map_err(context("count pending"))
+}
+
+/// Every job of `owner` claimed once and COMPLETED after exactly one attempt.
+async fn check(
+    db: &DatabaseConnection,
+    owner: JobOwner,
+    workload: &'static str,
+    claimed: Vec<Vec<Uuid>>,
+    jobs: usize,
+    report: &mut Report,
+) -> BenchResult<()> {
+    let store = owner.store_id().ok_or("a store's jobs")?;
+    let mut ids: Vec<Uuid> = claimed.into_iter().flatten().collect();
+    let claims = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    let completed = jobs_table::Entity::find()
+        .filter(jobs_table::Column::StoreId.eq(store))
+        .filter(jobs_table::Column::Status.eq(JobStatus::Completed))
+        .filter(jobs_table::Column::Attempts.eq(1))
+        .count(db)
+        .await
+        .map_err(context("count completed"))?;
+    report.check(
+        &format!("{workload} impl=domain"),
+        claims == jobs && ids.len() == jobs && completed == jobs as u64,
+        &format!(
+            "{claims} claims of {} distinct jobs, {completed} COMPLETED after one attempt \
+             (expected {jobs} each: every job exactly once)",
+            ids.len()
+        ),
+    );
+    Ok(())
+}
