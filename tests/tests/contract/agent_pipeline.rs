@@ -694,3 +694,52 @@ backend_test!(
         }
     }
 );
+
+backend_test!(
+    async fn random_unique_keys_that_are_accepted_read_back_equal_and_never_merge(t: &TestDb) {
+        use proptest::prelude::*;
+        use proptest::strategy::ValueTree;
+        use proptest::test_runner::TestRunner;
+
+        let scope = new_scope(&t.db).await;
+        let chars = prop_oneof![
+            100 => Just('a'), 30 => Just('A'), 20 => Just(' '), 20 => Just('é'),
+            10 => Just('e'), 10 => Just('\u{301}'), 10 => Just('ｓ'), 10 => Just('ѕ'),
+            5 => Just('\u{1F600}'), 1 => Just('\0'), 1 => Just('\t'), 5 => Just('ß'),
+            5 => Just('\u{3000}'), 5 => Just('\u{200b}'),
+        ];
+        // Mostly short keys, sometimes around the limit (255 characters).
+        let text = prop_oneof![
+            4 => proptest::collection::vec(chars.clone(), 0..40),
+            1 => proptest::collection::vec(chars, 250..260),
+        ]
+        .prop_map(|c| c.into_iter().collect::<String>());
+        let mut runner = TestRunner::deterministic();
+        let mut by_key: std::collections::HashMap<String, Uuid> = Default::default();
+        let mut accepted = 0;
+        for _ in 0..64 {
+            let input = text.new_tree(&mut runner).expect("value").current();
+            let Ok(parsed) = UniqueKey::parse(input.clone()) else {
+                continue;
+            };
+            // An accepted key is exactly the input, and parses to itself again.
+            assert_eq!(parsed.as_str(), input);
+            assert_eq!(UniqueKey::parse(parsed.as_str()).expect("again"), parsed);
+            accepted += 1;
+            let job = agent_jobs::create(&t.db, &scope, brand_job().unique(parsed))
+                .await
+                .expect("create");
+            let read = agent_jobs::get(&t.db, &scope, job.id).await.expect("get");
+            assert_eq!(read.unique_key.as_deref(), Some(input.as_str()));
+            // The same key gives the same job; a different key never does.
+            let known = *by_key.entry(input.clone()).or_insert(job.id);
+            assert_eq!(known, job.id, "{input:?}");
+        }
+        let distinct: HashSet<&Uuid> = by_key.values().collect();
+        assert_eq!(distinct.len(), by_key.len(), "two keys shared a job");
+        assert!(
+            accepted > 10,
+            "the generator must produce valid keys ({accepted})"
+        );
+    }
+);

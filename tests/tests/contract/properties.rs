@@ -274,3 +274,23 @@ fn settings_refuse_a_currency_that_is_not_a_price_currency() {
         serde_json::from_value::<StoreSettings>(serde_json::json!({"currency": "XAU"})).is_err()
     );
 }
+
+proptest! {
+    #![proptest_config(cases(4_000))]
+
+    /// A unique key never panics, and an accepted one is the input unchanged and a fixed
+    /// point: what is stored is what is compared.
+    #[test]
+    fn unique_keys_are_their_input_or_refused_by_field(input in nasty_text(300)) {
+        match domain::agent_jobs::UniqueKey::parse(input.clone()) {
+            Ok(key) => {
+                prop_assert_eq!(key.as_str(), input.as_str());
+                prop_assert!(key.as_str().chars().count() <= domain::agent_jobs::MAX_UNIQUE_KEY);
+                prop_assert!(!key.as_str().chars().any(char::is_control));
+                prop_assert_eq!(domain::agent_jobs::UniqueKey::parse(key.as_str()).ok(), Some(key));
+            }
+            Err(Error::Invalid { field, .. }) => prop_assert_eq!(field, "agent_jobs.unique_key"),
+            Err(other) => prop_assert!(false, "unexpected error {other:?}"),
+        }
+    }
+}
