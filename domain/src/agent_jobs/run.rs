@@ -284,7 +284,11 @@ impl Worker {
 
     /// When the earliest PENDING job of the worker's types becomes runnable.
     async fn next_run_at(&self, db: &DatabaseConnection) -> Result<Option<DateTime<FixedOffset>>> {
-        let mut query = Entity::find().filter(Column::Status.eq(JobStatus::Pending));
+        // A job waiting for others is not due at its run-at: its parents' completion wakes
+        // the workers.
+        let mut query = Entity::find()
+            .filter(Column::Status.eq(JobStatus::Pending))
+            .filter(Column::WaitingFor.eq(0));
         if !self.types().is_empty() {
             query = query.filter(Column::Type.is_in(self.types().iter().copied()));
         }

@@ -155,6 +155,78 @@ impl Schedule {
         &self.name
     }
 
+    /// The ticks from `first` (the stored next tick, due) to `now`, at most the newest
+    /// `limit` of them, oldest first. Walked backwards from `now`, so that a long downtime
+    /// costs `limit` steps, not one per missed tick.
+    fn due(
+        &self,
+        first: DateTime<FixedOffset>,
+        now: DateTime<FixedOffset>,
+        limit: usize,
+    ) -> Vec<DateTime<FixedOffset>> {
+        let mut ticks = Vec::new();
+        let mut cursor = self.at_or_before(now);
+        while let Some(tick) = cursor {
+            if tick < first || ticks.len() >= limit {
+                break;
+            }
+            ticks.push(tick);
+            cursor = self.before(tick);
+        }
+        // The stored tick may lie off the schedule's ticks (its definition changed): it is
+        // due all the same.
+        if ticks.len() < limit && ticks.last() != Some(&first) {
+            ticks.push(first);
+        }
+        ticks.reverse();
+        ticks
+    }
+
+    /// The latest tick at or before `at`.
+    fn at_or_before(&self, at: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        match &self.every {
+            Every::Interval(micros) => {
+                let tick = at
+                    .timestamp_micros()
+                    .div_euclid(*micros)
+                    .checked_mul(*micros)?;
+                Utc.timestamp_micros(tick)
+                    .single()
+                    .map(|t| t.fixed_offset())
+            }
+            Every::Cron(schedule) => {
+                // Cron ticks are whole seconds: the ticks before the next second, back to
+                // the first one not after `at`.
+                let bound = at.with_timezone(&Utc) + chrono::Duration::seconds(1);
+                schedule
+                    .after(&bound)
+                    .rev()
+                    .take(3)
+                    .find(|tick| *tick <= at)
+                    .map(|t| t.fixed_offset())
+            }
+        }
+    }
+
+    /// The latest tick strictly before `at`.
+    fn before(&self, at: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        match &self.every {
+            Every::Interval(micros) => {
+                let tick = (at.timestamp_micros() - 1)
+                    .div_euclid(*micros)
+                    .checked_mul(*micros)?;
+                Utc.timestamp_micros(tick)
+                    .single()
+                    .map(|t| t.fixed_offset())
+            }
+            Every::Cron(schedule) => schedule
+                .after(&at.with_timezone(&Utc))
+                .rev()
+                .next()
+                .map(|t| t.fixed_offset()),
+        }
+    }
+
     /// The first tick strictly after `at`.
     fn after(&self, at: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
         match &self.every {
@@ -328,24 +400,21 @@ where
     if row.next_run_at > now {
         return Ok(Vec::new());
     }
-    let mut due = vec![row.next_run_at];
-    let mut next = schedule.after(row.next_run_at);
-    while let Some(tick) = next.filter(|tick| *tick <= now) {
-        due.push(tick);
-        if due.len() > MAX_CATCH_UP {
-            due.remove(0);
-        }
-        next = schedule.after(tick);
+    let limit = match schedule.missed {
+        Missed::Skip => 1,
+        Missed::CatchUp => MAX_CATCH_UP,
+    };
+    let due = schedule.due(row.next_run_at, now, limit);
+    if due.first() != Some(&row.next_run_at) {
+        tracing::info!(target: "zyenta::agent_jobs", schedule = %schedule.name, since = %row.next_run_at, "missed ticks skipped");
     }
-    let Some(next) = next.and_then(|t| clock::bounded("agent_job_schedules.next_run_at", t).ok())
+    let Some(next) = schedule
+        .after(now)
+        .and_then(|t| clock::bounded("agent_job_schedules.next_run_at", t).ok())
     else {
         // The schedule never ticks again within the storable range.
         return Ok(Vec::new());
     };
-    if schedule.missed == Missed::Skip && due.len() > 1 {
-        tracing::info!(target: "zyenta::agent_jobs", schedule = %schedule.name, skipped = due.len() - 1, "missed ticks skipped");
-        due.drain(..due.len() - 1);
-    }
     let last = *due.last().unwrap_or(&row.next_run_at);
     retry_transient(db, || async {
         let txn = begin_write(db).await?;

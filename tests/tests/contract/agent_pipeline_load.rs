@@ -346,6 +346,48 @@ backend_test!(
             7
         );
 
+        // A day of downtime on a schedule of every second: catching up takes the newest
+        // MAX_CATCH_UP ticks, walked back from now (not 86,400 steps); skipping takes one.
+        let second = Duration::from_secs(1);
+        let fast_catch_up =
+            Scheduler::new([every_tick("every-second-catch-up", second, Missed::CatchUp)])
+                .expect("s");
+        let fast_skip =
+            Scheduler::new([every_tick("every-second-skip", second, Missed::Skip)]).expect("s");
+        fast_catch_up.run_due(&t.db).await.expect("register");
+        fast_skip.run_due(&t.db).await.expect("register");
+        let day_ago = (this_hour - chrono::Duration::days(1)).fixed_offset();
+        for name in ["every-second-catch-up", "every-second-skip"] {
+            agent_job_schedules::Entity::update(agent_job_schedules::ActiveModel {
+                name: Set(name.to_owned()),
+                next_run_at: Set(day_ago),
+                ..Default::default()
+            })
+            .exec(&t.db)
+            .await
+            .expect("back-date");
+        }
+        let started = Instant::now();
+        let caught = fast_catch_up.run_due(&t.db).await.expect("catch up");
+        assert_eq!(caught.len(), agent_jobs::MAX_CATCH_UP);
+        let newest = caught.last().expect("ticks").at;
+        assert!(
+            newest <= chrono::Utc::now()
+                && newest > chrono::Utc::now() - chrono::Duration::seconds(30)
+        );
+        assert!(
+            caught
+                .windows(2)
+                .all(|w| w[1].at - w[0].at == chrono::Duration::seconds(1))
+        );
+        assert_eq!(fast_skip.run_due(&t.db).await.expect("skip").len(), 1);
+        eprintln!(
+            "{:?}: caught up {} ticks in {:?}",
+            t.backend,
+            caught.len(),
+            started.elapsed()
+        );
+
         // Rescue as a schedule: a job whose worker went silent is taken back at the tick.
         job_rows::Entity::delete_many()
             .exec(&t.db)
@@ -416,6 +458,43 @@ backend_test!(
         let at = row.next_run_at.with_timezone(&chrono::Utc);
         assert_eq!(at.format("%H:%M:%S").to_string(), "03:00:00");
         assert!(at > now && at <= now + chrono::Duration::days(1));
+
+        // A cron schedule catches up on its own ticks: every minute, ten minutes down.
+        let minutely = Scheduler::new([Schedule::cron(
+            "minutely",
+            "0 * * * * *",
+            ScheduledWork::PurgeFinished {
+                age: Duration::from_secs(86_400),
+            },
+        )
+        .expect("cron")
+        .missed(Missed::CatchUp)])
+        .expect("scheduler");
+        minutely.run_due(&t.db).await.expect("register");
+        let now = chrono::Utc::now();
+        let this_minute = now
+            - chrono::Duration::seconds(now.timestamp() % 60)
+            - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()));
+        agent_job_schedules::Entity::update(agent_job_schedules::ActiveModel {
+            name: Set("minutely".to_owned()),
+            next_run_at: Set((this_minute - chrono::Duration::minutes(10)).fixed_offset()),
+            ..Default::default()
+        })
+        .exec(&t.db)
+        .await
+        .expect("back-date");
+        let ticks = minutely.run_due(&t.db).await.expect("catch up");
+        // Ten minutes ago through this minute (the next minute may have begun meanwhile).
+        assert!((11..=12).contains(&ticks.len()), "{} ticks", ticks.len());
+        assert_eq!(
+            ticks[0].at,
+            (this_minute - chrono::Duration::minutes(10)).fixed_offset()
+        );
+        assert!(
+            ticks
+                .windows(2)
+                .all(|w| w[1].at - w[0].at == chrono::Duration::minutes(1))
+        );
 
         // Bad schedules are refused, naming the field.
         let job = || ScheduledWork::Job {
