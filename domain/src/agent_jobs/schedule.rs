@@ -221,8 +221,7 @@ impl Schedule {
             }
             Every::Cron(schedule) => schedule
                 .after(&at.with_timezone(&Utc))
-                .rev()
-                .next()
+                .next_back()
                 .map(|t| t.fixed_offset()),
         }
     }
