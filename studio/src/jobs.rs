@@ -1,4 +1,5 @@
-//! The job queue: counts by status × agent type, running jobs with progress and heartbeat
+//! The job queue: counts by status × agent type, the last hour's throughput and latency
+//! (`agent_jobs::stats`), running jobs with progress and heartbeat
 //! age, stale heartbeats (what `rescue` would take), failed jobs, and scheduled jobs.
 
 use axum::extract::State;
@@ -21,8 +22,18 @@ use crate::{AppError, Studio};
 /// A PROCESSING job whose heartbeat is older than this is shown as stale: what
 /// `domain::agent_jobs::rescue` with the same lease would take back.
 pub const STALE_AFTER: chrono::Duration = chrono::Duration::minutes(5);
+/// The window of the page's throughput and latency figures.
+const STATS_WINDOW: std::time::Duration = std::time::Duration::from_secs(3_600);
 /// Jobs listed per section.
 const SECTION_ROWS: u64 = 50;
+
+/// `p50 / p95 / max` in milliseconds, or a dash without a sample.
+fn latency(l: &domain::agent_jobs::Latency) -> String {
+    let ms = |d: Option<std::time::Duration>| {
+        d.map_or_else(|| "–".to_owned(), |d| format!("{} ms", d.as_millis()))
+    };
+    format!("{} / {} / {}", ms(l.p50), ms(l.p95), ms(l.max))
+}
 
 fn age(now: DateTime<FixedOffset>, then: Option<DateTime<FixedOffset>>) -> String {
     match then {
@@ -150,6 +161,7 @@ pub(crate) async fn queue(State(studio): State<Studio>) -> Result<Html<String>, 
         .limit(SECTION_ROWS)
         .all(db)
         .await?;
+    let stats = domain::agent_jobs::stats(db, STATS_WINDOW).await?;
     let job_link = |j: &Model| html! { a href=(format!("/t/agent_jobs/{}", j.id)) { (j.id) } };
     Ok(ui::page(
         &studio,
@@ -165,6 +177,24 @@ pub(crate) async fn queue(State(studio): State<Studio>) -> Result<Html<String>, 
                         } }
                     }
                 }
+            }
+            h2 { "The last hour" }
+            table #stats {
+                thead { tr {
+                    th { "completed" } th { "failed" } th { "cancelled" } th { "jobs/s" }
+                    th { "queue latency p50 / p95 / max" } th { "run time p50 / p95 / max" }
+                    th { "pending" } th { "processing" }
+                } }
+                tbody { tr {
+                    td.num data-stat="completed" { (stats.completed) }
+                    td.num data-stat="failed" { (stats.failed) }
+                    td.num data-stat="cancelled" { (stats.cancelled) }
+                    td.num { (format!("{:.2}", stats.throughput_per_second)) }
+                    td { (latency(&stats.queue_latency)) }
+                    td { (latency(&stats.run_time)) }
+                    td.num data-stat="pending" { (stats.pending) }
+                    td.num data-stat="processing" { (stats.processing) }
+                } }
             }
             h2 { "Running" }
             table #running {
@@ -196,10 +226,11 @@ pub(crate) async fn queue(State(studio): State<Studio>) -> Result<Html<String>, 
             }
             h2 { "Pending, by run_at (scheduled ones last run later)" }
             table #scheduled {
-                thead { tr { th { "job" } th { "type" } th { "priority" } th { "run at" } th {} } }
+                thead { tr { th { "job" } th { "type" } th { "priority" } th { "run at" } th { "waits for" } th {} } }
                 tbody { @for j in &scheduled { tr {
                     td { (job_link(j)) } td { (enum_name(&j.r#type)) } td.num { (j.priority) }
                     td { (j.run_at) @if j.run_at > now { " (in " ((j.run_at - now).num_seconds()) " s)" } }
+                    td.num { @if j.waiting_for > 0 { (j.waiting_for) " job(s)" } }
                     td { (action(&studio, &format!("/jobs/{}/cancel", j.id), "cancel", html! {})) }
                 } } }
             }

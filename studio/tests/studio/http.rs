@@ -117,6 +117,7 @@ backend_test!(
         let jobs = page(&studio, "/jobs").await;
         for section in [
             "id=\"counts\"",
+            "id=\"stats\"",
             "id=\"running\"",
             "id=\"stale\"",
             "id=\"failed\"",
@@ -130,6 +131,15 @@ backend_test!(
         );
         assert!(
             jobs.contains("data-type=\"BRAND_GENERATOR\" data-status=\"COMPLETED\">1<"),
+            "{jobs}"
+        );
+        // The seeded job completed a moment ago: the last hour counts it.
+        let stats = domain::agent_jobs::stats(&t.db, std::time::Duration::from_secs(3_600))
+            .await
+            .expect("stats");
+        assert!(stats.completed >= 1);
+        assert!(
+            jobs.contains(&format!("data-stat=\"completed\">{}<", stats.completed)),
             "{jobs}"
         );
 
@@ -674,7 +684,12 @@ backend_test!(
             .expect("read")
             .expect("job");
         assert_eq!(retried.status, JobStatus::Pending);
-        assert_eq!(retried.attempts, 0);
+        // Its history stays: the attempts it used, and as many again to come.
+        assert_eq!(retried.attempts, failed.attempts);
+        assert_eq!(
+            retried.max_attempts,
+            failed.attempts + domain::agent_jobs::DEFAULT_MAX_ATTEMPTS
+        );
         assert_eq!(retried.error, failed.error, "the last error stays visible");
         let twice = request(
             &studio,
