@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use domain::agent_jobs::{
     self, AgentType, BrandBrief, BrandIdentity, ClaimedJob, CopyBrief, CopyResult, GeneratedVideo,
-    Graph, JobInput, JobOutput, JobOwner, JobStatus, NewJob, ProductCopy, ProductSearch,
-    RetryOptions, ScoutResult, UniqueKey, VideoBrief, Worker, WorkerId,
+    Graph, ImageOperation, ImageWork, JobInput, JobOutput, JobOwner, JobStatus, NewJob,
+    ProcessedImage, ProcessedImages, ProductCopy, ProductSearch, RetryOptions, ScoutResult,
+    UniqueKey, VideoBrief, Worker, WorkerId,
 };
 use domain::{Error, StoreScope, Violation};
 use entity::agent_jobs as job_rows;
@@ -74,6 +75,13 @@ fn copy_output(product: Uuid) -> JobOutput {
     })
 }
 
+fn image_job(product: Uuid) -> NewJob {
+    NewJob::new(JobInput::ImageProcessor(ImageWork {
+        source_urls: vec![format!("https://cdn.example.com/{product}.jpg")],
+        operations: vec![ImageOperation::RemoveBackground],
+    }))
+}
+
 fn video_job(product: Uuid) -> NewJob {
     NewJob::new(JobInput::VideoGenerator(VideoBrief {
         product_id: product,
@@ -120,8 +128,17 @@ fn output_for(job: &ClaimedJob) -> JobOutput {
         JobInput::BrandGenerator(_) => brand_output(),
         JobInput::Copywriter(brief) => copy_output(brief.product_ids[0]),
         JobInput::VideoGenerator(_) => video_output(),
+        JobInput::ImageProcessor(work) => JobOutput::ImageProcessor(ProcessedImages {
+            images: work
+                .source_urls
+                .iter()
+                .map(|url| ProcessedImage {
+                    source_url: url.clone(),
+                    processed_url: url.replace(".jpg", "-clean.png"),
+                })
+                .collect(),
+        }),
         JobInput::ProductScout(_) => JobOutput::ProductScout(ScoutResult { products: vec![] }),
-        other => panic!("no output in these tests for {other:?}"),
     }
 }
 
@@ -470,21 +487,27 @@ backend_test!(
         b.complete(&t.db, brand_output()).await.expect("brand");
         let mut s = w.claim(&t.db).await.expect("claim").expect("scout");
         assert_eq!(s.id(), jobs[1].id);
-        // The scout imported three products: one copywriter job each, between it and the
-        // finale.
+        // The scout imported three products: one copywriter job each and an image processor
+        // for each one's images, between it and the finale.
         let products: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
         for product in &products {
             s.add_follow_up(copy_job(*product)).expect("follow-up");
+            s.add_follow_up(image_job(*product)).expect("follow-up");
         }
+        assert_eq!(s.follow_ups(), 6);
         s.complete(
             &t.db,
             JobOutput::ProductScout(ScoutResult { products: vec![] }),
         )
         .await
         .expect("scout");
-        assert_eq!(row(&t.db, finale).await.waiting_for, 3);
+        assert_eq!(row(&t.db, finale).await.waiting_for, 6);
         let copies = claim_all(&w, &t.db).await;
-        assert_eq!(copies.len(), 3, "the finale waits for the copywriters");
+        assert_eq!(
+            copies.len(),
+            6,
+            "the finale waits for the copywriters and images"
+        );
         for copy in copies {
             let output = output_for(&copy);
             copy.complete(&t.db, output).await.expect("copy");
@@ -492,6 +515,7 @@ backend_test!(
         let last = w.claim(&t.db).await.expect("claim").expect("finale");
         assert_eq!(last.id(), finale);
         let parents = last.list_parents(&t.db).await.expect("parents");
+        assert_eq!(parents.len(), 7, "the scout and its six follow-ups");
         let copied: HashSet<Uuid> = parents
             .iter()
             .filter_map(|p| match &p.output {
