@@ -51,7 +51,8 @@ pub async fn enqueue(pool: &PgPool, store_id: Option<Uuid>, jobs: usize) -> Benc
 pub const CLAIM: &str = "UPDATE agent_jobs SET status = 'PROCESSING', locked_by = $1, \
      started_at = $2, heartbeat_at = $2, progress = 0, current_step = NULL, updated_at = $2, \
      attempts = attempts + 1 \
-     WHERE id = (SELECT id FROM agent_jobs WHERE status = 'PENDING' AND run_at <= $2 \
+     WHERE id = (SELECT id FROM agent_jobs WHERE status = 'PENDING' AND waiting_for = 0 \
+     AND run_at <= $2 AND attempts < max_attempts \
      ORDER BY priority DESC, run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) AND status = 'PENDING' \
      RETURNING id, store_id, type::text, status::text, priority, input, output, error, \
      started_at, completed_at, progress, current_step, created_at, updated_at, attempts, \
@@ -59,7 +60,8 @@ pub const CLAIM: &str = "UPDATE agent_jobs SET status = 'PROCESSING', locked_by 
 /// The completion of the baseline: only while the job is held by this worker and attempt.
 pub const COMPLETE: &str = "UPDATE agent_jobs SET status = 'COMPLETED', output = $1, \
      error = NULL, progress = 100, completed_at = $2, heartbeat_at = NULL, updated_at = $2 \
-     WHERE id = $3 AND status = 'PROCESSING' AND locked_by = $4 AND attempts = $5";
+     WHERE id = $3 AND status = 'PROCESSING' AND locked_by = $4 AND attempts = $5 \
+     AND has_dependants = false";
 
 /// A claimed job as the baseline reads it: the whole row, as the domain's `AgentJob`.
 #[derive(Debug, Clone)]

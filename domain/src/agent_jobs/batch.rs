@@ -184,7 +184,9 @@ where
         results.push(None);
         match job.check_output(output) {
             Err(err) => results[index] = Some(Err(err)),
-            Ok(output) if job.follow_ups.is_empty() => batch.push((index, job, output)),
+            Ok(output) if job.follow_ups.is_empty() && !job.has_dependants => {
+                batch.push((index, job, output))
+            }
             Ok(output) => single.push((index, job, output)),
         }
     }

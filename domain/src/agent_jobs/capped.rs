@@ -1,15 +1,16 @@
 //! The claim of a worker with concurrency caps: the count of running jobs of a store (or an
-//! agent type) and the claim that adds one are serialised by a lock on that key's gate row,
-//! so the caps hold over every worker and process.
+//! agent type) and the claim that adds one are serialised by a lock on that key's gate row
+//! (`agent_job_gates`), so the caps hold over every worker and process.
 //!
-//! One transaction per round: take the next runnable job whose store (and type) is not known
-//! to be at its cap, lock the gate of its type and then of its store (always in that order),
-//! count the PROCESSING jobs of each again under the lock, and claim the job; or end the
-//! transaction (releasing the gates) and look again past that store (type). A round holds
-//! at most one type gate and one store gate, taken in that order, so two claims never wait
-//! for each other in a circle. Inside a caller's transaction the rounds are savepoints and
-//! the gates stay locked until the caller commits: claim with caps outside one. On SQLite the single
-//! writer already serialises the claims and there are no gates.
+//! One transaction: take the next runnable job whose store (and type) is not known to be at
+//! its cap; try to lock the gate of its type, then of its store, without waiting (`FOR UPDATE
+//! SKIP LOCKED`); count the PROCESSING jobs of each under the lock, and claim the job. A gate
+//! another claim holds, or a store (type) at its cap, is passed over and the search goes on
+//! past it. No claim ever waits for a gate, so claims cannot deadlock on them however many
+//! they hold, and concurrent claims spread over the stores instead of queueing behind one.
+//! A claim that passed over busy gates and found nothing looks again a few times before it
+//! answers `None`. On SQLite the single writer already serialises the claims and there are
+//! no gates.
 
 use entity::agent_jobs::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
@@ -29,46 +30,39 @@ use crate::violations::OnTable;
 
 /// Stores (or types) passed over in one claim before it gives up until the next poll.
 const MAX_ROUNDS: usize = 256;
+/// Claims in a row that passed over busy gates and found nothing, before `None`.
+const BUSY_RETRIES: usize = 3;
 
-/// What one round of a capped claim found.
-enum Round {
+/// What one claim attempt found.
+enum Outcome {
     Claimed(Box<agent_jobs::Model>),
-    Empty,
-    FullStore(Uuid),
-    FullType(AgentType),
+    /// Nothing claimable; `busy` when a gate held by another claim was passed over.
+    Nothing {
+        busy: bool,
+    },
 }
 
 pub(super) async fn claim<C>(worker: &Worker, db: &C) -> Result<Option<agent_jobs::Model>>
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    // The stores and types at their cap now, read from the few PROCESSING rows: a hint that
-    // keeps the search away from them. The count under the gate is what decides.
-    let (mut full_stores, mut full_types) = at_cap(db, &worker.caps).await?;
-    for _ in 0..MAX_ROUNDS {
-        let round = retry_transient(db, || round(worker, db, &full_stores, &full_types)).await?;
-        match round {
-            Round::Claimed(row) => return Ok(Some(*row)),
-            Round::Empty => return Ok(None),
-            Round::FullStore(store) => full_stores.push(store),
-            Round::FullType(agent_type) => full_types.push(agent_type),
+    for _ in 0..BUSY_RETRIES {
+        match retry_transient(db, || attempt(worker, db)).await? {
+            Outcome::Claimed(row) => return Ok(Some(*row)),
+            Outcome::Nothing { busy: false } => return Ok(None),
+            Outcome::Nothing { busy: true } => tokio::task::yield_now().await,
         }
     }
     Ok(None)
 }
 
-/// One transaction: the next candidate outside the full stores and types, its gates, the
-/// counts, and the claim. A store or type found full ends the transaction, so that no gate
-/// is held while another is awaited (two claims holding each other's gate would deadlock).
-async fn round<C>(
-    worker: &Worker,
-    db: &C,
-    full_stores: &[Uuid],
-    full_types: &[AgentType],
-) -> Result<Round>
+async fn attempt<C>(worker: &Worker, db: &C) -> Result<Outcome>
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    // The stores and types at their cap now, read from the few PROCESSING rows: a hint that
+    // keeps the search away from them. The count under the gate is what decides.
+    let (mut full_stores, mut full_types) = at_cap(db, &worker.caps).await?;
     // MariaDB/MySQL: READ COMMITTED when this is the outermost transaction, so that the count
     // under the gate is a plain read of what is committed, with no lock on the running jobs
     // (their workers' updates never wait for it). Nested in a caller's transaction, whose
@@ -86,56 +80,66 @@ where
         begin_write(db).await?
     };
     let now = clock::now();
-    let mut next = worker.next_runnable(now);
-    if !full_types.is_empty() {
-        next = next.filter(Column::Type.is_not_in(full_types.iter().copied()));
-    }
-    if !full_stores.is_empty() {
-        next = next.filter(
-            Column::StoreId
-                .is_null()
-                .or(Column::StoreId.is_not_in(full_stores.iter().copied())),
-        );
-    }
-    let Some(row) = next.one(&txn).await? else {
+    let mut busy = false;
+    for _ in 0..MAX_ROUNDS {
+        let mut next = worker.next_runnable(now);
+        if !full_types.is_empty() {
+            next = next.filter(Column::Type.is_not_in(full_types.iter().copied()));
+        }
+        if !full_stores.is_empty() {
+            next = next.filter(
+                Column::StoreId
+                    .is_null()
+                    .or(Column::StoreId.is_not_in(full_stores.iter().copied())),
+            );
+        }
+        let Some(row) = next.one(&txn).await? else {
+            break;
+        };
+        if let Some(cap) = worker.caps.of_type(row.r#type) {
+            let mine = try_gate(&txn, &format!("type:{}", type_key(row.r#type))).await?;
+            busy |= !mine;
+            if !mine
+                || running(&txn, Column::Type.eq(row.r#type), locking_count).await?
+                    >= u64::from(cap.get())
+            {
+                full_types.push(row.r#type);
+                continue;
+            }
+        }
+        if let (Some(cap), Some(store)) = (worker.caps.per_store, row.store_id) {
+            let mine = try_gate(&txn, &format!("store:{store}")).await?;
+            busy |= !mine;
+            if !mine
+                || running(&txn, Column::StoreId.eq(store), locking_count).await?
+                    >= u64::from(cap.get())
+            {
+                full_stores.push(store);
+                continue;
+            }
+        }
+        Entity::update_many()
+            .set(worker.claimed(now))
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .filter(Column::Id.eq(row.id))
+            .exec(&txn)
+            .await
+            .on_table("agent_jobs")?;
         txn.commit().await?;
-        return Ok(Round::Empty);
-    };
-    if let Some(cap) = worker.caps.of_type(row.r#type) {
-        lock_gate(&txn, &format!("type:{}", type_key(row.r#type))).await?;
-        let running = running(&txn, Column::Type.eq(row.r#type), locking_count).await?;
-        if running >= u64::from(cap.get()) {
-            txn.commit().await?;
-            return Ok(Round::FullType(row.r#type));
-        }
+        return Ok(Outcome::Claimed(Box::new(agent_jobs::Model {
+            status: JobStatus::Processing,
+            locked_by: Some(worker.id().as_str().to_owned()),
+            attempts: row.attempts + 1,
+            started_at: Some(now),
+            heartbeat_at: Some(now),
+            progress: 0,
+            current_step: None,
+            updated_at: now,
+            ..row
+        })));
     }
-    if let (Some(cap), Some(store)) = (worker.caps.per_store, row.store_id) {
-        lock_gate(&txn, &format!("store:{store}")).await?;
-        let running = running(&txn, Column::StoreId.eq(store), locking_count).await?;
-        if running >= u64::from(cap.get()) {
-            txn.commit().await?;
-            return Ok(Round::FullStore(store));
-        }
-    }
-    Entity::update_many()
-        .set(worker.claimed(now))
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-        .filter(Column::Id.eq(row.id))
-        .exec(&txn)
-        .await
-        .on_table("agent_jobs")?;
     txn.commit().await?;
-    Ok(Round::Claimed(Box::new(agent_jobs::Model {
-        status: JobStatus::Processing,
-        locked_by: Some(worker.id().as_str().to_owned()),
-        attempts: row.attempts + 1,
-        started_at: Some(now),
-        heartbeat_at: Some(now),
-        progress: 0,
-        current_step: None,
-        updated_at: now,
-        ..row
-    })))
+    Ok(Outcome::Nothing { busy })
 }
 
 /// The stores, and the capped agent types, with at least their cap of PROCESSING jobs.
@@ -187,24 +191,41 @@ fn type_key(agent_type: AgentType) -> String {
     agent_type.to_value().value.into_owned()
 }
 
-/// Creates the gate row when it is missing and locks it until the transaction ends.
-async fn lock_gate<C: ConnectionTrait>(txn: &C, gate: &str) -> Result<()> {
+/// Locks the gate row until the transaction ends, without waiting: `false` when another
+/// claim holds it. A missing row is created first (the table may be emptied at any time).
+async fn try_gate<C: ConnectionTrait>(txn: &C, gate: &str) -> Result<bool> {
     let backend = txn.get_database_backend();
-    let sql = match backend {
+    if backend == DbBackend::Sqlite {
         // The single writer serialises every claim already.
-        DbBackend::Sqlite => return Ok(()),
-        DbBackend::MySql => {
-            "INSERT INTO agent_job_gates (gate) VALUES (?) ON DUPLICATE KEY UPDATE gate = gate"
-        }
-        _ => {
-            "INSERT INTO agent_job_gates (gate) VALUES ($1) \
-             ON CONFLICT (gate) DO UPDATE SET gate = EXCLUDED.gate"
-        }
+        return Ok(true);
+    }
+    let (select, exists, insert) = match backend {
+        DbBackend::MySql => (
+            "SELECT gate FROM agent_job_gates WHERE gate = ? FOR UPDATE SKIP LOCKED",
+            "SELECT gate FROM agent_job_gates WHERE gate = ?",
+            "INSERT IGNORE INTO agent_job_gates (gate) VALUES (?)",
+        ),
+        _ => (
+            "SELECT gate FROM agent_job_gates WHERE gate = $1 FOR UPDATE SKIP LOCKED",
+            "SELECT gate FROM agent_job_gates WHERE gate = $1",
+            "INSERT INTO agent_job_gates (gate) VALUES ($1) ON CONFLICT (gate) DO NOTHING",
+        ),
     };
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, [gate.into()]))
+    let statement = |sql| Statement::from_sql_and_values(backend, sql, [gate.into()]);
+    if txn.query_one_raw(statement(select)).await?.is_some() {
+        return Ok(true);
+    }
+    // Not lockable: held by another claim when it exists (a plain read, which waits for
+    // nobody), otherwise missing.
+    if txn.query_one_raw(statement(exists)).await?.is_some() {
+        return Ok(false);
+    }
+    let created = txn
+        .execute_raw(statement(insert))
         .await
-        .on_table("agent_job_gates")?;
-    Ok(())
+        .on_table("agent_job_gates")?
+        .rows_affected();
+    Ok(created > 0 || txn.query_one_raw(statement(select)).await?.is_some())
 }
 
 /// How many jobs matching `of` are PROCESSING, as committed now. With `locking`, a locking

@@ -165,6 +165,7 @@ impl Worker {
             worker: self.id.clone(),
             attempt: row.attempts,
         };
+        let has_dependants = row.has_dependants;
         match AgentJob::try_from(row) {
             Ok(job) => {
                 super::events::claimed(&job, self.id.as_str());
@@ -173,6 +174,7 @@ impl Worker {
                     job,
                     backoff: self.backoff,
                     follow_ups: Vec::new(),
+                    has_dependants,
                 }))
             }
             Err(err) => {

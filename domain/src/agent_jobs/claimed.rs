@@ -49,6 +49,10 @@ pub struct ClaimedJob {
     pub(super) backoff: Backoff,
     /// Jobs to create when this one completes, between it and the jobs that wait for it.
     pub(super) follow_ups: Vec<agent_jobs::Model>,
+    /// Whether the job had dependants when claimed: finishing it then goes straight to the
+    /// transaction that updates them (one found later is caught by the single UPDATE's
+    /// `has_dependants = false`).
+    pub(super) has_dependants: bool,
 }
 
 impl ClaimedJob {
@@ -368,7 +372,7 @@ impl ClaimedJob {
         C: ConnectionTrait + TransactionTrait,
     {
         let ends = matches!(to, JobStatus::Completed | JobStatus::Failed);
-        if !ends || self.follow_ups.is_empty() {
+        if !ends || (self.follow_ups.is_empty() && !self.has_dependants) {
             // One statement: a deadlock victim (InnoDB) lost only this statement.
             let updated = retry_transient(db, || async {
                 let mut update = Entity::update_many()

@@ -5,10 +5,10 @@
 
 use entity::agent_job_dependencies as edges;
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait, LockType};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -36,7 +36,7 @@ async fn waiting_for<C: ConnectionTrait>(db: &C, parents: &[Uuid]) -> Result<Vec
 
 /// After `job` completed (inside the transaction that completed it): creates its
 /// `follow_ups` (for `owner`, after `job`), makes every PENDING job that waited for `job`
-/// wait for the follow-ups instead, and returns how many jobs became claimable.
+/// wait for the follow-ups instead, and returns how many jobs changed (0: nobody to wake).
 pub(super) async fn completed<C>(
     txn: &C,
     job: Uuid,
@@ -46,6 +46,26 @@ pub(super) async fn completed<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    if follow_ups.is_empty() && txn.get_database_backend() != DbBackend::MySql {
+        // One statement: a new statement sees the edges that a graph committed while this
+        // transaction waited for the completed job's row. (MariaDB's UPDATE would read the
+        // edges from its REPEATABLE READ snapshot: there they are read with a lock below.)
+        let waiting = Query::select()
+            .column(edges::Column::JobId)
+            .from(edges::Entity)
+            .and_where(edges::Column::DependsOn.eq(job))
+            .to_owned();
+        let updated = Entity::update_many()
+            .col_expr(Column::WaitingFor, Expr::col(Column::WaitingFor).sub(1))
+            .col_expr(Column::UpdatedAt, Expr::val(clock::now()))
+            .filter(Column::Id.in_subquery(waiting))
+            .filter(Column::Status.eq(JobStatus::Pending))
+            .filter(Column::WaitingFor.gt(0))
+            .exec(txn)
+            .await
+            .on_table("agent_jobs")?;
+        return Ok(updated.rows_affected);
+    }
     let children: Vec<Uuid> = waiting_for(txn, &[job])
         .await?
         .into_iter()
@@ -85,16 +105,7 @@ where
         .exec(txn)
         .await
         .on_table("agent_jobs")?;
-    let unblocked = if added == 0 {
-        Entity::find()
-            .filter(Column::Id.is_in(pending.iter().copied()))
-            .filter(Column::WaitingFor.eq(0))
-            .count(txn)
-            .await?
-    } else {
-        0
-    };
-    Ok(unblocked + grafted.len() as u64)
+    Ok(pending.len() as u64 + grafted.len() as u64)
 }
 
 /// After `root` ended as `status` (FAILED or CANCELLED, inside the same transaction):
