@@ -21,6 +21,8 @@ use crate::{BenchResult, context};
 pub const BATCH: usize = 100;
 /// The per-store cap of `job_queue_capped`.
 pub const STORE_CAP: u32 = 2;
+/// Jobs of one store in a row when `job_queue_capped` enqueues.
+const ARRIVAL_RUN: usize = 25;
 /// Jobs per graph when `job_queue_features` enqueues (each graph one transaction).
 const GRAPH_JOBS: usize = 1_000;
 
@@ -157,7 +159,8 @@ pub async fn job_queue_batched(
     Ok(timer.measurement("job_queue_batched", Impl::Domain, jobs as u64))
 }
 
-/// job_queue_capped: `jobs` plain jobs spread evenly over the `scopes`' stores, then
+/// job_queue_capped: `jobs` plain jobs over the `scopes`' stores (25 of one store, then 25 of
+/// the next, …), then
 /// `CONCURRENCY` workers with `cap_per_store(STORE_CAP)` claim → complete until the queue is
 /// empty. With 4 stores and a cap of 2 there are as many slots as workers: the figure is the
 /// cost of the cap's gates and counts, with little waiting.
@@ -170,11 +173,24 @@ pub async fn job_queue_capped(
     jobs: usize,
     report: &mut Report,
 ) -> BenchResult<Measurement> {
-    for (n, scope) in scopes.iter().enumerate() {
-        let share = jobs / scopes.len() + usize::from(n < jobs % scopes.len());
-        agent_jobs::create_many(db, scope, (0..share).map(|i| NewJob::new(job_input(i))))
+    // The stores' jobs arrive interleaved, [`ARRIVAL_RUN`] at a time, as jobs of several
+    // merchants do.
+    let mut made = 0;
+    while made < jobs {
+        for scope in scopes {
+            let run = ARRIVAL_RUN.min(jobs - made);
+            if run == 0 {
+                break;
+            }
+            agent_jobs::create_many(
+                db,
+                scope,
+                (made..made + run).map(|i| NewJob::new(job_input(i))),
+            )
             .await
             .map_err(context("create_many"))?;
+            made += run;
+        }
     }
     let cap = NonZeroU32::new(STORE_CAP).ok_or("a cap of 0")?;
     let timer = Timer::start();

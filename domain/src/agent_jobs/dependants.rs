@@ -5,33 +5,36 @@
 
 use entity::agent_job_dependencies as edges;
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait, LockType, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, PostgresQueryBuilder, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    ActiveEnum, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::graph::{add_edges, ended_reason, insert_job};
+use super::hold::Hold;
 use super::{AgentJob, JobOwner, JobStatus, MAX_ERROR, cut};
 use crate::clock;
 use crate::error::Result;
 use crate::violations::OnTable;
 
-/// The jobs waiting for one of `parents`, as `(job, parent)` pairs, read with a lock so that
-/// the edges of a graph committed a moment ago are seen on every backend.
+/// The jobs waiting for one of `parents`, as `(job, parent)` pairs, as committed now: the
+/// edges of a graph committed a moment ago are seen on every backend.
 async fn waiting_for<C: ConnectionTrait>(db: &C, parents: &[Uuid]) -> Result<Vec<(Uuid, Uuid)>> {
     if parents.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(edges::Entity::find()
+    let mut query = edges::Entity::find()
         .select_only()
         .columns([edges::Column::JobId, edges::Column::DependsOn])
-        .filter(edges::Column::DependsOn.is_in(parents.iter().copied()))
-        .lock(LockType::Update)
-        .into_tuple()
-        .all(db)
-        .await?)
+        .filter(edges::Column::DependsOn.is_in(parents.iter().copied()));
+    // A plain read already sees every committed edge on Postgres (a new snapshot per
+    // statement) and SQLite (one writer); MariaDB's REPEATABLE READ needs a locking read.
+    if db.get_database_backend() == DbBackend::MySql {
+        query = query.lock(LockType::Update);
+    }
+    Ok(query.into_tuple().all(db).await?)
 }
 
 /// After `job` completed (inside the transaction that completed it): creates its
@@ -46,19 +49,22 @@ pub(super) async fn completed<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
-    if follow_ups.is_empty() && txn.get_database_backend() != DbBackend::MySql {
-        // One statement: a new statement sees the edges that a graph committed while this
-        // transaction waited for the completed job's row. (MariaDB's UPDATE would read the
-        // edges from its REPEATABLE READ snapshot: there they are read with a lock below.)
-        let waiting = Query::select()
-            .column(edges::Column::JobId)
-            .from(edges::Entity)
-            .and_where(edges::Column::DependsOn.eq(job))
-            .to_owned();
+    if follow_ups.is_empty() {
+        // The edges first, then the jobs by primary key: as one `UPDATE … WHERE id IN
+        // (SELECT …)` Postgres may plan a scan of every waiting job instead (its statistics
+        // are those of a queue that was empty a moment ago).
+        let children: Vec<Uuid> = waiting_for(txn, &[job])
+            .await?
+            .into_iter()
+            .map(|(child, _)| child)
+            .collect();
+        if children.is_empty() {
+            return Ok(0);
+        }
         let updated = Entity::update_many()
             .col_expr(Column::WaitingFor, Expr::col(Column::WaitingFor).sub(1))
             .col_expr(Column::UpdatedAt, Expr::val(clock::now()))
-            .filter(Column::Id.in_subquery(waiting))
+            .filter(Column::Id.is_in(children))
             .filter(Column::Status.eq(JobStatus::Pending))
             .filter(Column::WaitingFor.gt(0))
             .exec(txn)
@@ -242,4 +248,64 @@ pub(super) async fn parents<C: ConnectionTrait>(db: &C, job: Uuid) -> Result<Vec
         .collect::<Result<Vec<_>>>()?;
     jobs.sort_by_key(|job| job.id);
     Ok(jobs)
+}
+
+/// Postgres: completes the held job and counts down the jobs waiting for it in ONE round
+/// trip: three statements sent as one simple query, which Postgres runs as one implicit
+/// transaction, each statement with its own snapshot (so the count-down sees the edges a
+/// graph committed while the completion waited for the job's row). Values are inlined by
+/// sea-query's Postgres builder, which quotes them. `false` when the job was not held (then
+/// nothing changed).
+pub(super) async fn complete_in_one_trip<C: ConnectionTrait>(
+    db: &C,
+    hold: &Hold,
+    change: agent_jobs::ActiveModel,
+) -> Result<bool> {
+    let done = Alias::new("done");
+    let completed_by_us = Expr::col((done.clone(), Column::Id))
+        .eq(hold.job_id)
+        .and(Expr::col((done.clone(), Column::Status)).eq(JobStatus::Completed.to_value()))
+        .and(Expr::col((done.clone(), Column::LockedBy)).eq(hold.worker.as_str()))
+        .and(Expr::col((done.clone(), Column::Attempts)).eq(hold.attempt));
+    let guard = Query::select()
+        .expr(Expr::val(1))
+        .from_as(Entity, done.clone())
+        .cond_where(completed_by_us.clone())
+        .to_owned();
+    let finish = Entity::update_many()
+        .set(change)
+        .filter(hold.held())
+        .as_query()
+        .to_string(PostgresQueryBuilder);
+    let waiting = Query::select()
+        .column(edges::Column::JobId)
+        .from(edges::Entity)
+        .and_where(edges::Column::DependsOn.eq(hold.job_id))
+        .to_owned();
+    let count_down = Entity::update_many()
+        .col_expr(Column::WaitingFor, Expr::col(Column::WaitingFor).sub(1))
+        .col_expr(Column::UpdatedAt, Expr::val(clock::now()))
+        // `= ANY(ARRAY(…))`: the edges once, then the jobs by primary key.
+        .filter(Expr::cust_with_expr(
+            "\"agent_jobs\".\"id\" = ANY(ARRAY($1))",
+            Expr::SubQuery(None, Box::new(waiting.into())),
+        ))
+        .filter(Column::Status.eq(JobStatus::Pending))
+        .filter(Column::WaitingFor.gt(0))
+        .filter(Expr::exists(guard))
+        .as_query()
+        .to_string(PostgresQueryBuilder);
+    let notify = Query::select()
+        .expr(Expr::cust(format!("pg_notify('{}', '')", super::CHANNEL)))
+        .from_as(Entity, done)
+        .cond_where(completed_by_us)
+        .to_string(PostgresQueryBuilder);
+    // Rows: 1 for the job and 1 for the notification when the job was held, plus the jobs
+    // counted down; 0 otherwise.
+    let rows = db
+        .execute_unprepared(&format!("{finish}; {count_down}; {notify}"))
+        .await
+        .on_table("agent_jobs")?
+        .rows_affected();
+    Ok(rows > 0)
 }
