@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs::{self, Column, Entity};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -393,17 +393,7 @@ impl ClaimedJob {
             }
         }
         // Held, and ending with dependants or follow-ups: the job and the jobs around it
-        // change together. On Postgres a completion without follow-ups is one round trip.
-        if to == JobStatus::Completed
-            && self.follow_ups.is_empty()
-            && db.get_database_backend() == DbBackend::Postgres
-        {
-            if super::dependants::complete_in_one_trip(db, &self.hold, change.clone()).await? {
-                return Ok(());
-            }
-            self.hold.still_held(db, to).await?;
-            return Err(self.lost());
-        }
+        // change together.
         let follow_ups = std::mem::take(&mut self.follow_ups);
         let owner = self.owner();
         let job_id = self.job.id;

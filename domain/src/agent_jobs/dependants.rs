@@ -5,15 +5,14 @@
 
 use entity::agent_job_dependencies as edges;
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LockType, PostgresQueryBuilder, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
-    ActiveEnum, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, QueryTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
 use super::graph::{add_edges, ended_reason, insert_job};
-use super::hold::Hold;
 use super::{AgentJob, JobOwner, JobStatus, MAX_ERROR, cut};
 use crate::clock;
 use crate::error::Result;
@@ -248,64 +247,4 @@ pub(super) async fn parents<C: ConnectionTrait>(db: &C, job: Uuid) -> Result<Vec
         .collect::<Result<Vec<_>>>()?;
     jobs.sort_by_key(|job| job.id);
     Ok(jobs)
-}
-
-/// Postgres: completes the held job and counts down the jobs waiting for it in ONE round
-/// trip: three statements sent as one simple query, which Postgres runs as one implicit
-/// transaction, each statement with its own snapshot (so the count-down sees the edges a
-/// graph committed while the completion waited for the job's row). Values are inlined by
-/// sea-query's Postgres builder, which quotes them. `false` when the job was not held (then
-/// nothing changed).
-pub(super) async fn complete_in_one_trip<C: ConnectionTrait>(
-    db: &C,
-    hold: &Hold,
-    change: agent_jobs::ActiveModel,
-) -> Result<bool> {
-    let done = Alias::new("done");
-    let completed_by_us = Expr::col((done.clone(), Column::Id))
-        .eq(hold.job_id)
-        .and(Expr::col((done.clone(), Column::Status)).eq(JobStatus::Completed.to_value()))
-        .and(Expr::col((done.clone(), Column::LockedBy)).eq(hold.worker.as_str()))
-        .and(Expr::col((done.clone(), Column::Attempts)).eq(hold.attempt));
-    let guard = Query::select()
-        .expr(Expr::val(1))
-        .from_as(Entity, done.clone())
-        .cond_where(completed_by_us.clone())
-        .to_owned();
-    let finish = Entity::update_many()
-        .set(change)
-        .filter(hold.held())
-        .as_query()
-        .to_string(PostgresQueryBuilder);
-    let waiting = Query::select()
-        .column(edges::Column::JobId)
-        .from(edges::Entity)
-        .and_where(edges::Column::DependsOn.eq(hold.job_id))
-        .to_owned();
-    let count_down = Entity::update_many()
-        .col_expr(Column::WaitingFor, Expr::col(Column::WaitingFor).sub(1))
-        .col_expr(Column::UpdatedAt, Expr::val(clock::now()))
-        // `= ANY(ARRAY(…))`: the edges once, then the jobs by primary key.
-        .filter(Expr::cust_with_expr(
-            "\"agent_jobs\".\"id\" = ANY(ARRAY($1))",
-            Expr::SubQuery(None, Box::new(waiting.into())),
-        ))
-        .filter(Column::Status.eq(JobStatus::Pending))
-        .filter(Column::WaitingFor.gt(0))
-        .filter(Expr::exists(guard))
-        .as_query()
-        .to_string(PostgresQueryBuilder);
-    let notify = Query::select()
-        .expr(Expr::cust(format!("pg_notify('{}', '')", super::CHANNEL)))
-        .from_as(Entity, done)
-        .cond_where(completed_by_us)
-        .to_string(PostgresQueryBuilder);
-    // Rows: 1 for the job and 1 for the notification when the job was held, plus the jobs
-    // counted down; 0 otherwise.
-    let rows = db
-        .execute_unprepared(&format!("{finish}; {count_down}; {notify}"))
-        .await
-        .on_table("agent_jobs")?
-        .rows_affected();
-    Ok(rows > 0)
 }
