@@ -420,7 +420,7 @@ impl ClaimedJob {
                 super::dependants::ended(&txn, job_id, to).await?;
                 0
             };
-            if woken > 0 {
+            if woken > 0 && super::wakeup::unblocked_notify_due() {
                 super::wakeup::notify(&txn, [None]).await?;
             }
             txn.commit().await?;

@@ -24,6 +24,31 @@ pub const CHANNEL: &str = "zyenta_agent_jobs";
 /// What a waiting worker is told: a job of this type (`None`: of any type) may be runnable.
 type Signal = Option<AgentType>;
 
+/// The least time between two notifications of unblocked jobs from one process.
+const UNBLOCKED_NOTIFY_EVERY_MS: u64 = 50;
+
+/// Whether a completion that unblocked jobs should notify now: at most once per
+/// [`UNBLOCKED_NOTIFY_EVERY_MS`] per process. Postgres serialises the commits of every
+/// transaction that notifies (a database-wide lock), so a notification per completed parent
+/// would queue the completing workers behind each other; busy workers find the unblocked
+/// jobs at their next claim anyway, and idle ones are woken within the interval.
+pub(super) fn unblocked_notify_due() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_millis(),
+    )
+    .unwrap_or(u64::MAX);
+    let last = LAST.load(Ordering::Relaxed);
+    now.saturating_sub(last) >= UNBLOCKED_NOTIFY_EVERY_MS
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
 /// Sends one notification per signal, on Postgres; nothing elsewhere.
 pub(super) async fn notify<C: ConnectionTrait>(
     db: &C,
