@@ -16,6 +16,9 @@
 //!   a job that has none stays the single UPDATE it always was.
 //! - `agent_jobs.cancelled_by`: the job whose failure or cancellation cancelled this one (no
 //!   foreign key: the history outlives a purged parent).
+//! - `idx_agent_jobs_store_id_status`, `idx_agent_jobs_type_status` replace the single-column
+//!   indexes on `store_id` and `type`: a capped claim counts the running jobs of a store or
+//!   type through them.
 //! - `agent_job_dependencies (job_id, depends_on)`: the edges, removed with either job.
 //! - `agent_job_schedules (name, next_run_at)`: one row per periodic schedule; a tick is taken
 //!   by moving `next_run_at` with a compare-and-set, so each tick is taken once.
@@ -117,6 +120,27 @@ impl MigrationTrait for Migration {
 
         drop_claim_index(manager).await?;
         manager.create_index(claim_index(true)).await?;
+        // A capped claim counts the PROCESSING jobs of one store or one agent type: by
+        // `(store_id, status)` and `(type, status)` that is a few index entries, where the
+        // single-column indexes made it a walk through the store's (type's) whole history.
+        // Each replaces its single-column index, whose lookups it serves as well.
+        for (old, new, column) in [
+            (
+                "idx_agent_jobs_store_id",
+                "idx_agent_jobs_store_id_status",
+                AgentJobs::StoreId,
+            ),
+            (
+                "idx_agent_jobs_type",
+                "idx_agent_jobs_type_status",
+                AgentJobs::Type,
+            ),
+        ] {
+            manager
+                .create_index(index(new, AgentJobs::Table, [column, AgentJobs::Status]))
+                .await?;
+            drop_index(manager, old).await?;
+        }
 
         manager
             .create_table(
@@ -203,6 +227,23 @@ impl MigrationTrait for Migration {
         }
         drop_claim_index(manager).await?;
         manager.create_index(claim_index(false)).await?;
+        for (old, new, column) in [
+            (
+                "idx_agent_jobs_store_id",
+                "idx_agent_jobs_store_id_status",
+                AgentJobs::StoreId,
+            ),
+            (
+                "idx_agent_jobs_type",
+                "idx_agent_jobs_type_status",
+                AgentJobs::Type,
+            ),
+        ] {
+            manager
+                .create_index(index(old, AgentJobs::Table, [column]))
+                .await?;
+            drop_index(manager, new).await?;
+        }
         match backend {
             DbBackend::MySql => {
                 db.execute_unprepared(
@@ -245,11 +286,16 @@ impl MigrationTrait for Migration {
 }
 
 async fn drop_claim_index(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
+    drop_index(manager, "idx_agent_jobs_claim").await
+}
+
+/// Drops an index of `agent_jobs` (MariaDB names the table; the others do not).
+async fn drop_index(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
     let sql = match manager.get_database_backend() {
-        DbBackend::MySql => "DROP INDEX idx_agent_jobs_claim ON agent_jobs",
-        _ => "DROP INDEX idx_agent_jobs_claim",
+        DbBackend::MySql => format!("DROP INDEX {name} ON agent_jobs"),
+        _ => format!("DROP INDEX {name}"),
     };
-    manager.get_connection().execute_unprepared(sql).await?;
+    manager.get_connection().execute_unprepared(&sql).await?;
     Ok(())
 }
 
