@@ -42,6 +42,9 @@ const PLAN: &[(&str, Placement)] = &[
     ("pages", Distributed),
     ("media_assets", Distributed),
     ("agent_jobs", Local),
+    ("agent_job_dependencies", Local),
+    ("agent_job_schedules", Local),
+    ("agent_job_gates", Local),
     ("seaql_migrations", Local),
 ];
 
@@ -259,9 +262,12 @@ async fn the_store_id_migration_gives_existing_variants_and_images_their_product
             .iter()
             .position(|m| m.name() == "m20261128_000011_store_id_everywhere")
             .expect("the migration is listed");
-        migration::Migrator::up(db, Some(u32::try_from(before).expect("few")))
-            .await
-            .expect("up to before");
+        migration::runner::run(
+            db,
+            migration::runner::Operation::Up(Some(u32::try_from(before).expect("few"))),
+        )
+        .await
+        .expect("up to before");
         let mut products = Vec::new();
         for _ in 0..2 {
             let (_, store) = user_with_store(db).await;
@@ -282,7 +288,9 @@ async fn the_store_id_migration_gives_existing_variants_and_images_their_product
             products.push((product, variant, image));
         }
 
-        migration::Migrator::up(db, None)
+        // Through the crate's runner: on SQLite one transaction on one connection, so that no
+        // pooled connection works from a stale view of the schema.
+        migration::runner::run(db, migration::runner::Operation::Up(None))
             .await
             .expect("the migration");
 
