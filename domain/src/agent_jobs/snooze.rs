@@ -18,7 +18,7 @@ impl ClaimedJob {
     /// new run-at. Its unique key stays held.
     ///
     /// # Errors
-    /// [`Error::Invalid`] (`delay`, [`Violation::TimeOutOfRange`]) when the run-at would leave
+    /// [`Error::Invalid`] (`delay`, [`crate::Violation::TimeOutOfRange`]) when the run-at would leave
     /// the storable range; [`Error::JobReleased`]; [`Error::InvalidTransition`];
     /// [`Error::NotFound`]; [`Error::Database`].
     #[tracing::instrument(skip_all, err, fields(job_id = %self.job.id, worker_id = %self.hold.worker))]
