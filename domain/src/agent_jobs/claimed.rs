@@ -6,8 +6,8 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use entity::agent_jobs::{self, Column, Entity};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    TransactionSession, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -393,7 +393,24 @@ impl ClaimedJob {
             }
         }
         // Held, and ending with dependants or follow-ups: the job and the jobs around it
-        // change together.
+        // change together. On Postgres a completion without follow-ups is one statement,
+        // unless a dependant was added while it ran (then the transaction below).
+        if to == JobStatus::Completed
+            && self.follow_ups.is_empty()
+            && db.get_database_backend() == DbBackend::Postgres
+        {
+            let hold = &self.hold;
+            let done = retry_transient(db, || {
+                super::dependants::complete_at_once(db, hold, change.clone())
+            })
+            .await?;
+            if let Some(ready) = done {
+                if ready > 0 && super::wakeup::unblocked_notify_due() {
+                    super::wakeup::notify(db, [None]).await?;
+                }
+                return Ok(());
+            }
+        }
         let follow_ups = std::mem::take(&mut self.follow_ups);
         let owner = self.owner();
         let job_id = self.job.id;

@@ -8,11 +8,12 @@ use entity::agent_jobs::{self, Column, Entity};
 use sea_orm::sea_query::{Expr, ExprTrait, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QuerySelect, TransactionTrait,
+    QueryFilter, QuerySelect, QueryTrait, Statement, TransactionTrait, Values,
 };
 use uuid::Uuid;
 
 use super::graph::{add_edges, ended_reason, insert_job};
+use super::hold::Hold;
 use super::{AgentJob, JobOwner, JobStatus, MAX_ERROR, cut};
 use crate::clock;
 use crate::error::Result;
@@ -34,6 +35,68 @@ async fn waiting_for<C: ConnectionTrait>(db: &C, parents: &[Uuid]) -> Result<Vec
         query = query.lock(LockType::Update);
     }
     Ok(query.into_tuple().all(db).await?)
+}
+
+/// Postgres: completes the held job with `change` and counts down the jobs waiting for it,
+/// in one statement (one round trip, one commit). Returns how many of them became runnable,
+/// or `None` when it wrote nothing: the hold is gone, or the job's row changed after the
+/// statement's snapshot was taken. The caller then takes the transaction path, whose
+/// statements each see every committed edge.
+///
+/// Why the row-version check makes one statement safe: a statement sees the edges of its
+/// snapshot only, and a job that starts waiting for this one while it completes commits its
+/// edge after that snapshot. But adding an edge to a PROCESSING job always writes a new
+/// version of the job's row ([`add_edges`]), under a row lock the completion waits for; the
+/// completion then re-reads the row (READ COMMITTED), finds its `xmin` no longer the one of
+/// its snapshot, and writes nothing.
+pub(super) async fn complete_at_once<C: ConnectionTrait>(
+    db: &C,
+    hold: &Hold,
+    change: agent_jobs::ActiveModel,
+) -> Result<Option<u64>> {
+    let parent = Entity::update_many()
+        .set(change)
+        .filter(hold.held())
+        .filter(Expr::cust(
+            r#""agent_jobs"."xmin" = (SELECT "v"."xmin" FROM "agent_jobs" AS "v" WHERE "v"."id" = "agent_jobs"."id")"#,
+        ))
+        .build(DbBackend::Postgres);
+    let mut values = parent.values.map_or_else(Vec::new, |Values(values)| values);
+    values.push(clock::now().into());
+    let now = values.len();
+    // Only the primary key in the children's WHERE: with the status there, Postgres may
+    // pick the claim index (status, waiting_for, …) and walk every waiting job. A child no
+    // longer PENDING is left as it is by the CASE.
+    let sql = format!(
+        r#"WITH "done" AS ({parent} RETURNING "id"),
+"woken" AS (
+  UPDATE "agent_jobs" SET
+    "waiting_for" = CASE WHEN "status" = 'PENDING' AND "waiting_for" > 0
+      THEN "waiting_for" - 1 ELSE "waiting_for" END,
+    "updated_at" = CASE WHEN "status" = 'PENDING' AND "waiting_for" > 0
+      THEN ${now} ELSE "updated_at" END
+  WHERE "id" = ANY(ARRAY(
+    SELECT "d"."job_id" FROM "agent_job_dependencies" AS "d"
+    JOIN "done" ON "d"."depends_on" = "done"."id"))
+  RETURNING "status", "waiting_for")
+SELECT (SELECT COUNT(*) FROM "done") AS "done",
+  (SELECT COUNT(*) FROM "woken" WHERE "status" = 'PENDING' AND "waiting_for" = 0) AS "ready""#,
+        parent = parent.sql,
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await
+        .on_table("agent_jobs")?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let done: i64 = row.try_get("", "done")?;
+    let ready: i64 = row.try_get("", "ready")?;
+    Ok((done > 0).then(|| u64::try_from(ready).unwrap_or(0)))
 }
 
 /// After `job` completed (inside the transaction that completed it): creates its
@@ -60,12 +123,25 @@ where
         if children.is_empty() {
             return Ok(0);
         }
+        // Only the primary key in the WHERE (see `complete_at_once`); a child no longer
+        // PENDING is left as it is.
+        let counting = Expr::col(Column::Status)
+            .eq(JobStatus::Pending)
+            .and(Expr::col(Column::WaitingFor).gt(0));
         let updated = Entity::update_many()
-            .col_expr(Column::WaitingFor, Expr::col(Column::WaitingFor).sub(1))
-            .col_expr(Column::UpdatedAt, Expr::val(clock::now()))
+            .col_expr(
+                Column::WaitingFor,
+                Expr::case(counting.clone(), Expr::col(Column::WaitingFor).sub(1))
+                    .finally(Expr::col(Column::WaitingFor))
+                    .into(),
+            )
+            .col_expr(
+                Column::UpdatedAt,
+                Expr::case(counting, Expr::val(clock::now()))
+                    .finally(Expr::col(Column::UpdatedAt))
+                    .into(),
+            )
             .filter(Column::Id.is_in(children))
-            .filter(Column::Status.eq(JobStatus::Pending))
-            .filter(Column::WaitingFor.gt(0))
             .exec(txn)
             .await
             .on_table("agent_jobs")?;

@@ -3,7 +3,7 @@
 
 use entity::agent_job_dependencies as edges;
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::sea_query::LockType;
+use sea_orm::sea_query::{ExprTrait, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QuerySelect, TransactionSession, TransactionTrait,
@@ -283,8 +283,8 @@ async fn insert_row<C: ConnectionTrait>(db: &C, row: agent_jobs::Model) -> Resul
     Ok(())
 }
 
-/// Records that `job` waits for `parents` (each once), and marks the parents as having dependants (so
-/// that finishing them takes the path that updates their dependants).
+/// Records that `job` waits for `parents` (each once), and marks the parents as having
+/// dependants (so that finishing them takes the path that updates their dependants).
 pub(super) async fn add_edges<C: ConnectionTrait>(
     db: &C,
     job: Uuid,
@@ -306,7 +306,14 @@ pub(super) async fn add_edges<C: ConnectionTrait>(
             ..Default::default()
         })
         .filter(Column::Id.is_in(parents.iter().copied()))
-        .filter(Column::HasDependants.eq(false))
+        // A PROCESSING parent gets a new row version even when it is already marked: its
+        // worker may be completing it in one statement right now, and that statement
+        // writes nothing when the row changed under it (`dependants::complete_at_once`).
+        .filter(
+            Column::HasDependants
+                .eq(false)
+                .or(Column::Status.eq(JobStatus::Processing)),
+        )
         .exec(db)
         .await
         .on_table("agent_jobs")?;
