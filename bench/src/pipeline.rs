@@ -63,37 +63,9 @@ pub async fn job_queue_features(
         "# job_queue_features impl=domain enqueued {jobs} jobs (unique keys, 3 of 4 waiting for a parent) in {:.3} s (not in the figure)",
         enqueue_started.elapsed().as_secs_f64()
     );
-    let done = Arc::new(AtomicUsize::new(0));
     let timer = Timer::start();
-    let claimed = concurrently(CONCURRENCY, |task| {
-        let db = db.clone();
-        let done = Arc::clone(&done);
-        async move {
-            let worker = Worker::new(WorkerId::generate(&format!("features-{task}")));
-            let output = job_output();
-            let mut ids = Vec::new();
-            let mut idle = 0;
-            loop {
-                match worker.claim(&db).await.map_err(context("claim"))? {
-                    Some(job) => {
-                        idle = 0;
-                        ids.push(job.id());
-                        job.complete(&db, output.clone())
-                            .await
-                            .map_err(context("complete"))?;
-                        done.fetch_add(1, Ordering::AcqRel);
-                    }
-                    // Jobs may still be waiting for a parent another worker holds (counted
-                    // in the bench, so that waiting costs the database nothing).
-                    None if done.load(Ordering::Acquire) < jobs && idle < 10_000 => {
-                        idle += 1;
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    None => break,
-                }
-            }
-            Ok(ids)
-        }
+    let claimed = drain(db, jobs, |task| {
+        Worker::new(WorkerId::generate(&format!("features-{task}")))
     })
     .await?;
     check(
@@ -199,37 +171,9 @@ pub async fn job_queue_capped(
         }
     }
     let cap = NonZeroU32::new(STORE_CAP).ok_or("a cap of 0")?;
-    let done = Arc::new(AtomicUsize::new(0));
     let timer = Timer::start();
-    let claimed = concurrently(CONCURRENCY, |task| {
-        let db = db.clone();
-        let done = Arc::clone(&done);
-        async move {
-            let worker =
-                Worker::new(WorkerId::generate(&format!("capped-{task}"))).cap_per_store(cap);
-            let output = job_output();
-            let mut ids = Vec::new();
-            let mut idle = 0;
-            loop {
-                match worker.claim(&db).await.map_err(context("claim"))? {
-                    Some(job) => {
-                        idle = 0;
-                        ids.push(job.id());
-                        job.complete(&db, output.clone())
-                            .await
-                            .map_err(context("complete"))?;
-                        done.fetch_add(1, Ordering::AcqRel);
-                    }
-                    // Every store may be at its cap for a moment.
-                    None if done.load(Ordering::Acquire) < jobs && idle < 10_000 => {
-                        idle += 1;
-                        tokio::time::sleep(Duration::from_millis(1)).await;
-                    }
-                    None => break,
-                }
-            }
-            Ok(ids)
-        }
+    let claimed = drain(db, jobs, |task| {
+        Worker::new(WorkerId::generate(&format!("capped-{task}"))).cap_per_store(cap)
     })
     .await?;
     let mut ids: Vec<Uuid> = claimed.into_iter().flatten().collect();
@@ -252,6 +196,48 @@ pub async fn job_queue_capped(
         ),
     );
     Ok(timer.measurement("job_queue_capped", Impl::Domain, jobs as u64))
+}
+
+/// `CONCURRENCY` workers (made by `worker` from the task's number) claim → complete until
+/// all `jobs` are done; each returns the ids it claimed. A worker that finds nothing while
+/// jobs remain (they wait for a parent another worker holds, or every store is at its cap)
+/// sleeps a millisecond: the count is kept in the bench, so waiting costs the database
+/// nothing.
+async fn drain(
+    db: &DatabaseConnection,
+    jobs: usize,
+    worker: impl Fn(usize) -> Worker + Send + Sync + Copy + 'static,
+) -> BenchResult<Vec<Vec<Uuid>>> {
+    let done = Arc::new(AtomicUsize::new(0));
+    concurrently(CONCURRENCY, |task| {
+        let db = db.clone();
+        let done = Arc::clone(&done);
+        async move {
+            let worker = worker(task);
+            let output = job_output();
+            let mut ids = Vec::new();
+            let mut idle = 0;
+            loop {
+                match worker.claim(&db).await.map_err(context("claim"))? {
+                    Some(job) => {
+                        idle = 0;
+                        ids.push(job.id());
+                        job.complete(&db, output.clone())
+                            .await
+                            .map_err(context("complete"))?;
+                        done.fetch_add(1, Ordering::AcqRel);
+                    }
+                    None if done.load(Ordering::Acquire) < jobs && idle < 10_000 => {
+                        idle += 1;
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    None => break,
+                }
+            }
+            Ok(ids)
+        }
+    })
+    .await
 }
 
 /// Every job of `owner` claimed once and COMPLETED after exactly one attempt.

@@ -124,18 +124,7 @@ impl MigrationTrait for Migration {
         // `(store_id, status)` and `(type, status)` that is a few index entries, where the
         // single-column indexes made it a walk through the store's (type's) whole history.
         // Each replaces its single-column index, whose lookups it serves as well.
-        for (old, new, column) in [
-            (
-                "idx_agent_jobs_store_id",
-                "idx_agent_jobs_store_id_status",
-                AgentJobs::StoreId,
-            ),
-            (
-                "idx_agent_jobs_type",
-                "idx_agent_jobs_type_status",
-                AgentJobs::Type,
-            ),
-        ] {
+        for (old, new, column) in widened_indexes() {
             manager
                 .create_index(index(new, AgentJobs::Table, [column, AgentJobs::Status]))
                 .await?;
@@ -227,18 +216,7 @@ impl MigrationTrait for Migration {
         }
         drop_claim_index(manager).await?;
         manager.create_index(claim_index(false)).await?;
-        for (old, new, column) in [
-            (
-                "idx_agent_jobs_store_id",
-                "idx_agent_jobs_store_id_status",
-                AgentJobs::StoreId,
-            ),
-            (
-                "idx_agent_jobs_type",
-                "idx_agent_jobs_type_status",
-                AgentJobs::Type,
-            ),
-        ] {
+        for (old, new, column) in widened_indexes() {
             manager
                 .create_index(index(old, AgentJobs::Table, [column]))
                 .await?;
@@ -348,4 +326,21 @@ enum Gates {
     #[sea_orm(iden = "agent_job_gates")]
     Table,
     Gate,
+}
+
+/// The single-column indexes of `agent_jobs` that this migration widens with `status`:
+/// `(old name, new name, column)`.
+fn widened_indexes() -> [(&'static str, &'static str, AgentJobs); 2] {
+    [
+        (
+            "idx_agent_jobs_store_id",
+            "idx_agent_jobs_store_id_status",
+            AgentJobs::StoreId,
+        ),
+        (
+            "idx_agent_jobs_type",
+            "idx_agent_jobs_type_status",
+            AgentJobs::Type,
+        ),
+    ]
 }

@@ -139,17 +139,7 @@ impl Worker {
         txn.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|row| agent_jobs::Model {
-                status: JobStatus::Processing,
-                locked_by: Some(self.id().as_str().to_owned()),
-                attempts: row.attempts + 1,
-                started_at: Some(now),
-                heartbeat_at: Some(now),
-                progress: 0,
-                current_step: None,
-                updated_at: now,
-                ..row
-            })
+            .map(|row| self.claimed_row(row, now))
             .collect())
     }
 }

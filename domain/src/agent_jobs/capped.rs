@@ -126,17 +126,7 @@ where
             .await
             .on_table("agent_jobs")?;
         txn.commit().await?;
-        return Ok(Outcome::Claimed(Box::new(agent_jobs::Model {
-            status: JobStatus::Processing,
-            locked_by: Some(worker.id().as_str().to_owned()),
-            attempts: row.attempts + 1,
-            started_at: Some(now),
-            heartbeat_at: Some(now),
-            progress: 0,
-            current_step: None,
-            updated_at: now,
-            ..row
-        })));
+        return Ok(Outcome::Claimed(Box::new(worker.claimed_row(row, now))));
     }
     txn.commit().await?;
     Ok(Outcome::Nothing { busy })

@@ -250,6 +250,26 @@ impl Worker {
         }
     }
 
+    /// A row as this worker's claim at `now` wrote it (what `claimed` sets, and one more
+    /// attempt), for the backends whose claim cannot return the row it updated.
+    pub(super) fn claimed_row(
+        &self,
+        row: agent_jobs::Model,
+        now: DateTime<FixedOffset>,
+    ) -> agent_jobs::Model {
+        agent_jobs::Model {
+            status: JobStatus::Processing,
+            locked_by: Some(self.id.as_str().to_owned()),
+            attempts: row.attempts + 1,
+            started_at: Some(now),
+            heartbeat_at: Some(now),
+            progress: 0,
+            current_step: None,
+            updated_at: now,
+            ..row
+        }
+    }
+
     async fn claim_returning<C: ConnectionTrait>(
         &self,
         db: &C,
@@ -297,17 +317,7 @@ impl Worker {
             .await
             .on_table("agent_jobs")?;
         txn.commit().await?;
-        Ok(Some(agent_jobs::Model {
-            status: JobStatus::Processing,
-            locked_by: Some(self.id.as_str().to_owned()),
-            attempts: row.attempts + 1,
-            started_at: Some(now),
-            heartbeat_at: Some(now),
-            progress: 0,
-            current_step: None,
-            updated_at: now,
-            ..row
-        }))
+        Ok(Some(self.claimed_row(row, now)))
     }
 }
 

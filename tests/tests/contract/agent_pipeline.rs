@@ -767,3 +767,77 @@ backend_test!(
         );
     }
 );
+
+/// A job that starts waiting for a running job while that job completes: the new edge is
+/// committed after the completion began (it waits for the row lock the edge's transaction
+/// holds). Whichever way the completion goes (one statement on Postgres, a transaction
+/// elsewhere), the new dependant is counted down and runs; none is left waiting for ever.
+async fn dependant_added_while_the_parent_completes(t: &TestDb, had_dependants: bool) {
+    use sea_orm::TransactionTrait;
+    let scope = new_scope(&t.db).await;
+    let parent = agent_jobs::create(&t.db, &scope, scout_job())
+        .await
+        .expect("parent");
+    let mut children = Vec::new();
+    if had_dependants {
+        let first = agent_jobs::create(&t.db, &scope, copy_job(Uuid::now_v7()).after([parent.id]))
+            .await
+            .expect("first dependant");
+        children.push(first.id);
+    }
+    let claimed = worker("racing")
+        .only([AgentType::ProductScout])
+        .claim(&t.db)
+        .await
+        .expect("claim")
+        .expect("the parent");
+    assert_eq!(claimed.id(), parent.id);
+
+    // The edge's transaction locks the parent and adds the dependant, then holds on.
+    let txn = t.db.begin().await.expect("begin");
+    let late = agent_jobs::create(&txn, &scope, copy_job(Uuid::now_v7()).after([parent.id]))
+        .await
+        .expect("late dependant");
+    assert_eq!(late.status, JobStatus::Pending);
+    children.push(late.id);
+    let db = t.db.clone();
+    let completing = tokio::spawn(async move {
+        claimed
+            .complete(
+                &db,
+                JobOutput::ProductScout(ScoutResult { products: vec![] }),
+            )
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    txn.commit().await.expect("commit");
+    let completed = completing.await.expect("task").expect("complete");
+    assert_eq!(completed.status, JobStatus::Completed);
+
+    for child in &children {
+        let stored = row(&t.db, *child).await;
+        assert_eq!(
+            (stored.status, stored.waiting_for),
+            (JobStatus::Pending, 0),
+            "dependant {child} waits for nothing once its parent completed"
+        );
+    }
+    let runnable: HashSet<Uuid> = claim_all(&worker("after").only([AgentType::Copywriter]), &t.db)
+        .await
+        .iter()
+        .map(ClaimedJob::id)
+        .collect();
+    assert_eq!(runnable, children.iter().copied().collect::<HashSet<_>>());
+}
+
+backend_test!(
+    async fn a_dependant_added_while_its_parent_completes_runs(t: &TestDb) {
+        dependant_added_while_the_parent_completes(t, true).await;
+    }
+);
+
+backend_test!(
+    async fn a_first_dependant_added_while_its_parent_completes_runs(t: &TestDb) {
+        dependant_added_while_the_parent_completes(t, false).await;
+    }
+);
