@@ -63,6 +63,7 @@ pub async fn job_queue_features(
         "# job_queue_features impl=domain enqueued {jobs} jobs (unique keys, 3 of 4 waiting for a parent) in {:.3} s (not in the figure)",
         enqueue_started.elapsed().as_secs_f64()
     );
+    crate::analyze_jobs(db).await?;
     let timer = Timer::start();
     let claimed = drain(db, jobs, |task| {
         Worker::new(WorkerId::generate(&format!("features-{task}")))
@@ -95,6 +96,7 @@ pub async fn job_queue_batched(
     agent_jobs::create_many(db, &scope, (0..jobs).map(|i| NewJob::new(job_input(i))))
         .await
         .map_err(context("create_many"))?;
+    crate::analyze_jobs(db).await?;
     let timer = Timer::start();
     let claimed = concurrently(CONCURRENCY, |task| {
         let db = db.clone();
@@ -170,9 +172,10 @@ pub async fn job_queue_capped(
             made += run;
         }
     }
+    crate::analyze_jobs(db).await?;
     let cap = NonZeroU32::new(STORE_CAP).ok_or("a cap of 0")?;
     let timer = Timer::start();
-    let claimed = drain(db, jobs, |task| {
+    let claimed = drain(db, jobs, move |task| {
         Worker::new(WorkerId::generate(&format!("capped-{task}"))).cap_per_store(cap)
     })
     .await?;

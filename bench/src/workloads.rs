@@ -348,6 +348,7 @@ pub async fn job_queue(
         "# job_queue impl=domain enqueued {jobs} jobs in {:.3} s (not in the figure)",
         enqueue_started.elapsed().as_secs_f64()
     );
+    crate::analyze_jobs(db).await?;
     let output = job_output();
     let timer = Timer::start();
     let claimed = concurrently(CONCURRENCY, |task| {

@@ -147,6 +147,11 @@ pub async fn job_queue(
         "# job_queue impl=sqlx enqueued {jobs} jobs in {:.3} s (not in the figure)",
         enqueue_started.elapsed().as_secs_f64()
     );
+    // As the domain's run (crate::analyze_jobs).
+    sqlx::query("ANALYZE agent_jobs, agent_job_dependencies")
+        .execute(pool)
+        .await
+        .map_err(context("analyze jobs"))?;
     let output = serde_json::to_value(match job_output() {
         domain::agent_jobs::JobOutput::ProductScout(result) => result,
         _ => domain::agent_jobs::ScoutResult { products: vec![] },
