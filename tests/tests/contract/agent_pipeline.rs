@@ -841,3 +841,65 @@ backend_test!(
         dependant_added_while_the_parent_completes(t, false).await;
     }
 );
+
+backend_test!(
+    async fn a_rerun_that_would_overflow_the_attempt_count_is_refused_and_changes_nothing(
+        t: &TestDb,
+    ) {
+        use sea_orm::sea_query::Expr;
+        let scope = new_scope(&t.db).await;
+        let job = agent_jobs::create(&t.db, &scope, brand_job())
+            .await
+            .expect("create");
+        let claimed = worker("overflow")
+            .claim(&t.db)
+            .await
+            .expect("claim")
+            .expect("the job");
+        claimed.fail_permanently(&t.db, "boom").await.expect("fail");
+        // An attempt count near the top of i32, written by other means.
+        job_rows::Entity::update_many()
+            .col_expr(job_rows::Column::Attempts, Expr::value(i32::MAX - 2))
+            .col_expr(job_rows::Column::MaxAttempts, Expr::value(i32::MAX - 2))
+            .filter(job_rows::Column::Id.eq(job.id))
+            .exec(&t.db)
+            .await
+            .expect("write attempts");
+        let before = row(&t.db, job.id).await;
+        let options = |attempts| RetryOptions {
+            attempts,
+            dependants: false,
+        };
+        let err = agent_jobs::retry_with(&t.db, &scope, job.id, options(3))
+            .await
+            .expect_err("i32::MAX - 2 + 3 overflows");
+        assert!(
+            matches!(
+                err,
+                Error::Invalid {
+                    field: "attempts",
+                    violation: Violation::OutOfRange { .. }
+                }
+            ),
+            "{err:?}"
+        );
+        assert_eq!(row(&t.db, job.id).await, before, "nothing written");
+
+        // Up to i32::MAX exactly: the job runs again, and its last attempt is i32::MAX.
+        agent_jobs::retry_with(&t.db, &scope, job.id, options(2))
+            .await
+            .expect("to i32::MAX");
+        let stored = row(&t.db, job.id).await;
+        assert_eq!(
+            (stored.status, stored.attempts, stored.max_attempts),
+            (JobStatus::Pending, i32::MAX - 2, i32::MAX)
+        );
+        let again = worker("overflow")
+            .claim(&t.db)
+            .await
+            .expect("claim")
+            .expect("the job again");
+        assert_eq!(again.attempt(), i32::MAX - 1);
+        assert!(!again.is_last_attempt());
+    }
+);

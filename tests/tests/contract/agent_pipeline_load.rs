@@ -538,3 +538,59 @@ backend_test!(
         ));
     }
 );
+
+backend_test!(
+    async fn a_schedule_of_the_longest_interval_ticks_at_the_epoch_and_a_century_later(t: &TestDb) {
+        let longest = Duration::from_micros(100 * 366 * 86_400 * 1_000_000);
+        let work = || ScheduledWork::Job {
+            owner: JobOwner::SYSTEM,
+            job: brand_job(),
+        };
+        let err = Schedule::every("too-long", longest + Duration::from_micros(1), work())
+            .expect_err("one microsecond past the longest interval");
+        assert!(
+            matches!(
+                err,
+                Error::Invalid {
+                    field: "interval",
+                    violation: Violation::OutOfRange { .. }
+                }
+            ),
+            "{err:?}"
+        );
+        let century = Scheduler::new([Schedule::every("century", longest, work())
+            .expect("the longest interval")
+            .missed(Missed::CatchUp)])
+        .expect("scheduler");
+        assert!(century.run_due(&t.db).await.expect("run").is_empty());
+        let epoch = chrono::DateTime::from_timestamp(0, 0).expect("epoch");
+        let second_tick =
+            (epoch + chrono::Duration::from_std(longest).expect("span")).fixed_offset();
+        let stored = agent_job_schedules::Entity::find_by_id("century".to_owned())
+            .one(&t.db)
+            .await
+            .expect("read")
+            .expect("registered");
+        assert_eq!(stored.next_run_at, second_tick, "its first tick after now");
+
+        // Back-dated to the epoch: that one tick is due, then the next is 2070's again.
+        agent_job_schedules::Entity::update(agent_job_schedules::ActiveModel {
+            name: Set("century".to_owned()),
+            next_run_at: Set(epoch.fixed_offset()),
+            ..Default::default()
+        })
+        .exec(&t.db)
+        .await
+        .expect("back-date");
+        let ticks = century.run_due(&t.db).await.expect("run");
+        assert_eq!(ticks.len(), 1);
+        assert_eq!(ticks[0].at, epoch.fixed_offset());
+        let stored = agent_job_schedules::Entity::find_by_id("century".to_owned())
+            .one(&t.db)
+            .await
+            .expect("read")
+            .expect("registered");
+        assert_eq!(stored.next_run_at, second_tick);
+        assert!(century.run_due(&t.db).await.expect("run").is_empty());
+    }
+);
