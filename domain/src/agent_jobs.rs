@@ -164,7 +164,9 @@
 //!   is free again.
 //! - **Dependencies.** [`NewJob::after`]`(ids)` or a [`Graph`] made whole by [`create_graph`]
 //!   (one transaction): a job is claimable only once every job it waits for has COMPLETED
-//!   (`waiting_for` counts the others down). When one of them fails for good or is cancelled,
+//!   (`waiting_for` counts the others down: on Postgres the completion and the count-down are
+//!   one statement, so a job with dependants completes in one round trip, like one without).
+//!   When one of them fails for good or is cancelled,
 //!   the jobs waiting for it are cancelled, transitively, with the reason in their error
 //!   (starting with [`DEPENDENCY_ENDED`]) and `cancelled_by` set. [`retry_with`] with
 //!   `dependants: true` brings them back; plain [`retry`] leaves them cancelled.
@@ -175,7 +177,10 @@
 //! - **Caps.** [`Worker::cap_per_store`]`(n)` and [`Worker::cap_per_type`]`(type, n)` bound how
 //!   many jobs of one store, or of one agent type, are PROCESSING at once over every worker
 //!   and process: a capped claim counts the running jobs under a lock on that store's (type's)
-//!   row of `agent_job_gates`. Give every worker of a deployment the same caps.
+//!   row of `agent_job_gates`. Give every worker of a deployment the same caps. A capped
+//!   claim passes over the stores at their cap in claim order, so when every store with work
+//!   is at its cap, a claim that finds nothing has read that whole backlog (about 20 ms for
+//!   20,000 waiting jobs on the bench machine): poll at the worker's interval, not in a loop.
 //! - **Periodic jobs.** A [`Schedule`] (every interval, on multiples of it since the epoch, or
 //!   a cron expression in UTC) creates one job per tick, or runs [`rescue`] /
 //!   [`purge_finished`]. Run a [`Scheduler`] in every service instance: each tick is taken by
