@@ -594,3 +594,92 @@ backend_test!(
         assert!(century.run_due(&t.db).await.expect("run").is_empty());
     }
 );
+
+backend_test!(
+    async fn a_store_at_its_cap_does_not_hold_back_another_stores_job_behind_its_backlog(
+        t: &TestDb,
+    ) {
+        use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+        let big = new_scope(&t.db).await;
+        let small = new_scope(&t.db).await;
+        // 300 jobs of one merchant first, then one of another: in claim order the other
+        // store's job comes after the whole backlog.
+        agent_jobs::create_many(&t.db, &big, (0..300).map(|_| brand_job()))
+            .await
+            .expect("backlog");
+        let theirs = agent_jobs::create(&t.db, &small, brand_job())
+            .await
+            .expect("the other store's job");
+        let cap = NonZeroU32::new(2).expect("cap");
+        let worker = |name: &str| Worker::new(WorkerId::generate(name)).cap_per_store(cap);
+
+        let first = worker("cap-1")
+            .claim(&t.db)
+            .await
+            .expect("claim")
+            .expect("a job of the backlog");
+        assert_eq!(first.job().store_id, Some(big.store_id()));
+
+        if t.backend != Backend::Sqlite {
+            // Another claim of the big store in progress: it holds that store's gate. A claim
+            // now passes over the store, through its whole backlog, to the other store's job.
+            // (SQLite has no gates: its single writer serialises the claims.)
+            let holding = t.db.begin().await.expect("begin");
+            let gate = format!("store:{}", big.store_id());
+            let sql = match t.backend {
+                Backend::MySql => "SELECT gate FROM agent_job_gates WHERE gate = ? FOR UPDATE",
+                _ => "SELECT gate FROM agent_job_gates WHERE gate = $1 FOR UPDATE",
+            };
+            let held = holding
+                .query_one_raw(Statement::from_sql_and_values(
+                    t.db.get_database_backend(),
+                    sql,
+                    [gate.into()],
+                ))
+                .await
+                .expect("lock the gate");
+            assert!(held.is_some(), "the first claim made the store's gate");
+            let passed_over = worker("cap-busy")
+                .claim(&t.db)
+                .await
+                .expect("claim")
+                .expect("the other store's job");
+            assert_eq!(passed_over.id(), theirs.id);
+            holding.rollback().await.expect("rollback");
+            passed_over
+                .complete(&t.db, brand_output())
+                .await
+                .expect("complete");
+            let again = agent_jobs::create(&t.db, &small, brand_job())
+                .await
+                .expect("another job of the other store");
+            let second = worker("cap-2")
+                .claim(&t.db)
+                .await
+                .expect("claim")
+                .expect("the backlog's next job");
+            assert_eq!(second.job().store_id, Some(big.store_id()));
+            let third = worker("cap-3")
+                .claim(&t.db)
+                .await
+                .expect("claim")
+                .expect("past the store at its cap");
+            assert_eq!(third.id(), again.id);
+        } else {
+            let second = worker("cap-2")
+                .claim(&t.db)
+                .await
+                .expect("claim")
+                .expect("the backlog's next job");
+            assert_eq!(second.job().store_id, Some(big.store_id()));
+            let third = worker("cap-3")
+                .claim(&t.db)
+                .await
+                .expect("claim")
+                .expect("past the store at its cap");
+            assert_eq!(third.id(), theirs.id);
+        }
+        // The big store at its cap, the other store's work done or running: nothing more.
+        assert!(worker("cap-4").claim(&t.db).await.expect("claim").is_none());
+    }
+);
