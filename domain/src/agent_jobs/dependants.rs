@@ -128,17 +128,19 @@ where
         let counting = Expr::col(Column::Status)
             .eq(JobStatus::Pending)
             .and(Expr::col(Column::WaitingFor).gt(0));
+        // `updated_at` first: MariaDB/MySQL evaluate the assignments in order, each seeing
+        // the ones before it, so after the count-down its test would see the new count.
         let updated = Entity::update_many()
             .col_expr(
-                Column::WaitingFor,
-                Expr::case(counting.clone(), Expr::col(Column::WaitingFor).sub(1))
-                    .finally(Expr::col(Column::WaitingFor))
+                Column::UpdatedAt,
+                Expr::case(counting.clone(), Expr::val(clock::now()))
+                    .finally(Expr::col(Column::UpdatedAt))
                     .into(),
             )
             .col_expr(
-                Column::UpdatedAt,
-                Expr::case(counting, Expr::val(clock::now()))
-                    .finally(Expr::col(Column::UpdatedAt))
+                Column::WaitingFor,
+                Expr::case(counting, Expr::col(Column::WaitingFor).sub(1))
+                    .finally(Expr::col(Column::WaitingFor))
                     .into(),
             )
             .filter(Column::Id.is_in(children))

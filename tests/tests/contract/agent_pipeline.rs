@@ -821,6 +821,10 @@ async fn dependant_added_while_the_parent_completes(t: &TestDb, had_dependants: 
             (JobStatus::Pending, 0),
             "dependant {child} waits for nothing once its parent completed"
         );
+        assert!(
+            stored.updated_at > stored.created_at,
+            "the count-down of {child} is its last change"
+        );
     }
     let runnable: HashSet<Uuid> = claim_all(&worker("after").only([AgentType::Copywriter]), &t.db)
         .await
