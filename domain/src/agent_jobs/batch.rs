@@ -125,22 +125,9 @@ impl Worker {
             )
             .all(&txn)
             .await?;
-        if rows.is_empty() {
-            txn.commit().await?;
-            return Ok(rows);
-        }
-        Entity::update_many()
-            .set(self.claimed(now))
-            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .filter(Column::Id.is_in(rows.iter().map(|row| row.id)))
-            .exec(&txn)
-            .await
-            .on_table("agent_jobs")?;
+        let claimed = self.take(&txn, rows, now).await?;
         txn.commit().await?;
-        Ok(rows
-            .into_iter()
-            .map(|row| self.claimed_row(row, now))
-            .collect())
+        Ok(claimed)
     }
 }
 

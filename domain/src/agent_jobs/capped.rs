@@ -13,7 +13,7 @@
 //! no gates.
 
 use entity::agent_jobs::{self, Column, Entity};
-use sea_orm::sea_query::{Expr, ExprTrait, LockType};
+use sea_orm::sea_query::{ExprTrait, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, IsolationLevel, QueryFilter, QuerySelect,
     Statement, TransactionSession, TransactionTrait,
@@ -118,15 +118,11 @@ where
                 continue;
             }
         }
-        Entity::update_many()
-            .set(worker.claimed(now))
-            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .filter(Column::Id.eq(row.id))
-            .exec(&txn)
-            .await
-            .on_table("agent_jobs")?;
+        let claimed = worker.take(&txn, vec![row], now).await?.pop();
         txn.commit().await?;
-        return Ok(Outcome::Claimed(Box::new(worker.claimed_row(row, now))));
+        return Ok(claimed.map_or(Outcome::Nothing { busy }, |row| {
+            Outcome::Claimed(Box::new(row))
+        }));
     }
     txn.commit().await?;
     Ok(Outcome::Nothing { busy })

@@ -250,13 +250,34 @@ impl Worker {
         }
     }
 
-    /// A row as this worker's claim at `now` wrote it (what `claimed` sets, and one more
-    /// attempt), for the backends whose claim cannot return the row it updated.
-    pub(super) fn claimed_row(
+    /// Claims `rows`, which this transaction selected and locked, for this worker at `now`
+    /// (one UPDATE), and returns them as claimed: how a claim ends on the backends (and
+    /// paths) that cannot return the rows they update.
+    pub(super) async fn take<C: ConnectionTrait>(
         &self,
-        row: agent_jobs::Model,
+        txn: &C,
+        rows: Vec<agent_jobs::Model>,
         now: DateTime<FixedOffset>,
-    ) -> agent_jobs::Model {
+    ) -> Result<Vec<agent_jobs::Model>> {
+        if rows.is_empty() {
+            return Ok(rows);
+        }
+        Entity::update_many()
+            .set(self.claimed(now))
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
+            .filter(Column::Id.is_in(rows.iter().map(|row| row.id)))
+            .exec(txn)
+            .await
+            .on_table("agent_jobs")?;
+        Ok(rows
+            .into_iter()
+            .map(|row| self.claimed_row(row, now))
+            .collect())
+    }
+
+    /// A row as this worker's claim at `now` wrote it (what `claimed` sets, and one more
+    /// attempt).
+    fn claimed_row(&self, row: agent_jobs::Model, now: DateTime<FixedOffset>) -> agent_jobs::Model {
         agent_jobs::Model {
             status: JobStatus::Processing,
             locked_by: Some(self.id.as_str().to_owned()),
@@ -309,15 +330,9 @@ impl Worker {
             txn.commit().await?;
             return Ok(None);
         };
-        Entity::update_many()
-            .set(self.claimed(now))
-            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
-            .filter(Column::Id.eq(row.id))
-            .exec(&txn)
-            .await
-            .on_table("agent_jobs")?;
+        let claimed = self.take(&txn, vec![row], now).await?.pop();
         txn.commit().await?;
-        Ok(Some(self.claimed_row(row, now)))
+        Ok(claimed)
     }
 }
 
