@@ -111,15 +111,15 @@ pub(super) async fn completed<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    // The edges first, then the jobs by primary key: as one `UPDATE … WHERE id IN
+    // (SELECT …)` Postgres may plan a scan of every waiting job instead (its statistics are
+    // those of a queue that was empty a moment ago).
+    let children: Vec<Uuid> = waiting_for(txn, &[job])
+        .await?
+        .into_iter()
+        .map(|(child, _)| child)
+        .collect();
     if follow_ups.is_empty() {
-        // The edges first, then the jobs by primary key: as one `UPDATE … WHERE id IN
-        // (SELECT …)` Postgres may plan a scan of every waiting job instead (its statistics
-        // are those of a queue that was empty a moment ago).
-        let children: Vec<Uuid> = waiting_for(txn, &[job])
-            .await?
-            .into_iter()
-            .map(|(child, _)| child)
-            .collect();
         if children.is_empty() {
             return Ok(0);
         }
@@ -149,11 +149,6 @@ where
             .on_table("agent_jobs")?;
         return Ok(updated.rows_affected);
     }
-    let children: Vec<Uuid> = waiting_for(txn, &[job])
-        .await?
-        .into_iter()
-        .map(|(child, _)| child)
-        .collect();
     let mut grafted = Vec::with_capacity(follow_ups.len());
     for row in follow_ups {
         let created = insert_job(txn, owner, row, &[job]).await?;
