@@ -30,8 +30,9 @@ const UNBLOCKED_NOTIFY_EVERY_MS: u64 = 50;
 /// Whether a completion that unblocked jobs should notify now: at most once per
 /// [`UNBLOCKED_NOTIFY_EVERY_MS`] per process. Postgres serialises the commits of every
 /// transaction that notifies (a database-wide lock), so a notification per completed parent
-/// would queue the completing workers behind each other; busy workers find the unblocked
-/// jobs at their next claim anyway, and idle ones are woken within the interval.
+/// would queue the completing workers behind each other. A skipped notification is not
+/// sent later: the completing worker and every busy one find the unblocked jobs at their
+/// next claim, and an idle worker at the next notification or its poll interval.
 pub(super) fn unblocked_notify_due() -> bool {
     use std::sync::atomic::{AtomicU64, Ordering};
     static LAST: AtomicU64 = AtomicU64::new(0);
