@@ -907,3 +907,53 @@ backend_test!(
         assert!(!again.is_last_attempt());
     }
 );
+
+backend_test!(
+    async fn eight_parents_completed_at_once_count_their_shared_dependant_down_to_zero(t: &TestDb) {
+        let scope = new_scope(&t.db).await;
+        let mut graph = Graph::new();
+        let parents: Vec<_> = (0..8).map(|_| graph.add(scout_job())).collect();
+        graph.add_after(video_job(Uuid::now_v7()), &parents);
+        let created = agent_jobs::create_graph(&t.db, &scope, graph)
+            .await
+            .expect("graph");
+        let final_job = created.last().expect("the final job").id;
+        let claimed = claim_all(&worker("fan-in").only([AgentType::ProductScout]), &t.db).await;
+        assert_eq!(claimed.len(), 8, "every parent runnable, the final job not");
+
+        // The eight completions race on the one row they all count down.
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(8));
+        let handles: Vec<_> = claimed
+            .into_iter()
+            .map(|job| {
+                let db = t.db.clone();
+                let barrier = std::sync::Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    let output = output_for(&job);
+                    barrier.wait().await;
+                    job.complete(&db, output).await
+                })
+            })
+            .collect();
+        for handle in handles {
+            let done = handle.await.expect("task").expect("complete");
+            assert_eq!(done.status, JobStatus::Completed);
+        }
+        let stored = row(&t.db, final_job).await;
+        assert_eq!((stored.status, stored.waiting_for), (JobStatus::Pending, 0));
+        let runnable = claim_all(&worker("final"), &t.db).await;
+        assert_eq!(
+            runnable.iter().map(ClaimedJob::id).collect::<Vec<_>>(),
+            [final_job],
+            "the final job runs once every parent completed, and only it"
+        );
+        assert_eq!(
+            runnable[0]
+                .list_parents(&t.db)
+                .await
+                .expect("parents")
+                .len(),
+            8
+        );
+    }
+);

@@ -620,7 +620,8 @@ backend_test!(
             .expect("a job of the backlog");
         assert_eq!(first.job().store_id, Some(big.store_id()));
 
-        if t.backend != Backend::Sqlite {
+        // The other store's next job, once the big store is at its cap.
+        let other_store_next = if t.backend != Backend::Sqlite {
             // Another claim of the big store in progress: it holds that store's gate. A claim
             // now passes over the store, through its whole backlog, to the other store's job.
             // (SQLite has no gates: its single writer serialises the claims.)
@@ -650,35 +651,25 @@ backend_test!(
                 .complete(&t.db, brand_output())
                 .await
                 .expect("complete");
-            let again = agent_jobs::create(&t.db, &small, brand_job())
+            agent_jobs::create(&t.db, &small, brand_job())
                 .await
-                .expect("another job of the other store");
-            let second = worker("cap-2")
-                .claim(&t.db)
-                .await
-                .expect("claim")
-                .expect("the backlog's next job");
-            assert_eq!(second.job().store_id, Some(big.store_id()));
-            let third = worker("cap-3")
-                .claim(&t.db)
-                .await
-                .expect("claim")
-                .expect("past the store at its cap");
-            assert_eq!(third.id(), again.id);
+                .expect("another job of the other store")
+                .id
         } else {
-            let second = worker("cap-2")
-                .claim(&t.db)
-                .await
-                .expect("claim")
-                .expect("the backlog's next job");
-            assert_eq!(second.job().store_id, Some(big.store_id()));
-            let third = worker("cap-3")
-                .claim(&t.db)
-                .await
-                .expect("claim")
-                .expect("past the store at its cap");
-            assert_eq!(third.id(), theirs.id);
-        }
+            theirs.id
+        };
+        let second = worker("cap-2")
+            .claim(&t.db)
+            .await
+            .expect("claim")
+            .expect("the backlog's next job");
+        assert_eq!(second.job().store_id, Some(big.store_id()));
+        let third = worker("cap-3")
+            .claim(&t.db)
+            .await
+            .expect("claim")
+            .expect("past the store at its cap");
+        assert_eq!(third.id(), other_store_next);
         // The big store at its cap, the other store's work done or running: nothing more.
         assert!(worker("cap-4").claim(&t.db).await.expect("claim").is_none());
     }
